@@ -1,0 +1,124 @@
+"""Value types shared by every layer: sessions as Windows reports them, hosts as the inventory
+describes them. Frozen and slotted: these travel between threads."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+
+class SessionState(StrEnum):
+    """WTS_CONNECTSTATE_CLASS, as quser/qwinsta abbreviate it (MS WTS API, wtsapi32.h)."""
+
+    ACTIVE = "active"
+    CONNECTED = "connected"
+    CONNECT_QUERY = "connect_query"
+    SHADOW = "shadow"
+    DISCONNECTED = "disconnected"
+    IDLE = "idle"
+    LISTEN = "listen"
+    RESET = "reset"
+    DOWN = "down"
+    INIT = "init"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """One row of quser or qwinsta output.
+
+    Raw texts are kept beside parsed values: the identity check before a logoff compares
+    what the host printed, so it never depends on how a date was interpreted.
+
+    Attributes:
+        id: Windows session id (0 services, 65536+ listeners).
+        username: as printed, without the `>` marker; "" when the row has no user.
+        session_name: "console", "rdp-tcp#12", ...; "" for disconnected sessions.
+        state: normalized state.
+        state_text: the state word as printed (localized).
+        idle_seconds: idle time in seconds; 0 for none / "."; None when unknown ("*")
+            or not reported (qwinsta).
+        idle_text: the idle field as printed.
+        logon_time: local wall time of logon (no zone, as Windows prints it), or None.
+        logon_text: the logon field as printed.
+        current: the row carried the `>` marker (the session the command ran in).
+        doubts: reasons this row cannot be trusted; a row with doubts is never acted on.
+    """
+
+    id: int
+    username: str
+    session_name: str
+    state: SessionState
+    state_text: str = ""
+    idle_seconds: int | None = None
+    idle_text: str = ""
+    logon_time: datetime | None = None
+    logon_text: str = ""
+    current: bool = False
+    doubts: tuple[str, ...] = ()
+
+
+class Secret:
+    """A password that never shows itself in repr, str, logs or tracebacks."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+Scheme = Literal["http", "https"]
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """How to reach one host over WinRM (from ansible_* / ansible_psrp_* variables)."""
+
+    address: str
+    port: int
+    scheme: Scheme = "http"
+    transport: str = "ntlm"  # ntlm, negotiate, kerberos, basic, certificate, credssp
+    username: str | None = None
+    password: Secret | None = None
+    cert_validation: bool = True
+    ca_trust_path: str | None = None
+    cert_pem: str | None = None
+    cert_key_pem: str | None = None
+    message_encryption: Literal["auto", "always", "never"] = "auto"
+    connection_timeout: float = 10.0
+    operation_timeout: float = 20.0
+    read_timeout: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class Host:
+    """One host of the inventory, with its variables already merged by precedence.
+
+    Attributes:
+        name: inventory hostname (what the admin types in --limit).
+        groups: every group the host belongs to, parents included, "all" first.
+        connection: resolved connection settings.
+        settings: fleetlogoff_* variables, validated by the inventory loader.
+    """
+
+    name: str
+    groups: tuple[str, ...]
+    connection: Connection
+    settings: Mapping[str, object] = field(default_factory=dict)
