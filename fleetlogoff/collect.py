@@ -1,0 +1,157 @@
+"""Read every host's sessions in parallel: one connection per host, a per-host deadline,
+bounded retries for transient transport errors. A host's failure never aborts the run."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from typing import Literal
+
+from fleetlogoff.errors import HostCommandError, ParseError, TransportError
+from fleetlogoff.model import Host, Session
+from fleetlogoff.parsers import decode_output, parse_quser
+from fleetlogoff.transport import CommandOutput, Connector, HostSession
+
+log = logging.getLogger(__name__)
+
+HostStatus = Literal["ok", "unreachable", "auth_failed", "error"]
+
+# Transport failures worth another attempt: the host answered before, or may answer now.
+_TRANSIENT_KINDS = frozenset({"reset", "protocol", "timeout"})
+QUSER = "quser"
+
+
+@dataclass(frozen=True, slots=True)
+class CollectOptions:
+    """How hard to try each host.
+
+    Attributes:
+        forks: hosts worked on at once.
+        deadline_s: seconds one host may take in total, retries included.
+        retries: extra attempts after a transient transport error.
+        retry_pause_s: pause before a retry.
+    """
+
+    forks: int = 50
+    deadline_s: float = 30.0
+    retries: int = 2
+    retry_pause_s: float = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class HostReading:
+    """What one host said about its sessions, or why it said nothing.
+
+    Attributes:
+        host: the inventory host.
+        status: ok, unreachable, auth_failed or error.
+        error: one-line cause when status is not ok.
+        sessions: parsed sessions (empty unless ok).
+        raw: the host's raw output (kept for unparseable output and for the plan file).
+        attempts: how many connections were tried.
+    """
+
+    host: Host
+    status: HostStatus
+    error: str | None = None
+    sessions: tuple[Session, ...] = ()
+    raw: str = ""
+    attempts: int = 1
+
+
+def output_text(output: CommandOutput) -> str:
+    """The text to parse: quser writes its table to stdout but `No User exists for *` and
+    errors to stderr (corpus FORMATS.md §1.6), and its exit code means nothing."""
+    stdout = decode_output(output.stdout, 65001)
+    if stdout.strip():
+        return stdout
+    return decode_output(output.stderr, 65001)
+
+
+def read_sessions(session: HostSession, host: Host, timeout: float) -> tuple[list[Session], str]:
+    """Run quser on an open session and parse it with the host's date order."""
+    text = output_text(session.run(QUSER, timeout=timeout))
+    date_order = host.settings.get("fleetlogoff_date_order", "auto")
+    return parse_quser(text, date_order=date_order), text  # type: ignore[arg-type]  # validated by the inventory
+
+
+def collect_host(host: Host, connector: Connector, options: CollectOptions) -> HostReading:
+    """Read one host, retrying transient transport errors within its deadline."""
+    deadline = time.monotonic() + options.deadline_s
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return _collect_once(host, connector, deadline, attempt)
+        except TransportError as exc:
+            remaining = deadline - time.monotonic()
+            if (
+                exc.kind not in _TRANSIENT_KINDS
+                or attempt > options.retries
+                or remaining <= options.retry_pause_s
+            ):
+                return HostReading(host, _status_of(exc.kind), exc.reason, attempts=attempt)
+            log.info("%s: %s, retrying (%d)", host.name, exc.reason, attempt)
+            time.sleep(options.retry_pause_s)
+
+
+def _collect_once(host: Host, connector: Connector, deadline: float, attempt: int) -> HostReading:
+    session = connector.open(host, deadline_s=deadline - time.monotonic())
+    try:
+        sessions, raw = read_sessions(session, host, deadline - time.monotonic())
+    except ParseError as exc:
+        return HostReading(host, "error", str(exc), raw=exc.raw, attempts=attempt)
+    except HostCommandError as exc:
+        return HostReading(host, "error", str(exc), attempts=attempt)
+    finally:
+        session.close()
+    return HostReading(host, "ok", sessions=tuple(sessions), raw=raw, attempts=attempt)
+
+
+def _status_of(kind: str) -> HostStatus:
+    if kind == "auth_failed":
+        return "auth_failed"
+    if kind in ("unreachable", "timeout", "tls"):
+        return "unreachable"
+    return "error"
+
+
+def collect_fleet(
+    hosts: Sequence[Host],
+    connector: Connector,
+    options: CollectOptions,
+    on_done: Callable[[HostReading], None] | None = None,
+) -> list[HostReading]:
+    """Read every host in parallel; results come back in inventory order."""
+    results: dict[str, HostReading] = {}
+    for reading in iterate_fleet(hosts, lambda h: collect_host(h, connector, options), options):
+        results[reading.host.name] = reading
+        if on_done is not None:
+            on_done(reading)
+    return [results[h.name] for h in hosts]
+
+
+def iterate_fleet(
+    hosts: Sequence[Host],
+    work: Callable[[Host], HostReading],
+    options: CollectOptions,
+) -> Iterator[HostReading]:
+    """Run `work` for each host on a thread pool, yielding results as they complete.
+
+    An unexpected exception in one host's work becomes that host's error: one bad host
+    never takes the run down with it.
+    """
+    if not hosts:
+        return
+    with ThreadPoolExecutor(max_workers=max(1, min(options.forks, len(hosts)))) as pool:
+        futures = {pool.submit(work, host): host for host in hosts}
+        for future in as_completed(futures):
+            host = futures[future]
+            try:
+                yield future.result()
+            except Exception as exc:  # a bug must not hide the other hosts' results
+                log.exception("%s: unexpected failure", host.name)
+                yield HostReading(host, "error", f"internal error: {type(exc).__name__}: {exc}")

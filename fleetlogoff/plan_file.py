@@ -1,0 +1,264 @@
+"""The plan document: what `plan -o` writes and `apply PLAN.json` reads (docs/plan-format.md).
+
+Reading is strict: apply acts on what it reads, so a field of the wrong type, a missing
+field or an unknown format version refuses the whole plan with one line naming the field.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from fleetlogoff import __version__
+from fleetlogoff.errors import FleetLogoffError
+from fleetlogoff.model import Session, SessionState
+from fleetlogoff.planner import HostPlan, Plan, PlannedSession
+from fleetlogoff.windows import WindowStatus
+
+FORMAT_VERSION = 1
+
+
+class PlanFileError(FleetLogoffError):
+    """A plan file cannot be used. Attributes: path, reason."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
+
+
+def session_document(session: Session) -> dict[str, Any]:
+    """A session as the plan file and `parse` print it."""
+    return {
+        "id": session.id,
+        "username": session.username,
+        "session_name": session.session_name,
+        "state": session.state.value,
+        "idle_seconds": session.idle_seconds,
+        "logon_time": _minute(session.logon_time),
+        "logon_text": session.logon_text,
+        "current": session.current,
+        "doubts": list(session.doubts),
+    }
+
+
+def plan_document(plan: Plan) -> dict[str, Any]:
+    """The versioned JSON document of a plan."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "created": plan.created.isoformat(timespec="seconds"),
+        "tool": f"fleetlogoff {__version__}",
+        "inventory": {"source": plan.inventory_source, "digest": plan.inventory_digest},
+        "rules": {"source": plan.rules_source, "digest": plan.rules_digest},
+        "limit": plan.limit,
+        "summary": {
+            "hosts": len(plan.hosts),
+            "hosts_failed": len(plan.failed_hosts),
+            "sessions": sum(len(h.sessions) for h in plan.hosts),
+            "targets": plan.target_count,
+        },
+        "hosts": [_host_document(h) for h in plan.hosts],
+    }
+
+
+def _host_document(host: HostPlan) -> dict[str, Any]:
+    return {
+        "name": host.name,
+        "address": host.address,
+        "status": host.status,
+        "error": host.error,
+        "raw": host.raw or None,
+        "window": {
+            "open": host.window.is_open,
+            "fits": host.window.fits,
+            "text": host.window.text,
+            "closes_at": _iso(host.window.closes_at),
+            "opens_at": _iso(host.window.opens_at),
+        },
+        "sessions": [
+            {**session_document(p.session), "action": p.action, "rule": p.rule, "reason": p.reason}
+            for p in host.sessions
+        ],
+        "targets": [
+            {
+                **{k: v for k, v in session_document(p.session).items() if k != "doubts"},
+                "rule": p.rule,
+                "reason": p.reason,
+            }
+            for p in host.targets
+        ],
+    }
+
+
+def write_plan(plan: Plan, path: str) -> None:
+    """Write atomically: a crash leaves the old file or the new one, never half of one."""
+    text = json.dumps(plan_document(plan), indent=2, ensure_ascii=False) + "\n"
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=".plan-", dir=target.parent or Path("."))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_plan(path: str) -> Plan:
+    """Read and validate a plan file."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PlanFileError(path, f"cannot read: {exc.strerror}") from exc
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PlanFileError(path, f"not JSON (line {exc.lineno}): {exc.msg}") from exc
+    return plan_from_document(document, path)
+
+
+def plan_from_document(document: object, path: str) -> Plan:
+    """Rebuild a Plan, refusing anything malformed."""
+    doc = _mapping(document, "document", path)
+    version = doc.get("format_version")
+    if version != FORMAT_VERSION:
+        raise PlanFileError(path, f"format_version {version!r} is not {FORMAT_VERSION}")
+    inventory = _mapping(doc.get("inventory"), "inventory", path)
+    rules = _mapping(doc.get("rules"), "rules", path)
+    hosts = doc.get("hosts")
+    if not isinstance(hosts, list):
+        raise PlanFileError(path, "hosts: expected a list")
+    return Plan(
+        created=_datetime(doc.get("created"), "created", path),
+        inventory_source=_str(inventory, "source", path),
+        inventory_digest=_str(inventory, "digest", path),
+        rules_source=_str(rules, "source", path),
+        rules_digest=_str(rules, "digest", path),
+        limit=_optional_str(doc, "limit", path),
+        hosts=tuple(_host_from(h, f"hosts[{i}]", path) for i, h in enumerate(hosts)),
+    )
+
+
+def _host_from(value: object, where: str, path: str) -> HostPlan:
+    host = _mapping(value, where, path)
+    window = _mapping(host.get("window"), f"{where}.window", path)
+    sessions = host.get("sessions")
+    if not isinstance(sessions, list):
+        raise PlanFileError(path, f"{where}.sessions: expected a list")
+    status = _str(host, "status", path, where)
+    if status not in ("ok", "unreachable", "auth_failed", "error"):
+        raise PlanFileError(path, f"{where}.status: unknown status {status!r}")
+    return HostPlan(
+        name=_str(host, "name", path, where),
+        address=_str(host, "address", path, where),
+        status=status,  # type: ignore[arg-type]  # checked against the Literal just above
+        error=_optional_str(host, "error", path, where),
+        raw=_optional_str(host, "raw", path, where) or "",
+        sessions=tuple(
+            _planned_from(s, f"{where}.sessions[{i}]", path) for i, s in enumerate(sessions)
+        ),
+        window=WindowStatus(
+            is_open=bool(window.get("open")),
+            fits=bool(window.get("fits")),
+            closes_at=_optional_datetime(window.get("closes_at"), f"{where}.window", path),
+            opens_at=_optional_datetime(window.get("opens_at"), f"{where}.window", path),
+            text=str(window.get("text", "")),
+        ),
+    )
+
+
+def _planned_from(value: object, where: str, path: str) -> PlannedSession:
+    doc = _mapping(value, where, path)
+    action = _str(doc, "action", path, where)
+    if action not in ("target", "protected", "keep"):
+        raise PlanFileError(path, f"{where}.action: unknown action {action!r}")
+    return PlannedSession(
+        session=_session_from(doc, where, path),
+        action=action,  # type: ignore[arg-type]  # checked against the Literal just above
+        rule=_optional_str(doc, "rule", path, where),
+        reason=_str(doc, "reason", path, where),
+    )
+
+
+def _session_from(doc: Mapping[str, Any], where: str, path: str) -> Session:
+    session_id = doc.get("id")
+    if not isinstance(session_id, int) or isinstance(session_id, bool):
+        raise PlanFileError(path, f"{where}.id: expected an integer")
+    idle = doc.get("idle_seconds")
+    if idle is not None and not isinstance(idle, int):
+        raise PlanFileError(path, f"{where}.idle_seconds: expected an integer or null")
+    try:
+        state = SessionState(_str(doc, "state", path, where))
+    except ValueError as exc:
+        raise PlanFileError(path, f"{where}.state: unknown state") from exc
+    doubts = doc.get("doubts", [])
+    if not isinstance(doubts, list):
+        raise PlanFileError(path, f"{where}.doubts: expected a list")
+    return Session(
+        id=session_id,
+        username=_str(doc, "username", path, where),
+        session_name=_str(doc, "session_name", path, where),
+        state=state,
+        idle_seconds=idle,
+        logon_time=_optional_datetime(doc.get("logon_time"), f"{where}.logon_time", path),
+        logon_text=_str(doc, "logon_text", path, where),
+        current=bool(doc.get("current", False)),
+        doubts=tuple(str(d) for d in doubts),
+    )
+
+
+def _mapping(value: object, where: str, path: str) -> Mapping[str, Any]:
+    if not isinstance(value, dict):
+        raise PlanFileError(path, f"{where}: expected an object")
+    return value
+
+
+def _str(doc: Mapping[str, Any], key: str, path: str, where: str = "") -> str:
+    value = doc.get(key)
+    if not isinstance(value, str):
+        raise PlanFileError(path, f"{_join(where, key)}: expected a string")
+    return value
+
+
+def _optional_str(doc: Mapping[str, Any], key: str, path: str, where: str = "") -> str | None:
+    value = doc.get(key)
+    if value is not None and not isinstance(value, str):
+        raise PlanFileError(path, f"{_join(where, key)}: expected a string or null")
+    return value
+
+
+def _datetime(value: object, where: str, path: str) -> datetime:
+    parsed = _optional_datetime(value, where, path)
+    if parsed is None:
+        raise PlanFileError(path, f"{where}: missing timestamp")
+    return parsed
+
+
+def _optional_datetime(value: object, where: str, path: str) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise PlanFileError(path, f"{where}: expected an ISO timestamp")
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise PlanFileError(path, f"{where}: bad timestamp {value!r}") from exc
+
+
+def _join(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+def _minute(value: datetime | None) -> str | None:
+    return value.strftime("%Y-%m-%dT%H:%M") if value is not None else None
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat(timespec="seconds") if value is not None else None

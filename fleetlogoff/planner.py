@@ -1,0 +1,202 @@
+"""Decide, host by host, which sessions a run would log off and why (pure: no I/O; the
+clock is an argument)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+import hashlib
+import json
+from datetime import datetime, timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from fleetlogoff.model import Host, Session
+from fleetlogoff.rules import Rule, Verdict, evaluate_session
+from fleetlogoff.windows import MaintenanceWindow, WindowStatus, window_status
+
+Action = Literal["target", "protected", "keep"]
+HostStatus = Literal["ok", "unreachable", "auth_failed", "error"]
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedSession:
+    """A session and what the plan does with it."""
+
+    session: Session
+    action: Action
+    rule: str | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class HostPlan:
+    """One host's part of the plan.
+
+    Attributes:
+        name: inventory name.
+        address: where it was reached.
+        status: ok, unreachable, auth_failed or error.
+        error: one-line cause when not ok.
+        raw: raw output kept when it could not be read.
+        sessions: every session with its verdict (empty unless ok).
+        window: maintenance window state when the plan was made.
+    """
+
+    name: str
+    address: str
+    status: HostStatus
+    error: str | None
+    raw: str
+    sessions: tuple[PlannedSession, ...]
+    window: WindowStatus
+
+    @property
+    def targets(self) -> tuple[PlannedSession, ...]:
+        return tuple(s for s in self.sessions if s.action == "target")
+
+    @property
+    def protected(self) -> tuple[PlannedSession, ...]:
+        return tuple(s for s in self.sessions if s.action == "protected")
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """Which rules apply, when the command line overrides the inventory.
+
+    Attributes:
+        override: rules from --rules FILE or the ad-hoc flags; None keeps each host's
+            fleetlogoff_rules.
+        source: where the override came from (for the plan file).
+    """
+
+    override: tuple[Rule, ...] | None = None
+    source: str = "inventory"
+
+
+def host_rules(host: Host, selection: Selection) -> tuple[Rule, ...]:
+    """The rules that decide for this host."""
+    if selection.override is not None:
+        return selection.override
+    rules = host.settings.get("fleetlogoff_rules", ())
+    return tuple(rules) if isinstance(rules, tuple | list) else ()
+
+
+def host_local_now(host: Host, now_utc: datetime) -> datetime:
+    """The host's wall clock, naive like the logon times quser prints.
+
+    Windows prints local times without a zone, so logon age needs the host's zone:
+    fleetlogoff_timezone when set, else the controller's own zone.
+    """
+    zone = host.settings.get("fleetlogoff_timezone")
+    local = now_utc.astimezone(ZoneInfo(zone)) if isinstance(zone, str) else now_utc.astimezone()
+    return local.replace(tzinfo=None)
+
+
+def plan_sessions(
+    host: Host, sessions: Sequence[Session], selection: Selection, now_utc: datetime
+) -> tuple[PlannedSession, ...]:
+    """Judge every session of one host."""
+    rules = host_rules(host, selection)
+    protected_users = _strings(host.settings.get("fleetlogoff_protected_users"))
+    protected_sessions = _strings(host.settings.get("fleetlogoff_protected_sessions"))
+    now_local = host_local_now(host, now_utc)
+    planned = []
+    for session in sessions:
+        verdict: Verdict = evaluate_session(
+            session,
+            rules,
+            protected_users=protected_users,
+            protected_sessions=protected_sessions,
+            connecting_user=host.connection.username,
+            now_local=now_local,
+        )
+        planned.append(PlannedSession(session, verdict.action, verdict.rule, verdict.reason))
+    return tuple(planned)
+
+
+def host_window(host: Host, now_utc: datetime, needed: timedelta) -> WindowStatus:
+    """The host's maintenance window state now, for a run that needs `needed` time."""
+    windows = host.settings.get("fleetlogoff_window", ())
+    typed: tuple[MaintenanceWindow, ...] = tuple(windows) if isinstance(windows, tuple | list) else ()
+    return window_status(typed, now_utc, needed)
+
+
+def plan_host(
+    host: Host,
+    status: HostStatus,
+    sessions: Sequence[Session],
+    *,
+    error: str | None,
+    raw: str,
+    selection: Selection,
+    now_utc: datetime,
+    needed: timedelta = timedelta(0),
+) -> HostPlan:
+    """One host's plan from what collection read."""
+    planned = plan_sessions(host, sessions, selection, now_utc) if status == "ok" else ()
+    return HostPlan(
+        name=host.name,
+        address=host.connection.address,
+        status=status,
+        error=error,
+        raw=raw if status != "ok" else "",
+        sessions=planned,
+        window=host_window(host, now_utc, needed),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The whole dry run: what apply will do, and what it was based on.
+
+    Attributes:
+        created: when it was made (UTC, aware).
+        inventory_source: inventory path.
+        inventory_digest: sha256 of the inventory file.
+        rules_source: "inventory", a rules file path, or "command-line".
+        rules_digest: sha256 of the rules and protections in effect for every host.
+        limit: the --limit pattern, if any.
+        hosts: one HostPlan per selected host, inventory order.
+    """
+
+    created: datetime
+    inventory_source: str
+    inventory_digest: str
+    rules_source: str
+    rules_digest: str
+    limit: str | None
+    hosts: tuple[HostPlan, ...]
+
+    @property
+    def target_count(self) -> int:
+        return sum(len(h.targets) for h in self.hosts)
+
+    @property
+    def failed_hosts(self) -> tuple[HostPlan, ...]:
+        return tuple(h for h in self.hosts if h.status != "ok")
+
+
+def rules_digest(hosts: Sequence[Host], selection: Selection) -> str:
+    """A digest of every decision input but the sessions: rules and protections per host.
+
+    apply refuses a plan whose digest no longer matches, so an edited rule cannot ride on
+    an old approval.
+    """
+    effective = {
+        host.name: [
+            [repr(rule) for rule in host_rules(host, selection)],
+            list(_strings(host.settings.get("fleetlogoff_protected_users"))),
+            list(_strings(host.settings.get("fleetlogoff_protected_sessions"))),
+            host.connection.username,
+        ]
+        for host in hosts
+    }
+    canonical = json.dumps(effective, sort_keys=True, ensure_ascii=True)
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _strings(value: object) -> tuple[str, ...]:
+    if isinstance(value, tuple | list):
+        return tuple(str(v) for v in value)
+    return ()

@@ -1,0 +1,225 @@
+"""WinRM over pypsrp: the one module that imports pypsrp.
+
+One WSMan per host, used by one thread (pypsrp is not thread-safe: pypsrp-notes.md §1.6),
+one WinRS shell per host reused for every command (Create once, Command+Receive per
+command, Delete at the end), UTF-8 code page so localized output needs no OEM guess.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import math
+import time
+import xml.etree.ElementTree as ET
+
+import requests
+from pypsrp.exceptions import AuthenticationError, WinRMError, WinRMTransportError, WSManFaultError
+from pypsrp.shell import CommandState, WinRS
+from pypsrp.wsman import NAMESPACES, OptionSet, WSMan, WSManAction
+
+from fleetlogoff.errors import TransportError
+from fleetlogoff.model import Connection, Host
+from fleetlogoff.transport import CommandOutput
+
+log = logging.getLogger(__name__)
+
+# 2150858793: ERROR_WSMAN_OPERATION_TIMEDOUT, the long-poll "no output yet" answer to
+# Receive (MS-WSMV 3.1.4.14); the client is expected to poll again.
+_OPERATION_TIMEOUT_FAULT = 2150858793
+# WSManFault code 5 / 0x80070005: authenticated but not allowed (not an administrator).
+_ACCESS_DENIED_FAULTS = (5, 2147942405)
+# UTF-8: quser writes in the shell code page; asking for 65001 avoids OEM decoding.
+_UTF8_CODEPAGE = 65001
+
+
+class WinRMConnector:
+    """Connector that opens pypsrp WinRS shells."""
+
+    def open(self, host: Host, *, deadline_s: float) -> WinRMSession:
+        session = WinRMSession(host, deadline=time.monotonic() + deadline_s)
+        session.open()
+        return session
+
+
+class WinRMSession:
+    """One host's WSMan connection and shell."""
+
+    def __init__(self, host: Host, *, deadline: float) -> None:
+        self._host = host
+        self._deadline = deadline
+        self._wsman = _build_wsman(host.connection, self._remaining())
+        self._shell = WinRS(self._wsman, codepage=_UTF8_CODEPAGE)
+
+    def open(self) -> None:
+        with _translate_errors(self._host.name, "open shell"):
+            self._shell.open()
+        _stop_rereading_proxy_settings(self._wsman)
+
+    def run(
+        self, command_line: str, *, stdin: bytes | None = None, timeout: float
+    ) -> CommandOutput:
+        deadline = min(self._deadline, time.monotonic() + timeout)
+        with _translate_errors(self._host.name, command_line.split(" ", 1)[0]):
+            response = self._shell.command(command_line, None)
+            found = response.find("rsp:CommandResponse/rsp:CommandId", namespaces=NAMESPACES)
+            command_id = found.text if found is not None and found.text else ""
+            if stdin is not None:
+                self._shell.send("stdin", stdin, command_id=command_id, end=True)
+            return self._receive_until_done(command_id, deadline)
+
+    def close(self) -> None:
+        try:
+            if self._shell.opened:
+                self._shell.close()
+        except Exception as exc:  # closing must never mask the real outcome
+            log.debug("%s: closing shell failed: %s", self._host.name, exc)
+        try:
+            self._wsman.close()
+        except Exception as exc:  # same reason
+            log.debug("%s: closing connection failed: %s", self._host.name, exc)
+
+    def _remaining(self) -> float:
+        return self._deadline - time.monotonic()
+
+    def _receive_until_done(self, command_id: str, deadline: float) -> CommandOutput:
+        stdout, stderr = bytearray(), bytearray()
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TransportError(self._host.name, "timeout", "command did not finish in time")
+            done, exit_code = self._receive_once(command_id, remaining, stdout, stderr)
+            if done:
+                return CommandOutput(bytes(stdout), bytes(stderr), exit_code)
+
+    def _receive_once(
+        self, command_id: str, remaining: float, stdout: bytearray, stderr: bytearray
+    ) -> tuple[bool, int | None]:
+        poll = max(1, min(int(self._host.connection.operation_timeout), int(remaining)))
+        try:
+            body = _receive(self._wsman, self._shell, command_id, poll)
+        except WSManFaultError as exc:
+            if exc.code == _OPERATION_TIMEOUT_FAULT:
+                return False, None
+            raise
+        for stream in body.findall("rsp:ReceiveResponse/rsp:Stream", namespaces=NAMESPACES):
+            if stream.text:
+                target = stdout if stream.attrib.get("Name") == "stdout" else stderr
+                target += base64.b64decode(stream.text)
+        state = body.find("rsp:ReceiveResponse/rsp:CommandState", namespaces=NAMESPACES)
+        if state is None or state.attrib.get("State") != CommandState.DONE:
+            return False, None
+        code = state.find("rsp:ExitCode", namespaces=NAMESPACES)
+        return True, int(code.text) if code is not None and code.text else None
+
+
+def _receive(wsman: WSMan, shell: WinRS, command_id: str, poll_s: int) -> ET.Element:
+    """One Receive without pypsrp's 5 silent read-timeout retries (pypsrp-notes.md §5.3):
+    the per-host deadline decides when to give up, not a hidden ~5 minute retry loop."""
+    rsp = NAMESPACES["rsp"]
+    receive = ET.Element(f"{{{rsp}}}Receive")
+    desired = ET.SubElement(receive, f"{{{rsp}}}DesiredStream", CommandId=command_id)
+    desired.text = "stdout stderr"
+    options = OptionSet()
+    options.add_option("WSMAN_CMDSHELL_OPTION_KEEPALIVE", "True")
+    envelope = wsman.invoke(
+        WSManAction.RECEIVE,
+        shell.resource_uri,
+        receive,
+        options,
+        shell._selector_set,  # pypsrp keeps the selectors private
+        poll_s,
+    )
+    body = envelope.find("s:Body", namespaces=NAMESPACES)
+    if body is None:
+        raise WinRMError("Receive response has no s:Body")
+    return body
+
+
+def _build_wsman(conn: Connection, remaining_s: float) -> WSMan:
+    connect_timeout = max(1, math.ceil(min(conn.connection_timeout, remaining_s)))
+    read_timeout = max(2, math.ceil(min(conn.read_timeout, remaining_s)))
+    verify: bool | str = (conn.ca_trust_path or True) if conn.cert_validation else False
+    return WSMan(
+        conn.address,
+        port=conn.port,
+        ssl=conn.scheme == "https",
+        auth=conn.transport,
+        username=conn.username,
+        password=conn.password.reveal() if conn.password else None,
+        # pypsrp hands this to requests' `verify`, which takes a CA bundle path too.
+        cert_validation=verify,  # type: ignore[arg-type]  # typed bool, documented bool|path
+        connection_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        operation_timeout=max(1, int(min(conn.operation_timeout, read_timeout - 1))),
+        encryption=conn.message_encryption,
+        reconnection_retries=0,
+        reconnection_backoff=0.5,
+        no_proxy=True,
+        certificate_pem=conn.cert_pem,
+        certificate_key_pem=conn.cert_key_pem,
+    )
+
+
+def _stop_rereading_proxy_settings(wsman: WSMan) -> None:
+    """requests re-reads proxy variables from the environment on every request when
+    trust_env is on (about 9% of client CPU, clients.md); pypsrp already resolved them."""
+    session = getattr(wsman.transport, "session", None)
+    if isinstance(session, requests.Session):
+        session.trust_env = False
+
+
+class _translate_errors:
+    """Turn pypsrp/requests exceptions into TransportError with a kind and a one-line cause."""
+
+    def __init__(self, host: str, what: str) -> None:
+        self._host = host
+        self._what = what
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        if exc is None or isinstance(exc, TransportError) or not isinstance(exc, Exception):
+            return
+        kind, reason = classify_error(exc)
+        raise TransportError(self._host, kind, f"{self._what}: {reason}") from exc
+
+
+def classify_error(exc: Exception) -> tuple[str, str]:
+    """Map a pypsrp/requests exception to (kind, reason) without leaking credentials."""
+    if isinstance(exc, AuthenticationError):
+        return "auth_failed", "credentials rejected (HTTP 401)"
+    if isinstance(exc, WSManFaultError):
+        if exc.code in _ACCESS_DENIED_FAULTS:
+            return "auth_failed", "access denied (is the account an administrator?)"
+        return "protocol", f"WS-Management fault {exc.code}: {_one_line(str(exc.reason))}"
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "tls", f"TLS failed: {_one_line(str(exc))}"
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return "unreachable", "connection timed out"
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return "timeout", "no answer in time"
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return _classify_connection_error(exc)
+    if isinstance(exc, WinRMTransportError):
+        return "protocol", f"HTTP {exc.code} from server"
+    if isinstance(exc, WinRMError):
+        return "protocol", _one_line(str(exc))
+    return "protocol", f"{type(exc).__name__}: {_one_line(str(exc))}"
+
+
+def _classify_connection_error(exc: Exception) -> tuple[str, str]:
+    text = str(exc)
+    if "Connection refused" in text or "Errno 111" in text:
+        return "unreachable", "connection refused"
+    if "reset" in text.lower() or "aborted" in text.lower():
+        return "reset", "connection reset by the host"
+    if "Name or service not known" in text or "getaddrinfo" in text:
+        return "unreachable", "host name not found"
+    return "unreachable", _one_line(text)
+
+
+def _one_line(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat[:300]

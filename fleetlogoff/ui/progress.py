@@ -1,0 +1,62 @@
+"""Progress while hosts are read: a live bar on a terminal, plain lines otherwise."""
+
+from __future__ import annotations
+
+import threading
+from types import TracebackType
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+
+class HostProgress:
+    """Counts hosts as they finish; safe to call from worker threads.
+
+    On a terminal it draws a bar (rich's Live refreshes from its own thread; updates go
+    through rich's lock). Without one it prints a line per host that did not answer, so
+    a log shows failures as they happen without drowning in successes.
+    """
+
+    def __init__(self, console: Console, total: int, title: str, *, quiet: bool = False) -> None:
+        self._console = console
+        self._total = total
+        self._quiet = quiet
+        self._lock = threading.Lock()
+        self._done = 0
+        self._live = console.is_terminal and not quiet
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        )
+        self._task = self._progress.add_task(escape(title), total=total)
+
+    def __enter__(self) -> HostProgress:
+        if self._live:
+            self._progress.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._live:
+            self._progress.stop()
+
+    def host_done(self, name: str, status: str, detail: str | None = None) -> None:
+        """Record one finished host."""
+        with self._lock:
+            self._done += 1
+            done = self._done
+        if self._live:
+            self._progress.advance(self._task)
+            return
+        if status != "ok" and not self._quiet:
+            line = f"[{done}/{self._total}] {name}: {status}" + (f": {detail}" if detail else "")
+            self._console.print(line, markup=False)
