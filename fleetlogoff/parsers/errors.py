@@ -1,0 +1,76 @@
+"""Classifying the texts quser/qwinsta print instead of a table.
+
+Exit codes are unreliable (FORMATS.md §1.6: query.exe returns 1 even with sessions), so
+the outcome is decided from the text alone.
+"""
+
+from __future__ import annotations
+
+import re
+
+from fleetlogoff.errors import HostCommandError
+
+# "No User exists for *" (quser) / "No session exists for *" (qwinsta): nobody is logged
+# on, or the caller may not see sessions (FORMATS.md §1.6, §2).
+_NO_SESSION = re.compile(r"^No (?:User|session) exists for \S.*$", re.IGNORECASE)
+# "Error [1722]:The RPC server is unavailable." - real captures have no blank after "]:",
+# Microsoft's KB 259436 text has one (FORMATS.md §3).
+_ERROR_CODE = re.compile(r"^Error \[(\d+)\]:\s*(.*)$")
+# "Error 0x000006BA enumerating sessionnames" (0x6BA = 1722, quser-en-us-error-1722).
+_ERROR_HEX = re.compile(r"^Error 0x([0-9A-Fa-f]+) enumerating sessionnames$")
+_ERROR_OPENING = re.compile(r"^Error opening Terminal server (.+)$")
+# msg's form: "Error 1722 getting session names" (msg-en-us-errors-01).
+_ERROR_NUMBER = re.compile(r"^Error (\d+) getting session names$")
+_INVALID_PARAMETERS = "Invalid parameter(s)"
+_USAGE = re.compile(r"^QUERY (?:USER|SESSION) \[")
+
+
+def _read_error_line(line: str) -> tuple[int | None, str] | None:
+    """Return (code, text) when a line is a known Windows error line, else None."""
+    for pattern in (_ERROR_CODE, _ERROR_HEX, _ERROR_NUMBER):
+        match = pattern.match(line)
+        if match is None:
+            continue
+        if pattern is _ERROR_CODE:
+            return int(match.group(1)), match.group(2).strip()
+        base = 16 if pattern is _ERROR_HEX else 10
+        return int(match.group(1), base), line
+    match = _ERROR_OPENING.match(line)
+    if match is not None:
+        return None, line
+    return None
+
+
+def _raise_known_error(command: str, lines: list[str]) -> None:
+    """Raise HostCommandError when every line is a known error (or usage) line."""
+    if any(line == _INVALID_PARAMETERS or _USAGE.match(line) for line in lines):
+        raise HostCommandError(command, "invalid parameters (the command printed its usage)")
+    read = [_read_error_line(line) for line in lines]
+    if not read or any(item is None for item in read):
+        return
+    errors = [item for item in read if item is not None]
+    # The "Error [n]:text" line carries the human text; prefer it over "Error 0x...".
+    code = next((code for code, _ in reversed(errors) if code is not None), None)
+    reason = errors[-1][1]
+    raise HostCommandError(command, reason, code)
+
+
+def classify_output(command: str, text: str) -> bool:
+    """Classify output that holds no session table.
+
+    Args:
+        command: "quser" or "qwinsta" (used in the error).
+        text: the whole output.
+
+    Returns:
+        True when the output says no session exists (so the caller returns []);
+        False when the output is no known message at all.
+
+    Raises:
+        HostCommandError: the output is a Windows error (code parsed when printed).
+    """
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if len(lines) == 1 and _NO_SESSION.match(lines[0]):
+        return True
+    _raise_known_error(command, lines)
+    return False

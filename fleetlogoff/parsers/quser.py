@@ -1,0 +1,157 @@
+"""Parser for `quser` (= `query user`) output, in any display language.
+
+Columns are found from the header by display width and anchored on the right-aligned
+ASCII session id (FORMATS.md §1); after the id, the LOGON TIME is matched at the end of
+the row because a localized "none" idle word shifts it (§1.3: Russian leaves one blank).
+Whatever cannot be read with certainty becomes a doubt on the session, or a ParseError
+for the whole output when the table itself does not fit.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from fleetlogoff.errors import ParseError
+from fleetlogoff.model import Session, SessionState
+from fleetlogoff.parsers.columns import RowCut, cut_row, find_tokens, locate_table
+from fleetlogoff.parsers.dates import DateOrder, find_logon, parse_logon_times
+from fleetlogoff.parsers.encoding import find_damage
+from fleetlogoff.parsers.errors import classify_output
+from fleetlogoff.parsers.words import NONE_IDLE_WORDS, look_up_state
+
+logger = logging.getLogger(__name__)
+
+_COMMAND = "quser"
+# IDLE := "." | "*" | MIN | H:MM | D+HH:MM (FORMATS.md §1.2).
+_IDLE = re.compile(
+    r"^(?:(?P<days>\d+)\+(?P<day_hours>\d{1,2}):(?P<day_minutes>\d{2})"
+    r"|(?P<hours>\d{1,2}):(?P<minutes>\d{2})|(?P<only_minutes>\d{1,2}))$"
+)
+_TRUNCATED = "..."  # Windows cuts long names to the column width and appends "..."
+
+
+@dataclass(frozen=True, slots=True)
+class _RowText:
+    """The printed texts of one quser row, before interpretation."""
+
+    cut: RowCut
+    state_text: str
+    idle_text: str
+    logon_text: str
+
+
+def parse_idle(text: str) -> tuple[int | None, str | None]:
+    """Read an IDLE TIME field.
+
+    Args:
+        text: the idle field as printed.
+
+    Returns:
+        (seconds or None, doubt or None). Localized "none" words and "." give 0;
+        "*" gives None without doubt (Windows does not know); anything else outside
+        the grammar gives None and a doubt.
+    """
+    if text in NONE_IDLE_WORDS or text == ".":
+        return 0, None
+    if text == "*":
+        return None, None
+    match = _IDLE.match(text)
+    if match is None:
+        return None, f"unrecognised idle time {text!r}"
+    days = int(match["days"] or 0)
+    hours = int(match["day_hours"] or match["hours"] or 0)
+    minutes = int(match["day_minutes"] or match["minutes"] or match["only_minutes"])
+    if hours > 23 or minutes > 59:
+        return None, f"idle time {text!r} out of range"
+    return ((days * 24 + hours) * 60 + minutes) * 60, None
+
+
+def _split_rest(cut: RowCut, raw: str, line_number: int) -> tuple[str, str, str]:
+    """Split the text after the id into (state, idle, logon) texts."""
+    found = find_logon(cut.rest)
+    middle = cut.rest[: found[0]] if found is not None else cut.rest
+    tokens = find_tokens(middle)
+    if found is None:
+        if len(tokens) < 2:
+            raise ParseError(_COMMAND, "row has no state and idle time", raw, line_number)
+        # No recognisable logon time: keep the printed text; it becomes a doubt.
+        return tokens[0].text, tokens[1].text, middle[tokens[2].index :] if tokens[2:] else ""
+    if len(tokens) < 2:
+        raise ParseError(_COMMAND, "row has no state and idle time", raw, line_number)
+    state = middle[tokens[0].index : tokens[-2].stop]
+    return state, tokens[-1].text, found[1].text
+
+
+def _find_doubts(row: _RowText) -> list[str]:
+    """Return the doubts about names and words of one row."""
+    doubts: list[str] = []
+    for label, value in (("user name", row.cut.first), ("session name", row.cut.second)):
+        damage = find_damage(value)
+        if damage is not None:
+            doubts.append(f"{label} {value!r} {damage}")
+        if value.endswith(_TRUNCATED):
+            doubts.append(f"{label} {value!r} is truncated")
+    if look_up_state(row.state_text) is None:
+        doubts.append(f"unknown state word {row.state_text!r}")
+    return doubts
+
+
+def _build_session(
+    row: _RowText, logon: tuple[datetime | None, str | None], extra: list[str]
+) -> Session:
+    """Build the Session of one row from its texts and its interpreted logon time."""
+    idle_seconds, idle_doubt = parse_idle(row.idle_text)
+    logon_time, logon_doubt = logon
+    doubts = _find_doubts(row) + extra
+    doubts += [doubt for doubt in (idle_doubt, logon_doubt) if doubt is not None]
+    state = look_up_state(row.state_text)
+    return Session(
+        id=row.cut.session_id,
+        username=row.cut.first,
+        session_name=row.cut.second,
+        state=state if state is not None else SessionState.UNKNOWN,
+        state_text=row.state_text,
+        idle_seconds=idle_seconds,
+        idle_text=row.idle_text,
+        logon_time=logon_time,
+        logon_text=row.logon_text,
+        current=row.cut.current,
+        doubts=tuple(doubts),
+    )
+
+
+def parse_quser(text: str, *, date_order: DateOrder = "auto") -> list[Session]:
+    """Parse quser output into sessions.
+
+    Args:
+        text: the whole output (stdout, or stderr when stdout was empty).
+        date_order: "auto" decides day/month order from all rows of this output;
+            "mdy", "dmy" or "ymd" force it (the inventory's fleetlogoff_date_order).
+
+    Returns:
+        The sessions, in printed order; [] when Windows says no user exists.
+
+    Raises:
+        HostCommandError: the output is a Windows error message.
+        ParseError: the output cannot be read with certainty as a whole.
+    """
+    table = locate_table(_COMMAND, text)
+    if table is None:
+        if classify_output(_COMMAND, text):
+            return []
+        raise ParseError(_COMMAND, "no header line with an ID column", text, 1)
+    rows: list[_RowText] = []
+    for line_number, line in table.rows:
+        cut = cut_row(_COMMAND, table.header, line, line_number, text)
+        if not cut.first:
+            raise ParseError(_COMMAND, "row has no user name", text, line_number)
+        state, idle, logon = _split_rest(cut, text, line_number)
+        rows.append(_RowText(cut, state, idle, logon))
+    extra = ["header shows encoding damage"] if table.header.damaged else []
+    logons = parse_logon_times([row.logon_text for row in rows], date_order)
+    sessions = [_build_session(row, logon, extra) for row, logon in zip(rows, logons, strict=True)]
+    logger.debug("quser: %d sessions", len(sessions))
+    return sessions

@@ -1,0 +1,93 @@
+"""Parser for `qwinsta` (= `query session`) output, in any display language.
+
+The SESSIONNAME column is 18 columns wide on classic Windows and 26 on newer Windows 11
+builds (FORMATS.md §2), so widths are always read from the header; rows are anchored on
+the right-aligned ASCII session id. TYPE/DEVICE are only filled on Windows 2000/2003
+(qwinsta-en-us-07-legacy-type-column) and are not part of a Session.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fleetlogoff.errors import ParseError
+from fleetlogoff.model import Session, SessionState
+from fleetlogoff.parsers.columns import HeaderGeometry, RowCut, cut_row, locate_table
+from fleetlogoff.parsers.encoding import find_damage
+from fleetlogoff.parsers.errors import classify_output
+from fleetlogoff.parsers.words import look_up_state
+
+logger = logging.getLogger(__name__)
+
+_COMMAND = "qwinsta"
+_TRUNCATED = "..."  # long names are cut to the column width with "..." appended
+
+
+def _read_state(cut: RowCut, header: HeaderGeometry) -> str:
+    """Return the state text: the first token after the id, plus any token that is not
+    aligned under TYPE or DEVICE (a state word with a blank would be one)."""
+    columns = set(header.right[1:])
+    state = [cut.rest_tokens[0].text]
+    for token in cut.rest_tokens[1:]:
+        if token.start in columns:
+            break
+        state.append(token.text)
+    return " ".join(state)
+
+
+def _find_doubts(cut: RowCut, state_text: str, damaged: bool) -> list[str]:
+    """Return the doubts about one row."""
+    doubts: list[str] = []
+    for label, value in (("session name", cut.first), ("user name", cut.second)):
+        damage = find_damage(value)
+        if damage is not None:
+            doubts.append(f"{label} {value!r} {damage}")
+        if value.endswith(_TRUNCATED):
+            doubts.append(f"{label} {value!r} is truncated")
+    if look_up_state(state_text) is None:
+        doubts.append(f"unknown state word {state_text!r}")
+    if damaged:
+        doubts.append("header shows encoding damage")
+    return doubts
+
+
+def _build_session(cut: RowCut, header: HeaderGeometry) -> Session:
+    """Build the Session of one qwinsta row."""
+    state_text = _read_state(cut, header)
+    state = look_up_state(state_text)
+    return Session(
+        id=cut.session_id,
+        username=cut.second,
+        session_name=cut.first,
+        state=state if state is not None else SessionState.UNKNOWN,
+        state_text=state_text,
+        current=cut.current,
+        doubts=tuple(_find_doubts(cut, state_text, header.damaged)),
+    )
+
+
+def parse_qwinsta(text: str) -> list[Session]:
+    """Parse qwinsta output into sessions (listeners and services included).
+
+    Args:
+        text: the whole output (stdout, or stderr when stdout was empty).
+
+    Returns:
+        The sessions, in printed order; [] when Windows says no session exists (which
+        over a low-privilege WinRM shell may hide real sessions, FORMATS.md §2).
+
+    Raises:
+        HostCommandError: the output is a Windows error message.
+        ParseError: the output cannot be read with certainty as a whole.
+    """
+    table = locate_table(_COMMAND, text)
+    if table is None:
+        if classify_output(_COMMAND, text):
+            return []
+        raise ParseError(_COMMAND, "no header line with an ID column", text, 1)
+    sessions: list[Session] = []
+    for line_number, line in table.rows:
+        cut = cut_row(_COMMAND, table.header, line, line_number, text)
+        sessions.append(_build_session(cut, table.header))
+    logger.debug("qwinsta: %d sessions", len(sessions))
+    return sessions
