@@ -1,0 +1,112 @@
+"""HTTP message encryption framing (MS-WSMV 2.2.9.1.1, winrm-wire.md §4).
+
+One framing satisfies every client: a tab before each part header (pypsrp strips the literal
+"\\tContent-Type: application/octet-stream\\r\\n"), the literal
+protocol="application/HTTP-SPNEGO-session-encrypted" (pywinrm needs it), and the boundary
+parameter quoted and last (pypsrp's greedy regex).
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from dataclasses import dataclass
+from typing import Protocol
+
+from fleetlogoff.lab.server_errors import LabError
+
+PROTOCOL = "application/HTTP-SPNEGO-session-encrypted"
+BOUNDARY = "Encrypted Boundary"
+CONTENT_TYPE = f'multipart/encrypted;protocol="{PROTOCOL}";boundary="{BOUNDARY}"'
+_TRAILER = re.compile(rb"--\s*" + re.escape(BOUNDARY.encode()) + rb"--\r\n\Z")
+_LENGTH = re.compile(rb"Length=(\d+)")
+_OCTET_HEADER = re.compile(rb"\s*Content-Type: application/octet-stream\r\n")
+
+
+class EncryptionError(LabError):
+    """An encrypted body could not be unwrapped (bad framing, length or seal)."""
+
+
+class WinrmWrapper(Protocol):
+    """The part of a pyspnego context used for WinRM sealing."""
+
+    def wrap_winrm(self, data: bytes) -> tuple[bytes, bytes, int]:
+        """Seal data; returns (header/signature, sealed data, padding length)."""
+        ...
+
+    def unwrap_winrm(self, header: bytes, data: bytes) -> bytes:
+        """Unseal data with its header/signature."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class SealedMessage:
+    """One encrypted part: signature, ciphertext and the declared plaintext length."""
+
+    signature: bytes
+    ciphertext: bytes
+    length: int
+
+
+def is_encrypted(content_type: str) -> bool:
+    """True when a Content-Type announces a multipart/encrypted WinRM body."""
+    return content_type.strip().lower().startswith("multipart/encrypted")
+
+
+def parse_sealed(body: bytes) -> SealedMessage:
+    """Split a multipart/encrypted body into signature, ciphertext and declared length.
+
+    Raises:
+        EncryptionError: the framing is not the MS-WSMV 2.2.9.1.1 shape.
+    """
+    # Cut at the octet-stream header and the closing boundary rather than splitting on every
+    # boundary: ciphertext is arbitrary bytes and could contain the boundary text.
+    octet = _OCTET_HEADER.search(body)
+    if octet is None:
+        raise EncryptionError("encrypted body has no application/octet-stream part")
+    length_match = _LENGTH.search(body, 0, octet.start())
+    if length_match is None:
+        raise EncryptionError("encrypted body has no OriginalContent Length")
+    payload = body[octet.end() :]
+    trailer = _TRAILER.search(payload)
+    if trailer is not None:
+        payload = payload[: trailer.start()]
+    if len(payload) < 4:
+        raise EncryptionError("encrypted part is shorter than its length prefix")
+    (sig_len,) = struct.unpack("<I", payload[:4])
+    signature = payload[4 : 4 + sig_len]
+    ciphertext = payload[4 + sig_len :]
+    return SealedMessage(signature, ciphertext, int(length_match.group(1)))
+
+
+def unseal(context: WinrmWrapper, body: bytes) -> bytes:
+    """Unframe and decrypt a request body.
+
+    Raises:
+        EncryptionError: bad framing, a seal that does not verify, or a length mismatch.
+    """
+    sealed = parse_sealed(body)
+    try:
+        plain = context.unwrap_winrm(sealed.signature, sealed.ciphertext)
+    except Exception as exc:  # pyspnego raises several unrelated types for a bad seal
+        raise EncryptionError(f"cannot unseal request ({type(exc).__name__})") from None
+    if len(plain) != sealed.length:
+        raise EncryptionError(f"decrypted {len(plain)} bytes, header announced {sealed.length}")
+    return plain
+
+
+def seal(context: WinrmWrapper, plain: bytes) -> bytes:
+    """Encrypt and frame a reply body (the caller sends it with CONTENT_TYPE)."""
+    signature, data, padding = context.wrap_winrm(plain)
+    return b"".join(
+        (
+            f"--{BOUNDARY}\r\n\tContent-Type: {PROTOCOL}\r\n".encode(),
+            f"\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length="
+            f"{len(plain) + padding}\r\n".encode(),
+            f"--{BOUNDARY}\r\n\tContent-Type: application/octet-stream\r\n".encode(),
+            struct.pack("<I", len(signature)),
+            signature,
+            data,
+            f"--{BOUNDARY}--\r\n".encode(),
+        )
+    )

@@ -1,0 +1,210 @@
+"""One client TCP connection to a simulated host: HTTP keep-alive, auth, encryption, faults.
+
+Negotiate/NTLM auth is bound to the connection (RFC 4559; winrm-wire.md §3): later requests
+carry no Authorization header, and a new header restarts the handshake. Over plain HTTP the
+lab behaves like AllowUnencrypted=false: SOAP must arrive sealed (winrm-wire.md §4).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import socket
+import struct
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from fleetlogoff.lab import auth, encryption, wsman
+from fleetlogoff.lab import wsman_fault as faults
+from fleetlogoff.lab.server_errors import WsmanParseError
+from fleetlogoff.lab.server_http import HttpError, HttpRequest, read_request, render_response
+
+if TYPE_CHECKING:
+    from fleetlogoff.lab.server import HostSite
+
+log = logging.getLogger(__name__)
+
+SOAP_CONTENT_TYPE = "application/soap+xml;charset=UTF-8"
+_NEGOTIATE_SCHEMES = ("negotiate", "ntlm")
+
+
+@dataclass(slots=True)
+class Reply:
+    """What to answer: status, headers, body; `close` ends the connection afterwards."""
+
+    status: int
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+    close: bool = False
+
+
+class Connection:
+    """Serves requests on one accepted connection until the client goes away."""
+
+    def __init__(
+        self,
+        site: HostSite,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        *,
+        tls: bool,
+    ) -> None:
+        self.site = site
+        self.reader = reader
+        self.writer = writer
+        self.tls = tls
+        self.acceptor: auth.NegotiateAcceptor | None = None
+        peer = writer.get_extra_info("peername")
+        self.client_ip = str(peer[0]) if peer else "127.0.0.1"
+
+    def abort(self) -> None:
+        """Drop the connection now."""
+        transport = self.writer.transport
+        if not transport.is_closing():
+            transport.abort()
+
+    def reset(self) -> None:
+        """Reset the connection (RST, not FIN): SO_LINGER with a zero timeout, then abort."""
+        sock = self.writer.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.abort()
+
+    async def run(self) -> None:
+        """Read and answer requests until EOF or a fatal error."""
+        if self.site.host.network.black_hole:
+            await self._swallow()
+            return
+        while True:
+            try:
+                request = await read_request(self.reader)
+            except HttpError as exc:
+                await self._write(Reply(exc.status, [("Content-Type", "text/plain")], b"", True))
+                return
+            if request is None:
+                return
+            network = self.site.host.network
+            if network.down:
+                self.reset()
+                return
+            if network.latency_s > 0:
+                await asyncio.sleep(network.latency_s)
+            if network.reset_rate > 0 and self.site.rng.random() < network.reset_rate:
+                self.reset()
+                return
+            if network.error_rate > 0 and self.site.rng.random() < network.error_rate:
+                reply = Reply(500, [("Content-Type", "text/plain")], b"Internal Server Error")
+            else:
+                reply = await self.respond(request)
+            reply.close = reply.close or not request.keep_alive
+            await self._write(reply)
+            if reply.close:
+                return
+
+    async def _swallow(self) -> None:
+        while await self.reader.read(65536):
+            pass
+
+    async def _write(self, reply: Reply) -> None:
+        self.writer.write(
+            render_response(reply.status, reply.headers, reply.body, close=reply.close)
+        )
+        await self.writer.drain()
+
+    def _offer(self) -> Reply:
+        headers = [("WWW-Authenticate", "Negotiate")]
+        if self.tls:
+            headers.append(("WWW-Authenticate", 'Basic realm="WSMAN"'))
+        return Reply(401, headers)
+
+    async def respond(self, request: HttpRequest) -> Reply:
+        """Authenticate and answer one HTTP request."""
+        if request.path.lower() != "/wsman":
+            return Reply(404)
+        if request.method != "POST":
+            return Reply(405)
+        try:
+            user, extra = self._authenticate(request)
+        except auth.AuthFailed as exc:
+            log.debug("%s: 401 (%s)", self.site.host.name, exc)
+            self.acceptor = None
+            return self._offer()
+        except _Challenge as challenge:
+            return challenge.reply
+        if self.site.host.network.auth_fails:
+            self.acceptor = None
+            return self._offer()  # as a changed password would: 401 for everyone
+        if not request.body:
+            return Reply(200, extra)  # the blank POST that drives auth (pypsrp-notes §2.1)
+        reply = await self._answer_soap(request, user)
+        reply.headers[:0] = extra
+        return reply
+
+    def _authenticate(self, request: HttpRequest) -> tuple[str, list[tuple[str, str]]]:
+        header = request.headers.get("authorization")
+        if header is None:
+            if self.acceptor is not None and self.acceptor.complete:
+                return self.acceptor.user, []
+            raise auth.AuthFailed("no Authorization header")
+        scheme, token = auth.parse_authorization(header)
+        if scheme.lower() == "basic":
+            if not self.tls:
+                raise auth.AuthFailed("Basic is only accepted over HTTPS")
+            return auth.check_basic(token, self.site.host.accounts).username, []
+        if scheme.lower() not in _NEGOTIATE_SCHEMES:
+            raise auth.AuthFailed(f"unsupported scheme {scheme}")
+        if self.acceptor is None or self.acceptor.complete:
+            self.acceptor = auth.NegotiateAcceptor(self.site.user_file)
+        out = self.acceptor.step(token)
+        # Echo the client's scheme name: requests_ntlm only reads a challenge under "NTLM".
+        answer = [("WWW-Authenticate", f"{scheme} {_b64(out)}")] if out else []
+        if not self.acceptor.complete:
+            raise _Challenge(Reply(401, answer))
+        return self.acceptor.user, answer
+
+    async def _answer_soap(self, request: HttpRequest, user: str) -> Reply:
+        if not encryption.is_encrypted(request.headers.get("content-type", "")):
+            if not self.tls:
+                return self._offer()  # AllowUnencrypted=false (winrm-wire.md §3)
+            plain = await self._dispatch(request.body, user)
+            return Reply(plain.status, [("Content-Type", SOAP_CONTENT_TYPE)], plain.body)
+        if self.acceptor is None or not self.acceptor.complete:
+            return self._offer()
+        context = self.acceptor.context
+        try:
+            body = encryption.unseal(context, request.body)
+        except encryption.EncryptionError as exc:
+            log.info("%s: %s", self.site.host.name, exc)
+            return self._offer()
+        plain = await self._dispatch(body, user)
+        # Faults are sealed too (pypsrp decrypts before raise_for_status). The acceptor may
+        # have been replaced meanwhile; seal with the context that unsealed the request.
+        wrapped = encryption.seal(context, plain.body)
+        return Reply(plain.status, [("Content-Type", encryption.CONTENT_TYPE)], wrapped)
+
+    async def _dispatch(self, body: bytes, user: str) -> Reply:
+        try:
+            request = wsman.parse_request(body)
+        except WsmanParseError as exc:
+            log.info("%s: %s", self.site.host.name, exc)
+            return Reply(400, body=str(exc).encode())
+        host = self.site.host
+        account = auth.find_account(host.accounts, user)
+        try:
+            if account is None or not account.admin:
+                raise faults.access_denied()
+            answer = await self.site.shells.handle(request, account.username, self.client_ip)
+        except faults.WsmanFault as fault:
+            return Reply(500, body=faults.render_fault(fault.spec, request.message_id, host.name))
+        return Reply(200, body=answer)
+
+
+class _Challenge(Exception):  # noqa: N818 (control flow: carries the 401 challenge reply)
+    def __init__(self, reply: Reply) -> None:
+        self.reply = reply
+        super().__init__("challenge")
+
+
+def _b64(token: bytes) -> str:
+    return base64.b64encode(token).decode("ascii")
