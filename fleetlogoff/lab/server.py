@@ -207,7 +207,10 @@ def pick_addresses(count: int, base: str | None) -> list[str]:
         rng = random.SystemRandom()
         start = (127 << 24) | (rng.randrange(16, 255) << 16) | (rng.randrange(0, 256) << 8) | 1
     else:
-        start = struct.unpack("!I", socket.inet_aton(base))[0]
+        try:
+            start = struct.unpack("!I", socket.inet_aton(base))[0]
+        except OSError:
+            raise LabStartError(f"--bind-base {base!r}: not an IPv4 address") from None
         if start >> 24 != 127:
             raise LabStartError(f"--bind-base {base}: must be a loopback address in 127.0.0.0/8")
     addresses: list[str] = []

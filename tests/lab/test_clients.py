@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -23,9 +24,9 @@ from fleetlogoff.lab.inventory_out import write_inventory
 from tests.lab.conftest import ADMIN, USER, FakeHost
 
 
-def make_wsman(lab: RunningFleet, name: str = "RDS01", **kwargs: object) -> WSMan:
+def make_wsman(lab: RunningFleet, name: str = "RDS01", **kwargs: Any) -> WSMan:
     endpoint = lab.endpoint(name)
-    options: dict[str, object] = {
+    options: dict[str, Any] = {
         "port": endpoint.http_port,
         "ssl": False,
         "auth": "ntlm",
@@ -92,7 +93,11 @@ def test_pypsrp_basic_over_https_validates_lab_ca(lab: RunningFleet) -> None:
 
 def test_pypsrp_ntlm_over_https(lab: RunningFleet) -> None:
     endpoint = lab.endpoint("RDS02")
-    kwargs = {"port": endpoint.https_port, "ssl": True, "cert_validation": endpoint.ca_path}
+    kwargs: dict[str, Any] = {
+        "port": endpoint.https_port,
+        "ssl": True,
+        "cert_validation": endpoint.ca_path,
+    }
     with make_wsman(lab, "RDS02", **kwargs) as wsman, WinRS(wsman) as shell:
         process = Process(shell, "echo over tls")
         process.invoke()
@@ -110,7 +115,7 @@ def test_pypsrp_wrong_password_is_authentication_error(lab: RunningFleet) -> Non
 
 def test_pypsrp_basic_wrong_password_over_https(lab: RunningFleet) -> None:
     endpoint = lab.endpoint("RDS01")
-    kwargs = {
+    kwargs: dict[str, Any] = {
         "port": endpoint.https_port,
         "ssl": True,
         "auth": "basic",
