@@ -146,6 +146,9 @@ def parse_quser(text: str, *, date_order: DateOrder = "auto") -> list[Session]:
     rows: list[_RowText] = []
     for line_number, line in table.rows:
         cut = cut_row(_COMMAND, table.header, line, line_number, text)
+        if " " in cut.second:
+            # WinStation names have no blanks; a blank means the columns are shifted.
+            raise ParseError(_COMMAND, f"session name {cut.second!r} has blanks", text, line_number)
         if not cut.first:
             raise ParseError(_COMMAND, "row has no user name", text, line_number)
         state, idle, logon = _split_rest(cut, text, line_number)

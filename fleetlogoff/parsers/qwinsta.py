@@ -88,6 +88,9 @@ def parse_qwinsta(text: str) -> list[Session]:
     sessions: list[Session] = []
     for line_number, line in table.rows:
         cut = cut_row(_COMMAND, table.header, line, line_number, text)
+        if " " in cut.first:
+            # WinStation names have no blanks; a blank means the columns are shifted.
+            raise ParseError(_COMMAND, f"session name {cut.first!r} has blanks", text, line_number)
         sessions.append(_build_session(cut, table.header))
     logger.debug("qwinsta: %d sessions", len(sessions))
     return sessions
