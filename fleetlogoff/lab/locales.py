@@ -1,0 +1,268 @@
+"""Localized words, headers, date formats and code pages of the simulated hosts.
+
+Every value here is taken from the corpus (tests/fixtures/corpus/FORMATS.md) unless the
+line says ``LAB ASSUMPTION``: those are words no public capture shows, chosen to be
+plausible for that Windows language so the tool meets them somewhere.
+
+A host's locale combines a UI language (headers, state and idle words: what quser.exe
+prints from its own resources) with a regional format (short date and time: what the
+host's culture prints), because real hosts mix them (FORMATS.md 1.4: English headers
+with European dates, Spanish headers with US dates).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+
+
+class SessionState(Enum):
+    """WTS connect states the lab simulates (FORMATS.md section 2, WTS state set)."""
+
+    ACTIVE = "active"
+    CONNECTED = "connected"
+    DISCONNECTED = "disconnected"
+    LISTEN = "listen"
+    DOWN = "down"
+
+
+@dataclass(frozen=True, slots=True)
+class QuserGeometry:
+    """Where quser puts the idle and logon fields (display columns, 0-based).
+
+    Attributes:
+        idle_right: column of the last character of a numeric idle value.
+        logon_col: column where LOGON TIME starts after a numeric idle value.
+        none_col: column where the localized "none" idle word starts.
+        none_gap: blanks between the "none" word and LOGON TIME (at least).
+    """
+
+    idle_right: int = 62
+    logon_col: int = 65
+    none_col: int = 58
+    none_gap: int = 3
+
+
+# FORMATS.md 1 / 1.3: the common geometry (en, de, fr, es, zh samples).
+DEFAULT_GEOMETRY = QuserGeometry()
+# FORMATS.md 1.3 and [quser-ru-ru-01/02]: Russian rows sit one column further right
+# ('.' ends at 63, date at 66) and 'отсутствует' starts at 56 with ONE blank after it.
+RUSSIAN_GEOMETRY = QuserGeometry(idle_right=63, logon_col=66, none_col=56, none_gap=1)
+
+
+@dataclass(frozen=True, slots=True)
+class UiLanguage:
+    """The words quser/qwinsta print in one Windows display language.
+
+    Attributes:
+        code: language tag (e.g. "de").
+        quser_header: the six quser column titles.
+        qwinsta_header: the six qwinsta column titles.
+        states: display word per session state.
+        none_word: idle column word for "no idle time" (console just used).
+        geometry: quser field positions.
+    """
+
+    code: str
+    quser_header: tuple[str, str, str, str, str, str]
+    qwinsta_header: tuple[str, str, str, str, str, str]
+    states: dict[SessionState, str]
+    none_word: str
+    geometry: QuserGeometry = DEFAULT_GEOMETRY
+
+
+def _states(active: str, conn: str, disc: str, listen: str, down: str) -> dict[SessionState, str]:
+    return {
+        SessionState.ACTIVE: active,
+        SessionState.CONNECTED: conn,
+        SessionState.DISCONNECTED: disc,
+        SessionState.LISTEN: listen,
+        SessionState.DOWN: down,
+    }
+
+
+_EN_QUSER = ("USERNAME", "SESSIONNAME", "ID", "STATE", "IDLE TIME", "LOGON TIME")
+_EN_QWINSTA = ("SESSIONNAME", "USERNAME", "ID", "STATE", "TYPE", "DEVICE")
+_EN_STATES = _states("Active", "Conn", "Disc", "Listen", "Down")
+
+UI_LANGUAGES: dict[str, UiLanguage] = {
+    "en": UiLanguage("en", _EN_QUSER, _EN_QWINSTA, _EN_STATES, "none"),
+    "de": UiLanguage(
+        "de",
+        ("BENUTZERNAME", "SITZUNGSNAME", "ID", "STATUS", "LEERLAUF", "ANMELDEZEIT"),
+        ("SITZUNGSNAME", "BENUTZERNAME", "ID", "STATUS", "TYP", "GERÄT"),
+        # 'Down' untranslated: LAB ASSUMPTION (no capture of a German Down session).
+        _states("Aktiv", "Verb.", "Getr.", "Abhör.", "Down"),
+        "Kein",
+    ),
+    "fr": UiLanguage(
+        "fr",
+        ("UTILISATEUR", "SESSION", "ID", "ÉTAT", "TEMPS INACT", "TEMPS SESSION"),
+        # qwinsta header, Conn/Disc/Listen words: LAB ASSUMPTION (no French qwinsta
+        # capture; 'Déco' appears only in an unverified fixture, FORMATS.md 1.1).
+        ("NOMSESSION", "UTILISATEUR", "ID", "ÉTAT", "TYPE", "PÉRIPHÉRIQUE"),
+        _states("Actif", "Conn", "Déco", "Écoute", "Down"),
+        "aucun",
+    ),
+    "es": UiLanguage(
+        "es",
+        ("NOMBRE USUARIO", "NOMBRE SESIÓN", "ID.", "ESTADO", "TIEMPO IN.", "TIEMPO SESIÓN"),
+        # qwinsta header and Conn/Listen words: LAB ASSUMPTION.
+        ("NOMBRE SESIÓN", "NOMBRE USUARIO", "ID", "ESTADO", "TIPO", "DISPOSITIVO"),
+        _states("Activo", "Conn", "Desc", "Escucha", "Down"),
+        "ninguno",
+    ),
+    "it": UiLanguage(
+        "it",
+        ("NOMEUTENTE", "NOMESESSIONE", "ID", "STATO", "INATTIVITÀ", "ACCESSO"),
+        # qwinsta header, idle word 'nessuno' and Listen word: LAB ASSUMPTION. 'Disc' is
+        # really left untranslated on Italian Windows (FORMATS.md 1.1).
+        ("NOMESESSIONE", "NOMEUTENTE", "ID", "STATO", "TIPO", "DISPOSITIVO"),
+        _states("Attivo", "Conn", "Disc", "Listen", "Down"),
+        "nessuno",
+    ),
+    "pt": UiLanguage(
+        "pt",
+        # FORMATS.md 1: pt-BR prints the ENGLISH header with Portuguese values.
+        _EN_QUSER,
+        _EN_QWINSTA,
+        # 'Desc' and 'Escuta': LAB ASSUMPTION (only 'Ativo' and 'nenhum' were captured).
+        _states("Ativo", "Conn", "Desc", "Escuta", "Down"),
+        "nenhum",
+    ),
+    "ru": UiLanguage(
+        "ru",
+        ("ПОЛЬЗОВАТЕЛЬ", "СЕАНС", "ID", "СТАТУС", "БЕЗДЕЙСТВ.", "ВРЕМЯ ВХОДА"),
+        ("СЕАНС", "ПОЛЬЗОВАТЕЛЬ", "ID", "СТАТУС", "ТИП", "УСТР-ВО"),
+        _states("Активно", "Подключено", "Диск", "Прием", "Down"),
+        "отсутствует",
+        RUSSIAN_GEOMETRY,
+    ),
+    "zh": UiLanguage(
+        "zh",
+        ("用户名", "会话名", "ID", "状态", "空闲时间", "登录时间"),
+        ("会话名", "用户名", "ID", "状态", "类型", "设备"),
+        # '已连接' (Conn) and '侦听' (Listen): LAB ASSUMPTION.
+        _states("运行中", "已连接", "断开", "侦听", "Down"),
+        "无",
+    ),
+    "ja": UiLanguage(
+        "ja",
+        # quser header and idle word 'なし': LAB ASSUMPTION (only a Japanese qwinsta was
+        # captured; its headers are Japanese while the states stay English).
+        ("ユーザー名", "セッション名", "ID", "状態", "アイドル時間", "ログオン時間"),
+        ("セッション名", "ユーザー名", "ID", "状態", "種類", "デバイス"),
+        _EN_STATES,
+        "なし",
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Locale:
+    """A host's language and regional settings.
+
+    Attributes:
+        tag: culture name (e.g. "de-DE").
+        ui: words quser/qwinsta print.
+        date_pattern: .NET-style short date + short time pattern (d, dd, M, MM, yyyy,
+            h, hh, H, HH, mm, tt).
+        am: AM designator.
+        pm: PM designator.
+        oem_codepage: console code page used when the shell asks for none.
+        utc_offset_minutes: the host's usual time zone (a host may override it).
+    """
+
+    tag: str
+    ui: UiLanguage
+    date_pattern: str
+    oem_codepage: int
+    utc_offset_minutes: int = 0
+    am: str = "AM"
+    pm: str = "PM"
+
+
+def _loc(
+    tag: str, ui: str, pattern: str, cp: int, tz: int, am: str = "AM", pm: str = "PM"
+) -> Locale:
+    return Locale(tag, UI_LANGUAGES[ui], pattern, cp, tz, am, pm)
+
+
+# Code pages: 437 en-US, 850 western Europe / en-GB / pt-BR, 866 Russian, 936 Simplified
+# Chinese (GBK), 932 Japanese (Shift-JIS): the OEM code pages of those Windows cultures.
+LOCALES: dict[str, Locale] = {
+    loc.tag: loc
+    for loc in (
+        _loc("en-US", "en", "M/d/yyyy h:mm tt", 437, -300),
+        _loc("en-GB", "en", "dd/MM/yyyy HH:mm", 850, 0),
+        _loc("en-AU", "en", "d/MM/yyyy h:mm tt", 850, 600),  # [quser-en-au-01]
+        _loc("en-CH", "en", "dd.MM.yyyy HH:mm", 850, 60),  # [quser-en-ch-*]
+        _loc("de-DE", "de", "dd.MM.yyyy HH:mm", 850, 60),
+        _loc("fr-FR", "fr", "dd/MM/yyyy HH:mm", 850, 60),
+        _loc("es-ES", "es", "dd/MM/yyyy H:mm", 850, 60),
+        # [quser-es-mx-01-comment]: 'p. m.' with a blank, 12-hour clock with leading zero.
+        _loc("es-MX", "es", "dd/MM/yyyy hh:mm tt", 850, -360, "a. m.", "p. m."),
+        _loc("es-EC", "es", "M/d/yyyy h:mm tt", 850, -300),  # [quser-es-ec-01]
+        _loc("it-IT", "it", "dd/MM/yyyy HH:mm", 850, 60),
+        _loc("pt-BR", "pt", "dd/MM/yyyy HH:mm", 850, -180),
+        _loc("ru-RU", "ru", "dd.MM.yyyy HH:mm", 866, 180),
+        _loc("zh-CN", "zh", "yyyy/M/d H:mm", 936, 480),
+        _loc("ja-JP", "ja", "yyyy/MM/dd H:mm", 932, 540),
+    )
+}
+
+
+class UnknownLocaleError(ValueError):
+    """A locale tag the lab does not simulate."""
+
+
+def get_locale(tag: str) -> Locale:
+    """Return the locale for a culture tag, case-insensitively.
+
+    Raises:
+        UnknownLocaleError: the tag is not one of LOCALES.
+    """
+    for key, loc in LOCALES.items():
+        if key.lower() == tag.lower():
+            return loc
+    known = ", ".join(LOCALES)
+    raise UnknownLocaleError(f"unknown locale {tag!r} (known: {known})")
+
+
+def format_logon_time(when: datetime, pattern: str, am: str, pm: str) -> str:
+    """Format a local time with a .NET-style short date/time pattern (no seconds).
+
+    Args:
+        when: the local wall-clock time.
+        pattern: e.g. "M/d/yyyy h:mm tt".
+        am: AM designator for "tt".
+        pm: PM designator for "tt".
+    """
+    hour12 = when.hour % 12 or 12
+    tokens = {
+        "yyyy": f"{when.year:04d}",
+        "dd": f"{when.day:02d}",
+        "d": str(when.day),
+        "MM": f"{when.month:02d}",
+        "M": str(when.month),
+        "HH": f"{when.hour:02d}",
+        "H": str(when.hour),
+        "hh": f"{hour12:02d}",
+        "h": str(hour12),
+        "mm": f"{when.minute:02d}",
+        "tt": am if when.hour < 12 else pm,
+    }
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        for size in (4, 2, 1):
+            piece = pattern[i : i + size]
+            if piece in tokens:
+                out.append(tokens[piece])
+                i += size
+                break
+        else:
+            out.append(pattern[i])
+            i += 1
+    return "".join(out)
