@@ -80,11 +80,8 @@ def test_serve_until_signal_writes_inventory_ready_and_state(tmp_path: Path) -> 
     assert Path(entry["ansible_winrm_ca_trust_path"]).name == "lab-ca.pem"
     dumped = json.loads(state.read_text())
     assert [h["name"] for h in dumped["hosts"]] == ["RDSA", "RDSB"]
-    assert (
-        dumped["hosts"][1]["endpoint"]["address"]
-        == entry["ansible_host"][:-1] + str(int(entry["ansible_host"].rsplit(".", 1)[1]) + 1)
-        or dumped["hosts"][1]["endpoint"]["address"] == "127.0.0.1"
-    )
+    assert dumped["hosts"][0]["endpoint"]["address"] == entry["ansible_host"]
+    assert dumped["hosts"][0]["endpoint"]["http_port"] == entry["ansible_port"]
 
 
 def _run_hostname(entry: dict[str, object]) -> str:
