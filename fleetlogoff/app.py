@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Literal
@@ -82,6 +82,41 @@ def load_fleet(options: FleetOptions, env: Environment) -> tuple[Inventory, tupl
     return inventory, inventory.select(options.limit)
 
 
+def select_spec(options: SelectOptions) -> dict[str, object]:
+    """The selection as the plan file keeps it."""
+    return {
+        "rules_file": options.rules_file,
+        "users": list(options.users),
+        "states": list(options.states),
+        "idle": options.idle,
+        "sessions": list(options.sessions),
+    }
+
+
+def select_from_spec(spec: Mapping[str, object]) -> SelectOptions:
+    """Rebuild the selection a plan was made with; a tampered spec is refused."""
+
+    def strings(key: str) -> tuple[str, ...]:
+        value = spec.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise UsageError(f"plan rules.spec.{key}: expected a list of strings")
+        return tuple(value)
+
+    def optional(key: str) -> str | None:
+        value = spec.get(key)
+        if value is not None and not isinstance(value, str):
+            raise UsageError(f"plan rules.spec.{key}: expected a string or null")
+        return value
+
+    return SelectOptions(
+        rules_file=optional("rules_file"),
+        users=strings("users"),
+        states=strings("states"),
+        idle=optional("idle"),
+        sessions=strings("sessions"),
+    )
+
+
 def make_selection(options: SelectOptions) -> Selection:
     if options.rules_file and options.ad_hoc:
         raise UsageError("use either --rules FILE or --user/--state/--idle/--session, not both")
@@ -122,6 +157,7 @@ def build_plan(options: PlanOptions, env: Environment, connector: Connector) -> 
         rules_source=selection.source,
         rules_digest=rules_digest(hosts, selection),
         limit=options.fleet.limit,
+        rules_spec=select_spec(options.select),
         hosts=tuple(
             plan_host(
                 r.host,

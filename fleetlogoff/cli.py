@@ -6,7 +6,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import signal
+import threading
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import NoReturn
 
 from fleetlogoff import __version__
@@ -18,8 +21,10 @@ from fleetlogoff.app import (
     run_plan,
     run_sessions,
 )
+from fleetlogoff.app_apply import ApplyOptions, run_apply
 from fleetlogoff.env import Environment
 from fleetlogoff.errors import ConfigError, FleetLogoffError, UsageError
+from fleetlogoff.executor import DEFAULT_MESSAGE, ApplySettings
 from fleetlogoff.transport import Connector
 
 log = logging.getLogger(__name__)
@@ -51,8 +56,9 @@ def _positive_seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _add_fleet_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("inventory", help="Ansible-style YAML inventory of RDS hosts")
+def _add_fleet_flags(parser: argparse.ArgumentParser, *, positional: bool = True) -> None:
+    if positional:
+        parser.add_argument("inventory", help="Ansible-style YAML inventory of RDS hosts")
     parser.add_argument("-l", "--limit", help="host pattern (Ansible syntax: a,b  g1:&g2  all:!h)")
     parser.add_argument(
         "-f", "--forks", type=_positive_int, default=50, help="hosts at once (default 50)"
@@ -93,6 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--detailed-exitcode", action="store_true", help="0 none, 2 targets, 1 error")
     plan.add_argument("--all", dest="show_all", action="store_true", help="list every session")
 
+    _add_apply_parser(commands)
+
     sessions = commands.add_parser("sessions", help="fleet-wide quser")
     _add_fleet_flags(sessions)
     sessions.add_argument("--format", choices=("table", "json", "csv"), default="table")
@@ -113,9 +121,106 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _fleet_options(args: argparse.Namespace) -> FleetOptions:
-    return FleetOptions(
+def _percent(text: str) -> float:
+    try:
+        value = float(text.rstrip("%"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a percentage, got {text!r}") from None
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 100, got {text}")
+    return value
+
+
+def _serial(text: str) -> tuple[float, bool]:
+    """--serial N (hosts) or N% (of the hosts with targets)."""
+    if text.endswith("%"):
+        value = _percent(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError("must be more than 0%")
+        return value, True
+    return float(_positive_int(text)), False
+
+
+def _duration(text: str) -> timedelta:
+    return timedelta(seconds=_non_negative_seconds(text))
+
+
+def _non_negative_seconds(text: str) -> float:
+    from fleetlogoff.durations import parse_duration
+
+    try:
+        return float(parse_duration(text)) if text.strip() not in ("0", "0s") else 0.0
+    except FleetLogoffError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _add_apply_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
+    apply = commands.add_parser("apply", help="warn, wait, re-verify and log off")
+    apply.add_argument("source", help="a saved plan (JSON) or an inventory to plan from now")
+    apply.add_argument("--inventory", help="inventory to check a saved plan against")
+    _add_fleet_flags(apply, positional=False)
+    _add_select_flags(apply)
+    apply.add_argument("--warn", type=_duration, default=timedelta(0), help="e.g. 5m")
+    apply.add_argument("--message", default=DEFAULT_MESSAGE, help="warning text")
+    apply.add_argument("-y", "--yes", action="store_true", help="act without asking")
+    apply.add_argument("--serial", type=_serial, help="rolling batches: N hosts or N%%")
+    apply.add_argument("--max-fail-percentage", type=_percent, help="stop new batches above")
+    apply.add_argument("--wait-for-window", action="store_true")
+    apply.add_argument("--ignore-windows", action="store_true", help="act outside windows")
+    apply.add_argument("--window-margin", type=_duration, default=timedelta(minutes=5))
+    apply.add_argument("--max-plan-age", type=_duration, default=timedelta(hours=1))
+    apply.add_argument("--audit-log", help="JSON-lines audit file (default: XDG state dir)")
+    apply.add_argument("--report", help="write the outcome as JSON")
+    apply.add_argument("--no-cancel-notice", action="store_true", help="no 'cancelled' message")
+
+
+def _apply_options(args: argparse.Namespace) -> ApplyOptions:
+    serial = args.serial
+    settings = ApplySettings(
+        warn=args.warn,
+        message=args.message,
+        forks=args.forks,
+        batch_size=int(serial[0]) if serial and not serial[1] else None,
+        batch_percent=serial[0] if serial and serial[1] else None,
+        max_fail_percentage=args.max_fail_percentage,
+        host_timeout_s=max(args.timeout, 60.0),
+        notify_cancel=not args.no_cancel_notice,
+    )
+    return ApplyOptions(
+        source=args.source,
+        fleet=_fleet_options(args, inventory=args.source),
+        select=_select_options(args),
         inventory=args.inventory,
+        settings=settings,
+        yes=args.yes,
+        wait_for_window=args.wait_for_window,
+        ignore_windows=args.ignore_windows,
+        window_margin=args.window_margin,
+        max_plan_age=args.max_plan_age,
+        audit_log=args.audit_log,
+        report=args.report,
+    )
+
+
+def _run_apply_with_signals(
+    args: argparse.Namespace, env: Environment, connector: Connector
+) -> ExitStatus:
+    """Ctrl-C and SIGTERM ask apply to stop starting new work; they never kill it mid-act."""
+    stop = threading.Event()
+    previous: dict[signal.Signals, object] = {}
+    if threading.current_thread() is threading.main_thread():
+        for number in (signal.Signals.SIGINT, signal.Signals.SIGTERM):
+            previous[number] = signal.signal(number, lambda *_: stop.set())
+    try:
+        return run_apply(_apply_options(args), env, connector, stop)
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)  # type: ignore[arg-type]  # what signal() returned
+
+
+def _fleet_options(args: argparse.Namespace, inventory: str | None = None) -> FleetOptions:
+    return FleetOptions(
+        inventory=inventory if inventory is not None else args.inventory,
         limit=args.limit,
         forks=args.forks,
         timeout=args.timeout,
@@ -151,6 +256,8 @@ def dispatch(args: argparse.Namespace, env: Environment, connector: Connector) -
             show_all=args.show_all,
         )
         return run_plan(options, env, connector)
+    if args.command == "apply":
+        return _run_apply_with_signals(args, env, connector)
     if args.command == "sessions":
         return run_sessions(_fleet_options(args), args.format, env, connector)
     if args.command == "parse":

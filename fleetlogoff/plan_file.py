@@ -54,7 +54,11 @@ def plan_document(plan: Plan) -> dict[str, Any]:
         "created": plan.created.isoformat(timespec="seconds"),
         "tool": f"fleetlogoff {__version__}",
         "inventory": {"source": plan.inventory_source, "digest": plan.inventory_digest},
-        "rules": {"source": plan.rules_source, "digest": plan.rules_digest},
+        "rules": {
+            "source": plan.rules_source,
+            "digest": plan.rules_digest,
+            "spec": dict(plan.rules_spec),
+        },
         "limit": plan.limit,
         "summary": {
             "hosts": len(plan.hosts),
@@ -143,6 +147,7 @@ def plan_from_document(document: object, path: str) -> Plan:
         rules_digest=_str(rules, "digest", path),
         limit=_optional_str(doc, "limit", path),
         hosts=tuple(_host_from(h, f"hosts[{i}]", path) for i, h in enumerate(hosts)),
+        rules_spec=dict(_mapping(rules.get("spec", {}), "rules.spec", path)),
     )
 
 

@@ -3,10 +3,10 @@ clock is an argument)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
 import hashlib
 import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -118,7 +118,9 @@ def plan_sessions(
 def host_window(host: Host, now_utc: datetime, needed: timedelta) -> WindowStatus:
     """The host's maintenance window state now, for a run that needs `needed` time."""
     windows = host.settings.get("fleetlogoff_window", ())
-    typed: tuple[MaintenanceWindow, ...] = tuple(windows) if isinstance(windows, tuple | list) else ()
+    typed: tuple[MaintenanceWindow, ...] = (
+        tuple(windows) if isinstance(windows, tuple | list) else ()
+    )
     return window_status(typed, now_utc, needed)
 
 
@@ -158,6 +160,8 @@ class Plan:
         rules_digest: sha256 of the rules and protections in effect for every host.
         limit: the --limit pattern, if any.
         hosts: one HostPlan per selected host, inventory order.
+        rules_spec: how the selection was given (rules file, ad-hoc flags), so apply can
+            rebuild it, re-check the digest and re-evaluate the rules before acting.
     """
 
     created: datetime
@@ -167,6 +171,7 @@ class Plan:
     rules_digest: str
     limit: str | None
     hosts: tuple[HostPlan, ...]
+    rules_spec: Mapping[str, object] = field(default_factory=dict)
 
     @property
     def target_count(self) -> int:
@@ -200,3 +205,61 @@ def _strings(value: object) -> tuple[str, ...]:
     if isinstance(value, tuple | list):
         return tuple(str(v) for v in value)
     return ()
+
+
+RecheckStatus = Literal["proceed", "spared", "changed", "gone"]
+
+
+@dataclass(frozen=True, slots=True)
+class Recheck:
+    """A planned target checked against the host's sessions right before acting.
+
+    Attributes:
+        status: proceed (same session, rules still select it), spared (same session,
+            rules no longer select it), changed (the id now holds another session), gone.
+        session: the current session with that id, if any.
+        reason: human explanation.
+    """
+
+    status: RecheckStatus
+    session: Session | None
+    reason: str
+
+
+def same_session(planned: Session, current: Session) -> bool:
+    """Identity of a session across time: id, user and logon time as printed.
+
+    Windows reuses session ids as soon as they are free, so the id alone may name
+    somebody else's session by the time apply runs. The logon text is compared as
+    printed, so the check never depends on how a date was interpreted.
+    """
+    return (
+        planned.id == current.id
+        and planned.username.casefold() == current.username.casefold()
+        and " ".join(planned.logon_text.split()) == " ".join(current.logon_text.split())
+    )
+
+
+def recheck_target(
+    host: Host,
+    planned: Session,
+    current: Sequence[Session],
+    selection: Selection,
+    now_utc: datetime,
+) -> Recheck:
+    """Decide whether a planned target may still be logged off."""
+    by_id = {s.id: s for s in current}
+    found = by_id.get(planned.id)
+    if found is None:
+        return Recheck("gone", None, "session is gone (user logged off or was logged off)")
+    if not same_session(planned, found):
+        who = found.username or "nobody"
+        return Recheck(
+            "changed",
+            found,
+            f"changed since plan: id {found.id} is now {who}, logon {found.logon_text or '-'}",
+        )
+    verdict = plan_sessions(host, [found], selection, now_utc)[0]
+    if verdict.action != "target":
+        return Recheck("spared", found, f"no longer selected: {verdict.reason}")
+    return Recheck("proceed", found, verdict.reason)

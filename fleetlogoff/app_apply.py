@@ -1,0 +1,305 @@
+"""`fleetlogoff apply`: from a saved plan or a fresh one, through confirmation and the
+maintenance-window check, to the executor, the audit log, the recap and the report."""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import json
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from fleetlogoff.app import (
+    ExitStatus,
+    FleetOptions,
+    PlanOptions,
+    SelectOptions,
+    build_plan,
+    load_fleet,
+    make_selection,
+    select_from_spec,
+)
+from fleetlogoff.audit import AuditLog, default_audit_path
+from fleetlogoff.env import Environment
+from fleetlogoff.events import Event, Kind
+from fleetlogoff.executor import ApplySettings, Emit, Executor, Work, check_message
+from fleetlogoff.model import Host
+from fleetlogoff.plan_file import plan_document, read_plan
+from fleetlogoff.planner import Plan, Selection, host_window, rules_digest
+from fleetlogoff.recap import Recap
+from fleetlogoff.transport import Connector
+from fleetlogoff.ui import make_console
+from fleetlogoff.ui.apply_view import ApplyView, render_recap
+from fleetlogoff.ui.plan_view import render_plan
+
+
+class RefusedError(Exception):
+    """apply will not act; the message says why (exit code REFUSED)."""
+
+
+@dataclass(frozen=True)
+class ApplyOptions:
+    """Everything apply was told on the command line."""
+
+    source: str  # a plan file, or an inventory to plan from
+    fleet: FleetOptions
+    select: SelectOptions = field(default_factory=SelectOptions)
+    inventory: str | None = None  # for a plan file: the inventory to check it against
+    settings: ApplySettings = field(default_factory=ApplySettings)
+    yes: bool = False
+    wait_for_window: bool = False
+    ignore_windows: bool = False
+    window_margin: timedelta = timedelta(minutes=5)
+    max_plan_age: timedelta = timedelta(hours=1)
+    audit_log: str | None = None
+    report: str | None = None
+
+
+def is_plan_file(path: str) -> bool:
+    """A plan is JSON (starts with "{"); an inventory is YAML."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(64).lstrip().startswith(b"{")
+    except OSError:
+        return False
+
+
+def load_saved_plan(
+    options: ApplyOptions, env: Environment
+) -> tuple[Plan, dict[str, Host], Selection]:
+    """Read a plan and refuse it when it is stale or no longer matches its inputs."""
+    plan = read_plan(options.source)
+    age = env.clock() - plan.created
+    if age > options.max_plan_age:
+        raise RefusedError(
+            f"plan is {int(age.total_seconds() // 60)} min old (--max-plan-age allows "
+            f"{int(options.max_plan_age.total_seconds() // 60)} min): make a new plan"
+        )
+    fleet = FleetOptions(
+        inventory=options.inventory or plan.inventory_source,
+        limit=plan.limit,
+        forks=options.fleet.forks,
+        timeout=options.fleet.timeout,
+        ask_pass=options.fleet.ask_pass,
+        quiet=options.fleet.quiet,
+    )
+    inventory, hosts = load_fleet(fleet, env)
+    if inventory.digest != plan.inventory_digest:
+        raise RefusedError(f"inventory {fleet.inventory} changed since the plan was made")
+    selection = make_selection(select_from_spec(plan.rules_spec))
+    if rules_digest(hosts, selection) != plan.rules_digest:
+        raise RefusedError("rules or protections changed since the plan was made")
+    by_name = {h.name: h for h in hosts}
+    missing = [h.name for h in plan.hosts if h.name not in by_name]
+    if missing or len(by_name) != len(plan.hosts):
+        raise RefusedError(f"plan was made for other hosts than the inventory has ({missing[:3]})")
+    return plan, by_name, selection
+
+
+def make_fresh_plan(
+    options: ApplyOptions, env: Environment, connector: Connector
+) -> tuple[Plan, dict[str, Host], Selection]:
+    plan_options = PlanOptions(fleet=options.fleet, select=options.select)
+    plan = build_plan(plan_options, env, connector)
+    _, hosts = load_fleet(options.fleet, env)
+    return plan, {h.name: h for h in hosts}, make_selection(options.select)
+
+
+def confirm(plan: Plan, options: ApplyOptions, env: Environment) -> None:
+    if options.yes:
+        return
+    if not env.stdin_isatty:
+        raise RefusedError("no terminal to confirm on: pass --yes to act without a question")
+    env.stdout.write(
+        f"Log off {plan.target_count} session(s) on "
+        f"{sum(1 for h in plan.hosts if h.targets)} host(s)? [y/N] "
+    )
+    env.stdout.flush()
+    if env.stdin.readline().strip().lower() not in ("y", "yes"):
+        raise RefusedError("not confirmed")
+
+
+def select_work(
+    plan: Plan, hosts: dict[str, Host], options: ApplyOptions, env: Environment, emit: Emit
+) -> list[Work]:
+    """Hosts with targets whose maintenance window is open long enough (or ignored)."""
+    needed = options.settings.warn + options.window_margin
+    work = []
+    for host_plan in plan.hosts:
+        if not host_plan.targets or host_plan.status != "ok":
+            continue
+        host = hosts[host_plan.name]
+        status = host_window(host, env.clock(), needed)
+        if not options.ignore_windows and not status.fits:
+            emit(Event(Kind.HOST_SKIPPED, env.clock(), host=host.name, reason=status.text))
+            continue
+        work.append(Work(host, host_plan))
+    return work
+
+
+def wait_for_windows(
+    plan: Plan,
+    hosts: dict[str, Host],
+    options: ApplyOptions,
+    env: Environment,
+    stop: threading.Event,
+) -> None:
+    """Sleep until every host with targets has its window open long enough."""
+    needed = options.settings.warn + options.window_margin
+    while not stop.is_set():
+        statuses = [
+            host_window(hosts[h.name], env.clock(), needed) for h in plan.hosts if h.targets
+        ]
+        waits = [s.opens_at for s in statuses if not s.fits and s.opens_at is not None]
+        if not waits:
+            return
+        latest = max(waits)
+        remaining = (latest - env.clock()).total_seconds()
+        env.stderr.write(f"waiting for maintenance windows: {int(remaining)}s\n")
+        stop.wait(max(1.0, min(remaining, 60.0)))
+
+
+def plan_digest(plan: Plan) -> str:
+    canonical = json.dumps(plan_document(plan), sort_keys=True, ensure_ascii=True)
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def run_apply(
+    options: ApplyOptions,
+    env: Environment,
+    connector: Connector,
+    stop: threading.Event | None = None,
+) -> ExitStatus:
+    stop = stop if stop is not None else threading.Event()
+    check_message(options.settings.message)
+    try:
+        return _apply(options, env, connector, stop)
+    except RefusedError as exc:
+        env.stderr.write(f"fleetlogoff: refused: {exc}\n")
+        return ExitStatus.REFUSED
+
+
+def _apply(
+    options: ApplyOptions, env: Environment, connector: Connector, stop: threading.Event
+) -> ExitStatus:
+    if is_plan_file(options.source):
+        plan, hosts, selection = load_saved_plan(options, env)
+    else:
+        plan, hosts, selection = make_fresh_plan(options, env, connector)
+        render_plan(make_console(env.stdout, color=env.color), plan)
+    if plan.target_count == 0:
+        env.stdout.write("Nothing to log off.\n")
+        return ExitStatus.NOTHING_TO_DO
+    confirm(plan, options, env)
+    if options.wait_for_window and not options.ignore_windows:
+        wait_for_windows(plan, hosts, options, env, stop)
+    audit_path = Path(options.audit_log) if options.audit_log else default_audit_path(env.environ)
+    with AuditLog(audit_path, uuid.uuid4().hex) as audit:
+        status = _execute(plan, hosts, selection, options, env, connector, stop, audit)
+    env.stderr.write(f"audit log: {audit_path}\n")
+    return status
+
+
+def _execute(
+    plan: Plan,
+    hosts: dict[str, Host],
+    selection: Selection,
+    options: ApplyOptions,
+    env: Environment,
+    connector: Connector,
+    stop: threading.Event,
+    audit: AuditLog,
+) -> ExitStatus:
+    console = make_console(env.stdout, color=env.color)
+    recap = Recap([h.name for h in plan.hosts if h.targets])
+    with ApplyView(console, len(recap.hosts), quiet=options.fleet.quiet) as view:
+
+        def emit(event: Event) -> None:
+            audit.write(event)  # first: the record must exist even if the screen fails
+            recap.add(event)
+            view.on_event(event)
+
+        emit(_run_started(plan, hosts, options, env))
+        work = select_work(plan, hosts, options, env, emit)
+        executor = Executor(
+            work,
+            selection=selection,
+            connector=connector,
+            settings=options.settings,
+            emit=emit,
+            clock=env.clock,
+            stop=stop,
+        )
+        _run_phases(executor, options, env, stop, emit, view)
+        status = _exit_status(recap, stop)
+        emit(Event(Kind.RUN_ENDED, env.clock(), data={"exit_code": int(status)}))
+    render_recap(console, recap)
+    if options.report:
+        Path(options.report).write_text(json.dumps(recap.document(), indent=2) + "\n")
+    return status
+
+
+def _run_phases(
+    executor: Executor,
+    options: ApplyOptions,
+    env: Environment,
+    stop: threading.Event,
+    emit: Emit,
+    view: ApplyView,
+) -> None:
+    warn = options.settings.warn
+    if warn > timedelta(0):
+        deadline = env.clock() + warn
+        executor.warn_all(deadline)
+        if executor.warned:
+            emit(Event(Kind.WAIT_STARTED, env.clock(), reason=f"until {deadline.isoformat()}"))
+            if not executor.wait_until(deadline, view.countdown):
+                emit(
+                    Event(
+                        Kind.INTERRUPTED, env.clock(), reason="during the wait: nothing logged off"
+                    )
+                )
+                if options.settings.notify_cancel:
+                    executor.notify_cancelled()
+                return
+    if stop.is_set():
+        emit(Event(Kind.INTERRUPTED, env.clock(), reason="before logoff"))
+        return
+    executor.logoff_all()
+    if stop.is_set():
+        emit(Event(Kind.INTERRUPTED, env.clock(), reason="during logoff"))
+
+
+def _run_started(
+    plan: Plan, hosts: dict[str, Host], options: ApplyOptions, env: Environment
+) -> Event:
+    accounts = sorted({h.connection.username or "" for h in hosts.values()})
+    return Event(
+        Kind.RUN_STARTED,
+        env.clock(),
+        data={
+            "operator": _operator(env),
+            "accounts": accounts,
+            "plan_digest": plan_digest(plan),
+            "plan_created": plan.created.isoformat(timespec="seconds"),
+            "inventory": plan.inventory_source,
+            "targets": plan.target_count,
+            "warn_seconds": int(options.settings.warn.total_seconds()),
+        },
+    )
+
+
+def _operator(env: Environment) -> str:
+    try:
+        return env.environ.get("USER") or getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def _exit_status(recap: Recap, stop: threading.Event) -> ExitStatus:
+    if stop.is_set() or recap.interrupted:
+        return ExitStatus.INTERRUPTED
+    return ExitStatus.ERROR if recap.problems else ExitStatus.OK

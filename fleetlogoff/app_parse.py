@@ -1,0 +1,45 @@
+"""`fleetlogoff parse`: the admin's tool for an odd host's saved output, and the way the
+parser is tried on outputs it has never seen."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal
+
+from fleetlogoff.app import ExitStatus
+from fleetlogoff.env import Environment
+from fleetlogoff.errors import UsageError
+from fleetlogoff.parsers import (
+    DateOrder,
+    decode_output,
+    parse_quser,
+    parse_qwinsta,
+    sessions_to_json,
+)
+
+
+def read_input(file: str, env: Environment) -> bytes:
+    """Bytes from a file, or from stdin for "-" (bytes: the code page is decided here)."""
+    if file == "-":
+        buffer = getattr(env.stdin, "buffer", None)
+        return buffer.read() if buffer is not None else env.stdin.read().encode("utf-8")
+    try:
+        return Path(file).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"{file}: cannot read: {exc.strerror}") from exc
+
+
+def run_parse(
+    kind: Literal["quser", "qwinsta"],
+    file: str,
+    date_order: DateOrder,
+    codepage: int | None,
+    env: Environment,
+) -> ExitStatus:
+    text = decode_output(read_input(file, env), codepage)
+    parse = parse_qwinsta if kind == "qwinsta" else lambda t: parse_quser(t, date_order=date_order)
+    sessions = parse(text)
+    document = sessions_to_json(sessions, command=kind)
+    env.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    return ExitStatus.OK

@@ -1,0 +1,397 @@
+"""Carry out a plan: warn, one shared wait, re-verify, log off, confirm.
+
+Every fact goes out through `emit` as an Event (audit log, recap, live view). Nothing is
+decided here that the pure core can decide: identity and rule checks are in the planner.
+A stop request (Ctrl-C, SIGTERM) lets in-flight commands finish but starts nothing new.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import string
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from fleetlogoff.collect import read_sessions
+from fleetlogoff.errors import (
+    FleetLogoffError,
+    HostCommandError,
+    ParseError,
+    TransportError,
+    UsageError,
+)
+from fleetlogoff.events import Event, Kind
+from fleetlogoff.model import Host, Session
+from fleetlogoff.planner import HostPlan, Selection, recheck_target, same_session
+from fleetlogoff.transport import CommandOutput, Connector, HostSession
+
+log = logging.getLogger(__name__)
+
+Emit = Callable[[Event], None]
+Clock = Callable[[], datetime]
+
+MESSAGE_FIELDS = frozenset({"user", "host", "minutes", "deadline"})
+DEFAULT_MESSAGE = (
+    "Your session on {host} will be logged off in {minutes} minute(s), at {deadline}, "
+    "for maintenance. Please save your work now."
+)
+CANCEL_MESSAGE = "The logoff announced for your session on {host} is cancelled."
+
+
+def check_message(template: str) -> None:
+    """Refuse a message template with unknown or broken placeholders before anyone is warned."""
+    try:
+        fields = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+    except ValueError as exc:
+        raise UsageError(f"--message: {exc} (write {{{{ and }}}} for literal braces)") from None
+    unknown = fields - MESSAGE_FIELDS
+    if unknown:
+        known = ", ".join(sorted("{" + f + "}" for f in MESSAGE_FIELDS))
+        raise UsageError(f"--message: unknown placeholder {{{sorted(unknown)[0]}}}; use {known}")
+
+
+def render_message(template: str, values: Mapping[str, str]) -> str:
+    return template.format_map(dict(values))
+
+
+@dataclass(frozen=True, slots=True)
+class ApplySettings:
+    """How to carry out the plan.
+
+    Attributes:
+        warn: time between the warning and the logoff; zero means no warning.
+        message: warning template ({user}, {host}, {minutes}, {deadline}).
+        forks: hosts at once.
+        batch_size: hosts per rolling batch (None: all at once).
+        batch_percent: batch size as a percentage of the hosts acted on.
+        max_fail_percentage: stop starting new batches once failed hosts exceed it.
+        host_timeout_s: deadline for one host's whole work in one phase.
+        command_timeout_s: deadline for one command (a hung logoff).
+        confirm_attempts: quser re-reads to see a logged-off session disappear.
+        confirm_pause_s: pause between those re-reads.
+        notify_cancel: tell warned users when the run is interrupted before the logoff.
+    """
+
+    warn: timedelta = timedelta(0)
+    message: str = DEFAULT_MESSAGE
+    forks: int = 50
+    batch_size: int | None = None
+    batch_percent: float | None = None
+    max_fail_percentage: float | None = None
+    host_timeout_s: float = 60.0
+    command_timeout_s: float = 30.0
+    confirm_attempts: int = 4
+    confirm_pause_s: float = 1.0
+    notify_cancel: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Work:
+    """One host to act on: its inventory entry and its part of the plan."""
+
+    host: Host
+    plan: HostPlan
+
+
+class Executor:
+    """Runs the phases of apply over a set of hosts."""
+
+    def __init__(
+        self,
+        work: Sequence[Work],
+        *,
+        selection: Selection,
+        connector: Connector,
+        settings: ApplySettings,
+        emit: Emit,
+        clock: Clock,
+        stop: threading.Event,
+    ) -> None:
+        self._work = list(work)
+        self._selection = selection
+        self._connector = connector
+        self._settings = settings
+        self._emit = emit
+        self._clock = clock
+        self._stop = stop
+        self.warned: dict[str, list[Session]] = {}
+        self._warned_lock = threading.Lock()
+
+    # -- events -------------------------------------------------------------------------
+
+    def _event(
+        self, kind: Kind, host: str | None, session: Session | None = None, reason: str = ""
+    ) -> None:
+        self._emit(
+            Event(
+                kind,
+                self._clock(),
+                host=host,
+                session_id=session.id if session else None,
+                username=session.username if session else None,
+                reason=reason,
+            )
+        )
+
+    # -- warning ------------------------------------------------------------------------
+
+    def warn_all(self, deadline: datetime) -> None:
+        """Warn every target that is still the planned session, all hosts in parallel."""
+        self._parallel(self._work, lambda w: self._warn_host(w, deadline))
+
+    def _warn_host(self, work: Work, deadline: datetime) -> bool:
+        if self._stop.is_set():
+            return True
+        try:
+            with _opened(self._connector, work.host, self._settings.host_timeout_s) as session:
+                current = self._read(session, work.host)
+                for planned in work.plan.targets:
+                    if self._stop.is_set():
+                        break
+                    self._warn_one(session, work, planned.session, current, deadline)
+        except (TransportError, ParseError, HostCommandError) as exc:
+            self._event(Kind.HOST_UNREACHABLE, work.host.name, reason=f"warning: {exc}")
+            return False
+        return True
+
+    def _warn_one(
+        self,
+        session: HostSession,
+        work: Work,
+        planned: Session,
+        current: Sequence[Session],
+        deadline: datetime,
+    ) -> None:
+        check = recheck_target(work.host, planned, current, self._selection, self._clock())
+        if check.status != "proceed" or check.session is None:
+            return  # the logoff phase re-checks and reports it; no warning for a stranger
+        text = render_message(
+            self._settings.message,
+            {
+                "user": planned.username,
+                "host": work.host.name,
+                "minutes": str(max(1, round(self._settings.warn.total_seconds() / 60))),
+                "deadline": deadline.astimezone().strftime("%H:%M"),
+            },
+        )
+        output = self._send_message(session, planned.id, text)
+        failure = command_failure(output)
+        if failure:
+            self._event(Kind.WARN_FAILED, work.host.name, planned, failure)
+            return
+        with self._warned_lock:
+            self.warned.setdefault(work.host.name, []).append(planned)
+        self._event(Kind.WARNED, work.host.name, planned, text)
+
+    def _send_message(self, session: HostSession, session_id: int, text: str) -> CommandOutput:
+        # The text goes through stdin, never the command line: no quoting can go wrong,
+        # and `" & shutdown /r & "` is just words on a user's screen.
+        seconds = max(1, int(self._settings.warn.total_seconds()))
+        return session.run(
+            f"msg {session_id} /TIME:{seconds}",
+            stdin=text.encode("utf-8"),
+            timeout=self._settings.command_timeout_s,
+        )
+
+    def notify_cancelled(self) -> None:
+        """Tell warned users the logoff will not happen (best effort, in parallel)."""
+        hosts = [w for w in self._work if w.host.name in self.warned]
+        self._parallel(hosts, self._notify_host)
+
+    def _notify_host(self, work: Work) -> bool:
+        text = render_message(
+            CANCEL_MESSAGE,
+            {"host": work.host.name, "user": "", "minutes": "0", "deadline": ""},
+        )
+        try:
+            with _opened(self._connector, work.host, self._settings.host_timeout_s) as session:
+                for planned in self.warned.get(work.host.name, []):
+                    output = self._send_message(session, planned.id, text)
+                    self._event(
+                        Kind.CANCEL_NOTICE,
+                        work.host.name,
+                        planned,
+                        command_failure(output) or "told the logoff is cancelled",
+                    )
+        except FleetLogoffError as exc:
+            self._event(Kind.HOST_UNREACHABLE, work.host.name, reason=f"cancel notice: {exc}")
+            return False
+        return True
+
+    # -- waiting ------------------------------------------------------------------------
+
+    def wait_until(self, deadline: datetime, tick: Callable[[float], None]) -> bool:
+        """Sleep until the deadline; False if a stop request came first."""
+        while True:
+            remaining = (deadline - self._clock()).total_seconds()
+            tick(max(0.0, remaining))
+            if remaining <= 0:
+                return True
+            if self._stop.wait(min(1.0, remaining)):
+                return False
+
+    # -- logoff -------------------------------------------------------------------------
+
+    def logoff_all(self) -> None:
+        """Log off in rolling batches, stopping new batches past the failure limit."""
+        batches = _batches(self._work, self._batch_size())
+        failed = done = 0
+        for index, batch in enumerate(batches):
+            if self._stop.is_set() or self._over_failure_limit(failed, done):
+                why = "interrupted" if self._stop.is_set() else "failure limit reached"
+                for rest in batches[index:]:
+                    for work in rest:
+                        self._event(Kind.HOST_SKIPPED, work.host.name, reason=f"not started: {why}")
+                return
+            results = self._parallel(batch, self._logoff_host)
+            done += len(batch)
+            failed += sum(1 for ok in results if not ok)
+
+    def _batch_size(self) -> int | None:
+        if self._settings.batch_percent is not None:
+            return max(1, math.ceil(len(self._work) * self._settings.batch_percent / 100))
+        return self._settings.batch_size
+
+    def _over_failure_limit(self, failed: int, done: int) -> bool:
+        limit = self._settings.max_fail_percentage
+        return limit is not None and done > 0 and failed * 100.0 / done > limit
+
+    def _logoff_host(self, work: Work) -> bool:
+        """One host's logoffs; True when nothing failed there."""
+        if self._stop.is_set():
+            self._event(Kind.HOST_SKIPPED, work.host.name, reason="not started: interrupted")
+            return True
+        self._event(Kind.HOST_STARTED, work.host.name)
+        sent: list[Session] = []
+        try:
+            with _opened(self._connector, work.host, self._settings.host_timeout_s) as session:
+                current = self._read(session, work.host)
+                ok = True
+                for planned in work.plan.targets:
+                    ok &= self._logoff_one(session, work, planned.session, current, sent)
+                ok &= self._confirm(session, work.host, sent)
+        except (TransportError, ParseError, HostCommandError) as exc:
+            self._event(Kind.HOST_UNREACHABLE, work.host.name, reason=str(exc))
+            for unconfirmed in sent:
+                self._event(
+                    Kind.FAILED,
+                    work.host.name,
+                    unconfirmed,
+                    "logoff sent; result unknown: host lost",
+                )
+            return False
+        self._event(Kind.HOST_DONE, work.host.name)
+        return ok
+
+    def _logoff_one(
+        self,
+        session: HostSession,
+        work: Work,
+        planned: Session,
+        current: Sequence[Session],
+        sent: list[Session],
+    ) -> bool:
+        host = work.host.name
+        if self._stop.is_set():
+            self._event(Kind.SKIPPED, host, planned, "interrupted before logoff")
+            return True
+        check = recheck_target(work.host, planned, current, self._selection, self._clock())
+        if check.status in ("gone", "changed"):
+            self._event(Kind.SKIPPED, host, planned, check.reason)
+            return True
+        if check.status == "spared":
+            self._event(Kind.SPARED, host, planned, check.reason)
+            return True
+        try:
+            output = session.run(f"logoff {planned.id}", timeout=self._settings.command_timeout_s)
+        except TransportError as exc:
+            if exc.kind != "timeout":
+                raise
+            self._event(Kind.FAILED, host, planned, "logoff did not finish in time")
+            return False
+        failure = command_failure(output)
+        if failure:
+            self._event(Kind.FAILED, host, planned, f"logoff failed: {failure}")
+            return False
+        sent.append(planned)
+        return True
+
+    def _confirm(self, session: HostSession, host: Host, sent: list[Session]) -> bool:
+        """Re-read until every logged-off session is gone; what stays is stuck, not done."""
+        pending = list(sent)
+        for attempt in range(self._settings.confirm_attempts):
+            if attempt:
+                time.sleep(self._settings.confirm_pause_s)
+            current = self._read(session, host)
+            still = [p for p in pending if any(same_session(p, c) for c in current)]
+            for gone in (p for p in pending if p not in still):
+                self._event(Kind.LOGGED_OFF, host.name, gone, "logged off and gone")
+            pending = still
+            if not pending:
+                break
+        sent.clear()
+        for stuck in pending:
+            self._event(Kind.STUCK, host.name, stuck, "logoff ran but the session is still there")
+        return not pending
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def _read(self, session: HostSession, host: Host) -> list[Session]:
+        sessions, _ = read_sessions(session, host, self._settings.command_timeout_s)
+        return sessions
+
+    def _parallel(self, work: Sequence[Work], job: Callable[[Work], bool]) -> list[bool]:
+        if not work:
+            return []
+        with ThreadPoolExecutor(max_workers=max(1, min(self._settings.forks, len(work)))) as pool:
+            return list(pool.map(lambda w: _guarded(job, w, self._event), work))
+
+
+def _guarded(job: Callable[[Work], bool], work: Work, event: Callable[..., None]) -> bool:
+    try:
+        return job(work)
+    except Exception as exc:  # one host's bug must not hide the others' outcomes
+        log.exception("%s: unexpected failure", work.host.name)
+        event(Kind.HOST_UNREACHABLE, work.host.name, None, f"internal error: {exc}")
+        return False
+
+
+def _batches(work: Sequence[Work], size: int | None) -> list[list[Work]]:
+    if not size:
+        return [list(work)]
+    return [list(work[i : i + size]) for i in range(0, len(work), size)]
+
+
+def command_failure(output: CommandOutput) -> str | None:
+    """The error a logoff or msg reported, or None when it succeeded.
+
+    Success prints nothing (FORMATS.md §3; msg /V is not used); exit codes of these tools
+    are unreliable, so any text on stderr is a failure, with its words kept.
+    """
+    text = output.stderr.decode("utf-8", "replace").strip()
+    if not text and output.exit_code not in (0, None):
+        text = output.stdout.decode("utf-8", "replace").strip() or f"exit code {output.exit_code}"
+    return " ".join(text.split())[:300] or None
+
+
+class _opened:
+    """Context manager around connector.open that always closes the host session."""
+
+    def __init__(self, connector: Connector, host: Host, deadline_s: float) -> None:
+        self._connector = connector
+        self._host = host
+        self._deadline_s = deadline_s
+        self._session: HostSession | None = None
+
+    def __enter__(self) -> HostSession:
+        self._session = self._connector.open(self._host, deadline_s=self._deadline_s)
+        return self._session
+
+    def __exit__(self, *exc: object) -> None:
+        if self._session is not None:
+            self._session.close()
