@@ -100,7 +100,7 @@ class _Builder:
 
     def add_group(self, name: str, node: YamlNode, parent: YamlScalar | None) -> None:
         group = self.groups.setdefault(name, _Group(name))
-        if parent is not None and parent.text != name:
+        if parent is not None:
             self._link(parent, name)
         if isinstance(node, YamlScalar) and node.value is None:
             return
@@ -373,7 +373,7 @@ def validate_setting(key: YamlScalar, node: YamlNode) -> object:
     if name not in SETTINGS:
         raise key.pos.error(f"unknown setting {name!r} (known: {', '.join(SETTINGS)})")
     if _is_null(node):
-        raise node.pos.error(f"{name} is empty; give a value (or [] for an empty list)")
+        raise key.pos.error(f"{name} is empty; give a value (or [] for an empty list)")
     if name == "fleetlogoff_rules":
         return parse_rules(node, key.pos.source)
     if name == "fleetlogoff_window":

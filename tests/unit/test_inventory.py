@@ -1,0 +1,348 @@
+"""Inventory loading: Ansible's own examples, precedence, ranges, connections, credentials,
+settings and the position of every ConfigError."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import time
+from pathlib import Path
+
+import pytest
+
+from fleetlogoff.errors import ConfigError, UsageError
+from fleetlogoff.inventory import expand_host_range, load_inventory_file, parse_inventory
+from fleetlogoff.model import Host, Secret
+from fleetlogoff.rules import Rule
+from fleetlogoff.windows import MaintenanceWindow
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "inventories"
+
+
+def load(name: str, **kwargs: object) -> tuple[Host, ...]:
+    return load_inventory_file(FIXTURES / name, **kwargs).hosts  # type: ignore[arg-type]  # test passes env/password only
+
+
+def by_name(hosts: tuple[Host, ...]) -> dict[str, Host]:
+    return {h.name: h for h in hosts}
+
+
+def test_ansible_docs_groups_example_loads_unchanged() -> None:
+    inventory = load_inventory_file(FIXTURES / "ansible-docs-groups.yml")
+    names = [h.name for h in inventory.hosts]
+    assert names == [
+        "mail.example.com",
+        "foo.example.com",
+        "bar.example.com",
+        "one.example.com",
+        "two.example.com",
+        "three.example.com",
+    ]
+    assert inventory.groups["ungrouped"] == ("mail.example.com",)
+    assert inventory.groups["prod"] == ("foo.example.com", "one.example.com", "two.example.com")
+    hosts = by_name(inventory.hosts)
+    # east is under prod, so deeper: it sorts (and overrides) after prod and webservers
+    assert hosts["foo.example.com"].groups == ("all", "prod", "webservers", "east")
+    assert hosts["three.example.com"].groups == ("all", "dbservers", "test", "west")
+
+
+def test_digest_is_sha256_of_file_bytes() -> None:
+    path = FIXTURES / "ansible-docs-groups.yml"
+    inventory = load_inventory_file(path)
+    assert inventory.digest == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert inventory.source == str(path)
+
+
+def test_ansible_docs_ranges() -> None:
+    hosts = [h.name for h in load("ansible-docs-ranges.yml")]
+    www = [h for h in hosts if h.startswith("www")]
+    assert www[:3] == ["www01.example.com", "www02.example.com", "www03.example.com"]
+    assert len(www) == 50  # the stride range only repeats hosts of the full range
+    assert [h for h in hosts if h.startswith("db-")] == [f"db-{c}.example.com" for c in "abcdef"]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        ("rds[01:03]", ["rds01", "rds02", "rds03"]),
+        ("rds[1:3]", ["rds1", "rds2", "rds3"]),
+        ("rds[01:07:3]", ["rds01", "rds04", "rds07"]),
+        ("[a:c]-x", ["a-x", "b-x", "c-x"]),
+        ("r[1:2]c[a:b]", ["r1ca", "r1cb", "r2ca", "r2cb"]),
+        ("r[:2]", ["r0", "r1", "r2"]),
+        ("plain.example", ["plain.example"]),
+    ],
+)
+def test_expand_host_range(pattern: str, expected: list[str]) -> None:
+    assert expand_host_range(pattern) == expected
+
+
+@pytest.mark.parametrize("pattern", ["r[01:5]", "r[5:1]", "r[c:a]", "r[1:]", "r[1:3:0]", "r[a:3]"])
+def test_bad_host_range(pattern: str) -> None:
+    with pytest.raises(ValueError):
+        expand_host_range(pattern)
+
+
+def test_ansible_docs_windows_example() -> None:
+    hosts = load("ansible-docs-windows.yml")
+    assert [h.name for h in hosts] == [f"win0{i}.example.com" for i in range(1, 6)]
+    conn = hosts[0].connection
+    assert (conn.address, conn.port, conn.scheme, conn.transport) == (
+        "win01.example.com",
+        5986,
+        "https",
+        "ntlm",
+    )
+    assert conn.username == "LocalUsername"
+    assert conn.password == Secret("Password")
+    assert conn.cert_validation is False
+
+
+def test_ansible_psrp_example_uses_env_password_for_template() -> None:
+    hosts = load("ansible-docs-psrp.yml", env={"FLEETLOGOFF_PASSWORD": "from-env"})
+    conn = hosts[0].connection
+    assert (conn.address, conn.port, conn.scheme, conn.transport) == (
+        "192.0.2.10",
+        5986,
+        "https",
+        "kerberos",
+    )
+    assert conn.password == Secret("from-env")
+    assert conn.ca_trust_path and conn.ca_trust_path.endswith("internal_corporate_ca.pem")
+    assert conn.message_encryption == "always"
+    assert (conn.connection_timeout, conn.operation_timeout, conn.read_timeout) == (15, 25, 40)
+
+
+def test_ansible_psrp_example_without_password_says_jinja_is_not_rendered() -> None:
+    with pytest.raises(ConfigError) as info:
+        load("ansible-docs-psrp.yml")
+    assert (info.value.line, info.value.column) == (9, 23)
+    assert "Jinja" in info.value.reason and "FLEETLOGOFF_PASSWORD" in info.value.reason
+
+
+def test_fleet_precedence_settings_and_connections() -> None:
+    hosts = by_name(load("fleet.yml", env={"FLEETLOGOFF_PASSWORD": "pw"}))
+    rds01, rds04 = hosts["rds01.corp.example"], hosts["rds04.corp.example"]
+    assert rds04.groups == ("all", "rds", "rds_berlin")
+    # child group replaces the parent's rules; all's rules apply to rds01
+    assert [r.name for r in rds01.settings["fleetlogoff_rules"]] == ["stale-disconnected"]  # type: ignore[attr-defined]  # settings values are typed by key
+    rules = rds04.settings["fleetlogoff_rules"]
+    assert isinstance(rules, tuple) and isinstance(rules[0], Rule)
+    assert rules[0].name == "weekend-cleanup"
+    assert rds01.settings["fleetlogoff_date_order"] == "auto"
+    assert rds04.settings["fleetlogoff_date_order"] == "dmy"
+    assert rds04.settings["fleetlogoff_codepage"] == 850
+    assert rds04.settings["fleetlogoff_timezone"] == "Europe/Berlin"
+    assert rds01.settings["fleetlogoff_protected_users"] == ("backup*", "CORP\\svc-*")
+    window = rds01.settings["fleetlogoff_window"]
+    assert isinstance(window, tuple) and isinstance(window[0], MaintenanceWindow)
+    assert (window[0].start, window[0].end) == (time(22, 0), time(5, 0))
+    assert "fleetlogoff_window" not in hosts["sim-01"].settings
+    assert (rds04.connection.address, rds04.connection.port) == ("127.0.0.4", 15985)
+    assert (rds01.connection.scheme, rds01.connection.port) == ("http", 5985)
+    assert rds01.connection.transport == "ntlm"
+    assert rds01.connection.username == "CORP\\svc-logoff"
+    assert hosts["sim-01"].connection.password == Secret("lab-password")
+
+
+PRECEDENCE = """
+all:
+  vars: {v: all, w: all, x: all, y: all}
+  children:
+    parent:
+      vars: {w: parent, x: parent, y: parent}
+      children:
+        child:
+          vars: {x: child, y: child}
+          hosts:
+            h1: {y: host, ansible_port: 5985}
+    b_same_depth:
+      vars: {w: b}
+      hosts: {h1: }
+    a_same_depth:
+      vars: {w: a}
+      hosts: {h1: }
+"""
+
+
+def test_variable_precedence_follows_ansible() -> None:
+    host = parse_inventory(PRECEDENCE, "p.yml").hosts[0]
+    # groups sorted by (depth, name): all, a_same_depth, b_same_depth, parent, child
+    assert host.groups == ("all", "a_same_depth", "b_same_depth", "parent", "child")
+    assert host.connection.port == 5985
+
+
+@pytest.mark.parametrize(
+    ("vars_yaml", "expected"),
+    [
+        ("{}", ("https", 5986, "ntlm")),
+        ("{ansible_port: 5985}", ("http", 5985, "ntlm")),
+        ("{ansible_port: 15985}", ("https", 15985, "ntlm")),
+        ("{ansible_winrm_scheme: http}", ("http", 5985, "ntlm")),
+        ("{ansible_winrm_scheme: https, ansible_port: 5985}", ("https", 5985, "ntlm")),
+        ("{ansible_port: 1, ansible_winrm_port: '5985'}", ("http", 5985, "ntlm")),
+        ("{ansible_winrm_transport: 'kerberos, ntlm'}", ("https", 5986, "kerberos")),
+        ("{ansible_winrm_transport: [negotiate]}", ("https", 5986, "negotiate")),
+        ("{ansible_winrm_transport: ssl}", ("https", 5986, "basic")),
+        (
+            "{ansible_winrm_transport: ssl, ansible_winrm_cert_pem: c.pem}",
+            ("https", 5986, "certificate"),
+        ),
+        ("{ansible_connection: psrp}", ("https", 5986, "negotiate")),
+        ("{ansible_connection: psrp, ansible_psrp_protocol: http}", ("http", 5985, "negotiate")),
+        (
+            "{ansible_connection: ansible.builtin.psrp, ansible_psrp_auth: ntlm}",
+            ("https", 5986, "ntlm"),
+        ),
+    ],
+)
+def test_connection_scheme_port_transport(vars_yaml: str, expected: tuple[str, int, str]) -> None:
+    host = parse_inventory(f"all:\n  hosts:\n    h1: {vars_yaml}\n", "c.yml").hosts[0]
+    conn = host.connection
+    assert (conn.scheme, conn.port, conn.transport) == expected
+
+
+def test_winrm_connection_timeout_sets_operation_and_read() -> None:
+    text = "all:\n  hosts:\n    h1: {ansible_winrm_connection_timeout: 40}\n"
+    conn = parse_inventory(text, "t.yml").hosts[0].connection
+    assert (conn.operation_timeout, conn.read_timeout) == (40, 41)
+
+
+@pytest.mark.parametrize(
+    ("inventory_vars", "env", "asked", "expected_user", "expected_password"),
+    [
+        ("{ansible_user: u, ansible_password: p}", {"FLEETLOGOFF_PASSWORD": "e"}, "a", "u", "p"),
+        ("{ansible_user: u, ansible_winrm_password: p2, ansible_password: p}", {}, None, "u", "p2"),
+        ("{}", {"FLEETLOGOFF_USERNAME": "eu", "FLEETLOGOFF_PASSWORD": "e"}, "a", "eu", "e"),
+        ("{}", {"FLEETLOGOFF_PASSWORD": ""}, "asked", None, "asked"),
+        ("{}", {}, None, None, None),
+        ("{ansible_password: '{{ vault_pw }}'}", {}, "asked", None, "asked"),
+    ],
+)
+def test_credential_sources(
+    inventory_vars: str,
+    env: dict[str, str],
+    asked: str | None,
+    expected_user: str | None,
+    expected_password: str | None,
+) -> None:
+    text = f"all:\n  hosts:\n    h1: {inventory_vars}\n"
+    conn = parse_inventory(text, "c.yml", env=env, password=asked).hosts[0].connection
+    assert conn.username == expected_user
+    assert (conn.password.reveal() if conn.password else None) == expected_password
+
+
+def test_password_never_shows_in_repr_str_or_errors() -> None:
+    text = (
+        "all:\n  hosts:\n    h1:\n      ansible_password: hunter2-secret\n      ansible_port: x\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        parse_inventory(text, "s.yml")
+    assert "hunter2" not in str(info.value)
+    good = text.replace("ansible_port: x", "ansible_port: 5985")
+    inventory = parse_inventory(good, "s.yml")
+    assert "hunter2" not in repr(inventory) and "hunter2" not in str(inventory.hosts[0])
+    assert inventory.hosts[0].connection.password == Secret("hunter2-secret")
+
+
+ERRORS = [
+    # (yaml, line, column, words expected in the reason)
+    ("all:\n  hosts:\n    h1:\n    h1:\n", 4, 5, "duplicate key 'h1'"),
+    ("all:\n  vars:\n    fleetlogoff_rule: []\n", 3, 5, "unknown setting 'fleetlogoff_rule'"),
+    ("all:\n  host:\n    h1:\n", 2, 3, "unknown key 'host' in group 'all'"),
+    ("all:\n  hosts: [h1, h2]\n", 2, 10, "must be a mapping of names"),
+    ("all:\n  hosts:\n    h1: {ansible_connection: ssh}\n", 3, 30, "only speaks WinRM"),
+    ("all:\n  hosts:\n    h1: {ansible_port: 70000}\n", 3, 24, "between 1 and 65535"),
+    ("all:\n  hosts:\n    h1: {ansible_host: '{{ ip }}'}\n", 3, 24, "Jinja"),
+    (
+        "all:\n  hosts:\n    h1: {ansible_winrm_transport: ntml}\n",
+        3,
+        35,
+        "unknown transport 'ntml'",
+    ),
+    ("all:\n  hosts:\n    h1: {ansible_winrm_server_cert_validation: no}\n", 3, 48, "ignore"),
+    ("all:\n  hosts:\n    h1: {ansible_winrm_message_encryption: sometimes}\n", 3, 44, "auto"),
+    ("all:\n  vars:\n    fleetlogoff_date_order: mdyy\n", 3, 29, "must be one of auto"),
+    ("all:\n  vars:\n    fleetlogoff_codepage: yes\n", 3, 27, "whole number"),
+    ("all:\n  vars:\n    fleetlogoff_timezone: Mars/Base\n", 3, 27, "unknown time zone"),
+    ("all:\n  vars:\n    fleetlogoff_protected_users:\n", 3, 5, "is empty"),
+    ("all:\n  vars:\n    fleetlogoff_rules:\n      - name: r\n        idle: 2x\n", 5, 15, "idle"),
+    ("all:\n  vars:\n    fleetlogoff_rules:\n      - {name: r, state: [disc]}\n", 4, 19, "'state'"),
+    (
+        "all:\n  vars:\n    fleetlogoff_window: [{start: '25:00', end: '01:00', tz: UTC}]\n",
+        3,
+        34,
+        "HH:MM",
+    ),
+    ("all:\n  children:\n    a:\n      children:\n        a:\n", 5, 9, "loop"),
+    ("all:\n  hosts:\n    rds[05:1]:\n", 3, 5, "host range"),
+    ("all:\n  hosts:\n    h1: {ansible_winrm_read_timeout_sec: 10}\n", 3, 42, "must exceed"),
+    ("all:\n  hosts:\n    h1: [\n", 4, 1, "invalid YAML"),
+    ("- just\n- a list\n", 1, 1, "must be a mapping"),
+]
+
+
+@pytest.mark.parametrize(("text", "line", "column", "words"), ERRORS)
+def test_config_error_positions(text: str, line: int, column: int, words: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_inventory(text, "bad.yml")
+    assert (info.value.source, info.value.line, info.value.column) == ("bad.yml", line, column)
+    assert words in info.value.reason
+    assert str(info.value).startswith(f"bad.yml:{line}:{column}: ")
+
+
+def test_vault_password_without_fallback_names_env_var() -> None:
+    text = "all:\n  hosts:\n    h1:\n      ansible_password: !vault |\n        $ANSIBLE_VAULT;1.1;AES256\n        6162\n"
+    with pytest.raises(ConfigError) as info:
+        parse_inventory(text, "v.yml")
+    assert (info.value.line, info.value.column) == (4, 25)
+    assert "vault values are not supported" in info.value.reason
+    assert "FLEETLOGOFF_PASSWORD" in info.value.reason
+
+
+def test_unknown_ansible_vars_and_unsafe_values_are_accepted() -> None:
+    text = (
+        "all:\n  vars:\n    ansible_become_method: runas\n    note: '{{ x }}'\n"
+        "  hosts:\n    h1:\n      ansible_password: !unsafe 'p{{w'\n      ansible_port: 5985\n"
+    )
+    host = parse_inventory(text, "u.yml").hosts[0]
+    assert host.connection.password == Secret("p{{w")
+
+
+def test_host_port_suffix_and_merge_keys() -> None:
+    text = (
+        "all:\n  vars:\n    base: &base {ansible_winrm_scheme: http}\n"
+        "  hosts:\n    h1:5999:\n      <<: *base\n      ansible_host: 127.0.0.9\n"
+    )
+    conn = parse_inventory(text, "m.yml").hosts[0].connection
+    assert (conn.address, conn.port, conn.scheme) == ("127.0.0.9", 5999, "http")
+
+
+def test_empty_inventory_is_an_error() -> None:
+    with pytest.raises(ConfigError, match="empty"):
+        parse_inventory("# nothing\n", "e.yml")
+
+
+def test_unreadable_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read inventory"):
+        load_inventory_file(tmp_path / "missing.yml")
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        (None, 6),
+        ("webservers", 2),
+        ("prod:&webservers", 1),
+        ("all:!east", 3),
+        ("ungrouped", 1),
+    ],
+)
+def test_select(pattern: str | None, expected: int) -> None:
+    inventory = load_inventory_file(FIXTURES / "ansible-docs-groups.yml")
+    assert len(inventory.select(pattern)) == expected
+
+
+def test_select_nothing_names_the_pattern() -> None:
+    inventory = load_inventory_file(FIXTURES / "ansible-docs-groups.yml")
+    with pytest.raises(UsageError, match="'nosuch'"):
+        inventory.select("webservers:nosuch")
