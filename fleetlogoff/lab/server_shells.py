@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 MAX_TIMEOUT_S = 60.0  # MaxTimeoutms 60000 (capture S14): longer OperationTimeouts are clamped
 DEFAULT_IDLE_TIMEOUT_S = 7200.0  # Winrs IdleTimeout 7200000 ms on 2012+ (MS-WSMV note <28>)
+MAX_COMMAND_LINE = 8191  # cmd.exe's command-line limit (KB830473); longer lines fault as S15
 DEFAULT_MAX_SHELLS_PER_USER = 30  # Winrs MaxShellsPerUser default (MS-WSMV 2.2.4.42, note <34>)
 _TRUE = ("TRUE", "1")
 
@@ -185,6 +186,8 @@ class ShellService:
         parts = [_child_text(body, "Command") or ""]
         parts += [(a.text or "") for a in body.findall(w.qname(w.NS_RSP, "Arguments"))]
         line = " ".join(p for p in parts if p)
+        if len(line) > MAX_COMMAND_LINE:
+            raise faults.command_line_too_long()
         skip = request.options.get("WINRS_SKIP_CMD_SHELL", "").upper() in _TRUE
         command_id = (body.get("CommandId") or w.new_guid()).upper()
         command = _Command(command_id, line, skip)

@@ -22,6 +22,7 @@ CODE_INVALID_HEADER = 2150858767  # invalid OperationTimeout header (capture S12
 CODE_MAX_SHELLS = 2150859173  # 0x803381A5 ERROR_WSMAN_QUOTA_MAX_SHELLS
 CODE_INVALID_PARAMETER = 87  # ERROR_INVALID_PARAMETER from winrscmd.dll (capture S8)
 CODE_ACCESS_DENIED = 5  # ERROR_ACCESS_DENIED (diyan/pywinrm#336)
+CODE_FILENAME_TOO_LONG = 2147942606  # 0x800700CE ERROR_FILENAME_EXCED_RANGE (capture S15)
 CODE_ACTION_NOT_SUPPORTED = 2150858853  # 0x80338065 ERROR_WSMAN_ACTION_NOT_SUPPORTED
 
 _CMD_PLUGIN = ("Shell cmd plugin", r"%systemroot%\system32\winrscmd.dll")
@@ -40,6 +41,19 @@ class WsmanFault(Exception):  # noqa: N818 (named after the SOAP element it rend
     """A WS-Man fault the server answers with HTTP 500.
 
     Attributes:
+        spec: what the fault envelope says.
+    """
+
+    def __init__(self, spec: FaultSpec) -> None:
+        self.spec = spec
+        super().__init__(f"WS-Man fault {spec.code}: {spec.message.strip()}")
+
+
+@dataclass(frozen=True, slots=True)
+class FaultSpec:
+    """The fields of one fault envelope.
+
+    Attributes:
         code: WSManFault/@Code.
         sender: True for s:Sender, False for s:Receiver.
         subcode: the s:Subcode value with its prefix (e.g. "w:TimedOut").
@@ -50,15 +64,6 @@ class WsmanFault(Exception):  # noqa: N818 (named after the SOAP element it rend
         nested: wrap the message in a nested WSManFault inside the ProviderFault (capture S13).
         addressing: use the addressing fault Action (capture S12).
     """
-
-    def __init__(self, spec: FaultSpec) -> None:
-        self.spec = spec
-        super().__init__(f"WS-Man fault {spec.code}: {spec.message.strip()}")
-
-
-@dataclass(frozen=True, slots=True)
-class FaultSpec:
-    """The fields of one fault (see WsmanFault)."""
 
     code: int
     sender: bool
@@ -195,6 +200,15 @@ def invalid_timeout(raw: str) -> WsmanFault:
         reason,
         message,
         addressing=True,
+    )
+    return WsmanFault(spec)
+
+
+def command_line_too_long() -> WsmanFault:
+    """winrscmd.dll refused a command line longer than cmd.exe accepts (capture S15)."""
+    text = "The filename or extension is too long. "
+    spec = FaultSpec(
+        CODE_FILENAME_TOO_LONG, False, "w:InternalError", text, text, provider=_CMD_PLUGIN
     )
     return WsmanFault(spec)
 

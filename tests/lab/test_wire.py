@@ -103,11 +103,21 @@ def test_relates_to_echoes_lower_case_message_id_verbatim() -> None:
 def test_codepage_option_reaches_the_host_and_arguments_are_joined() -> None:
     host = FakeHost()
     service = ShellService(host)
-    shell = open_shell(service, '<w:Option Name="WINRS_CODEPAGE">65001</w:Option>')
     body = "<rsp:CommandLine><rsp:Command>echo</rsp:Command><rsp:Arguments>a</rsp:Arguments>"
     body += "<rsp:Arguments>b c</rsp:Arguments></rsp:CommandLine>"
     skip = '<w:Option Name="WINRS_SKIP_CMD_SHELL">TRUE</w:Option>'
-    call(service, envelope(w.ACTION_COMMAND, body, shell_id=shell.lower(), options=skip))
+    codepage = '<w:Option Name="WINRS_CODEPAGE">65001</w:Option>'
+
+    async def flow() -> None:
+        create = envelope(w.ACTION_CREATE, "<rsp:Shell/>", options=codepage)
+        created = ET.fromstring(await service.handle(w.parse_request(create), "labadmin", "x"))
+        shell = created.findtext(f".//{{{w.NS_RSP}}}ShellId") or ""
+        # Selector values are case-insensitive (MS-WSMV 3.1.4.1.2).
+        data = envelope(w.ACTION_COMMAND, body, shell_id=shell.lower(), options=skip)
+        await service.handle(w.parse_request(data), "labadmin", "x")
+        await asyncio.sleep(0.1)  # the host runs in the default executor
+
+    asyncio.run(flow())
     request = host.requests[0]
     assert (request.command_line, request.codepage, request.skip_cmd_shell) == (
         "echo a b c",
