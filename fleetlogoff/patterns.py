@@ -21,6 +21,7 @@ _GLOB_CHARS = ("*", "?", "[", ".")
 # `name[3]`, `name[-1]`, `name[0:2]`, `name[1:]` (Ansible also accepts `-` for `:`).
 _SUBSCRIPT = re.compile(r"^(.+)\[(?:(-?[0-9]+)|([0-9]+)([:-])([0-9]*))\]$")
 # Split on ':' but keep bracketed expressions (`g[0:2]`) whole (Ansible split_host_pattern).
+_IPV6 = re.compile(r"[0-9a-fA-F:.]+(%\w+)?")
 _COLON_PARTS = re.compile(r"(?:[^\s:\[\]]|\[[^\]]*\])+")
 
 
@@ -36,8 +37,8 @@ def split_pattern(pattern: str) -> list[str]:
 
 
 def _is_single_address(pattern: str) -> bool:
-    # An IPv6 address such as fe80::1 has two or more colons and no operator after them.
-    return pattern.count(":") >= 2 and not re.search(r":[&!]", pattern)
+    # An IPv6 address (fe80::1) is one name, not parts split on ':' (Ansible parse_address).
+    return pattern.count(":") >= 2 and _IPV6.fullmatch(pattern.strip()) is not None
 
 
 def select_names(

@@ -291,7 +291,10 @@ def test_config_error_positions(text: str, line: int, column: int, words: str) -
 
 
 def test_vault_password_without_fallback_names_env_var() -> None:
-    text = "all:\n  hosts:\n    h1:\n      ansible_password: !vault |\n        $ANSIBLE_VAULT;1.1;AES256\n        6162\n"
+    text = (
+        "all:\n  hosts:\n    h1:\n      ansible_password: !vault |\n"
+        "        $ANSIBLE_VAULT;1.1;AES256\n        6162\n"
+    )
     with pytest.raises(ConfigError) as info:
         parse_inventory(text, "v.yml")
     assert (info.value.line, info.value.column) == (4, 25)
