@@ -57,11 +57,13 @@ class _Line:
     """Builds one line by display column, keeping at least one blank between fields
     that overflow (the single blank of 'TEMPS INACT TEMPS SESSION')."""
 
-    __slots__ = ("_parts", "_col")
+    __slots__ = ("_parts", "_col", "_fresh")
 
-    def __init__(self) -> None:
-        self._parts: list[str] = []
-        self._col = 0
+    def __init__(self, marker: str = "") -> None:
+        self._parts: list[str] = [marker] if marker else []
+        self._col = len(marker)
+        # The first field may touch the marker column ('>name'); later ones may not touch.
+        self._fresh = True
 
     def put(self, col: int, text: str) -> None:
         if not text:
@@ -69,11 +71,12 @@ class _Line:
         if self._col < col:
             self._parts.append(" " * (col - self._col))
             self._col = col
-        elif self._col > 0 and self._col > col:
+        elif not self._fresh:
             self._parts.append(" ")
             self._col += 1
         self._parts.append(text)
         self._col += display_width(text)
+        self._fresh = False
 
     def put_right(self, right_col: int, text: str) -> None:
         self.put(right_col - display_width(text) + 1, text)
@@ -141,8 +144,7 @@ def render_quser_row(
 ) -> str:
     """Return one quser data line for a user session (without line ending)."""
     geometry = locale.ui.geometry
-    line = _Line()
-    line.put(0, ">" if current else " ")
+    line = _Line(">" if current else " ")
     line.put(QUSER_USER_COL, session.user)
     line.put(QUSER_SESSION_COL, truncate_name(session.name.lower(), QUSER_SESSION_MAX))
     line.put_right(QUSER_ID_RIGHT, str(session.id))
@@ -202,8 +204,7 @@ def render_qwinsta_row(
 ) -> str:
     """Return one qwinsta data line (without line ending)."""
     cols = _QWINSTA_COLUMNS[layout]
-    line = _Line()
-    line.put(0, ">" if current else " ")
+    line = _Line(">" if current else " ")
     line.put(cols[0], truncate_name(session.name.lower(), cols[7]))
     line.put(cols[1], session.user)
     line.put_right(cols[3], str(session.id))
