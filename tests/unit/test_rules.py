@@ -1,0 +1,237 @@
+"""Selection rules: parsing with positions, matching, every protection, CLI rules."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from fleetlogoff.durations import Comparison
+from fleetlogoff.errors import ConfigError, UsageError
+from fleetlogoff.model import Session, SessionState
+from fleetlogoff.parsers import parse_qwinsta
+from fleetlogoff.rules import (
+    Rule,
+    evaluate_session,
+    load_rules_file,
+    match_session_name,
+    match_user,
+    parse_rules,
+    rule_from_cli,
+)
+
+CORPUS = Path(__file__).parent.parent / "fixtures" / "corpus"
+NOW = datetime(2026, 3, 2, 14, 0)
+DISC = SessionState.DISCONNECTED
+STALE = Rule("stale-disconnected", states=frozenset({DISC}), idle=Comparison(">=", 7200))
+
+
+def session(**fields: object) -> Session:
+    values: dict[str, object] = {
+        "id": 5,
+        "username": "jdoe",
+        "session_name": "",
+        "state": DISC,
+        "idle_seconds": 3 * 3600 + 12 * 60,
+        "logon_time": NOW - timedelta(days=2),
+    }
+    values.update(fields)
+    return Session(**values)  # type: ignore[arg-type]  # test tables supply valid field types
+
+
+def judge(s: Session, rules: tuple[Rule, ...] = (STALE,), **kwargs: object) -> tuple[str, str]:
+    verdict = evaluate_session(s, rules, now_local=NOW, **kwargs)  # type: ignore[arg-type]  # keyword tables
+    return verdict.action, verdict.reason
+
+
+def test_target_reason_names_state_idle_and_rule() -> None:
+    verdict = evaluate_session(session(), (STALE,), now_local=NOW)
+    assert (verdict.action, verdict.rule) == ("target", "stale-disconnected")
+    assert verdict.reason == "disconnected, idle 3h12m >= 2h (rule stale-disconnected)"
+
+
+@pytest.mark.parametrize(
+    ("fields", "kwargs", "reason"),
+    [
+        ({"id": 0, "username": "svc"}, {}, "services session (id 0)"),
+        ({"id": 65536}, {}, "listener"),
+        ({"state": SessionState.LISTEN}, {}, "listener"),
+        ({"session_name": "Console"}, {}, "console session"),
+        ({"current": True}, {}, "the session the command ran in"),
+        ({"username": ""}, {}, "session without a user"),
+        ({"username": "administrator"}, {}, "built-in administrator administrator"),
+        ({"username": "CORP\\Administrator"}, {}, "built-in administrator CORP\\Administrator"),
+        ({"username": "svc-logoff"}, {"connecting_user": "CORP\\svc-logoff"}, "own account"),
+        ({"username": "svc-logoff"}, {"connecting_user": "svc-logoff@corp.example"}, "own account"),
+        ({"username": "backup01"}, {"protected_users": ["BACKUP*"]}, "protected user backup01"),
+        ({"session_name": "rdp-tcp#7"}, {"protected_sessions": ["RDP-Tcp#7"]}, "protected session"),
+        ({}, {"protected_sessions": ["none"]}, "protected session (no name)"),
+        ({"doubts": ("date ambiguous",)}, {}, "row cannot be trusted: date ambiguous"),
+    ],
+)
+def test_each_protection_wins_over_a_matching_rule(
+    fields: dict[str, object], kwargs: dict[str, object], reason: str
+) -> None:
+    everyone = Rule("everyone", users=("*",))
+    action, text = judge(session(**fields), (everyone,), **kwargs)
+    assert action == "protected"
+    assert reason in text
+
+
+def test_keep_when_no_rule_or_no_match() -> None:
+    assert judge(session(), ()) == ("keep", "no rules configured")
+    assert judge(session(idle_seconds=60)) == ("keep", "no rule matched")
+
+
+@pytest.mark.parametrize(
+    ("rule", "fields", "selected"),
+    [
+        (Rule("r", idle=Comparison(">=", 7200)), {"idle_seconds": None}, False),
+        (Rule("r", idle=Comparison("<", 60)), {"idle_seconds": 0}, True),
+        (Rule("r", logon_age=Comparison(">", 86400)), {}, True),
+        (Rule("r", logon_age=Comparison(">", 86400)), {"logon_time": None}, False),
+        (
+            Rule("r", logon_age=Comparison("<", 86400)),
+            {"logon_time": NOW + timedelta(hours=1)},
+            False,
+        ),
+        (Rule("r", users=("CORP\\j*",)), {"username": "jdoe"}, False),
+        (Rule("r", users=("CORP\\j*",)), {"username": "corp\\JDOE"}, True),
+        (Rule("r", users=("J*",)), {"username": "CORP\\jdoe"}, True),
+        (Rule("r", users=("*",), exclude_users=("jd*",)), {}, False),
+        (Rule("r", session_names=("none",)), {}, True),
+        (Rule("r", session_names=("",)), {"session_name": "rdp-tcp#3"}, False),
+        (Rule("r", session_names=("rdp-tcp#*",)), {"session_name": "RDP-Tcp#3"}, True),
+        (Rule("r", states=frozenset({SessionState.ACTIVE})), {}, False),
+        (STALE, {"state": SessionState.ACTIVE}, False),
+    ],
+)
+def test_rule_conditions(rule: Rule, fields: dict[str, object], selected: bool) -> None:
+    action, _ = judge(session(**fields), (rule,))
+    assert (action == "target") is selected
+
+
+def test_first_matching_rule_is_reported() -> None:
+    rules = (Rule("never", users=("nobody",)), STALE, Rule("later", users=("*",)))
+    verdict = evaluate_session(session(), rules, now_local=NOW)
+    assert verdict.rule == "stale-disconnected"
+
+
+def test_logon_age_reason() -> None:
+    rule = Rule("old", logon_age=Comparison(">", 86400))
+    _, reason = judge(session(), (rule,))
+    assert reason == "disconnected, logged on 2d ago > 1d (rule old)"
+
+
+def test_real_qwinsta_capture_protections() -> None:
+    text = (CORPUS / "qwinsta-en-us-01.txt").read_text(encoding="utf-8").split("# ---\n", 1)[1]
+    rules = (Rule("all-disconnected", states=frozenset({DISC})),)
+    verdicts = {
+        s.id: evaluate_session(s, rules, connecting_user="CORP\\jenna.field", now_local=NOW)
+        for s in parse_qwinsta(text)
+    }
+    assert verdicts[0].reason == "protected: services session (id 0)"
+    assert verdicts[1].reason == "protected: console session"
+    assert verdicts[8].reason == "protected: the session the command ran in"
+    assert verdicts[9].action == "protected"  # jenna.field is the connecting account
+    assert verdicts[65536].reason == "protected: listener"
+    assert [i for i, v in verdicts.items() if v.action == "target"] == [2, 3, 4, 5, 6, 7]
+
+
+def test_match_helpers() -> None:
+    assert match_user("CORP\\Jane", ["jane"])
+    assert not match_user("Jane", ["OTHER\\jane"])
+    assert match_session_name("", ["NONE"])
+    assert not match_session_name("console", ["none"])
+
+
+RULES_YAML = """\
+- name: stale-disconnected
+  states: [disc, Disconnected]
+  idle: ">= 2h"
+- name: old-temps
+  users: ["CORP\\\\temp-*"]
+  exclude_users: temp-keep
+  logon_age: 3d
+  session_names: [none, "rdp-tcp#*"]
+"""
+
+
+def test_parse_rules() -> None:
+    rules = parse_rules(RULES_YAML, "r.yml")
+    assert rules[0] == STALE
+    assert rules[1] == Rule(
+        "old-temps",
+        users=("CORP\\temp-*",),
+        exclude_users=("temp-keep",),
+        logon_age=Comparison(">=", 3 * 86400),
+        session_names=("none", "rdp-tcp#*"),
+    )
+    assert parse_rules("rules:\n" + RULES_YAML, "r.yml") == rules
+
+
+def test_unquoted_time_like_idle_is_read_as_written() -> None:
+    # YAML 1.1 reads 1:30 as the integer 90; the rule reader must see the text "1:30".
+    with pytest.raises(ConfigError, match="'1:30'"):
+        parse_rules("- {name: r, idle: 1:30}\n", "r.yml")
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "column", "words"),
+    [
+        ("- name: r\n  user: [a]\n", 2, 3, "unknown key 'user' in a rule"),
+        ("- name: r\n  states: [sleeping]\n", 2, 12, "unknown session state 'sleeping'"),
+        ("- name: r\n  idle: soon\n", 2, 9, "`idle`"),
+        ("- name: r\n  logon_age: '>> 1d'\n", 2, 14, "`logon_age`"),
+        ("- name: r\n  users: {a: b}\n", 2, 10, "must be a list"),
+        ("- name: r\n  users:\n", 2, 9, "`users` is empty"),
+        ("- name: r\n", 1, 3, "no condition"),
+        ("- states: [disc]\n", 1, 3, "needs a `name`"),
+        ("- {name: r, users: [a]}\n- {name: r, users: [b]}\n", 2, 3, "duplicate rule name"),
+        ("- name: r\n  name: s\n", 2, 3, "duplicate key 'name'"),
+        ("name: r\n", 1, 1, "unknown key 'name' in a rules file"),
+        ("- just text\n", 1, 3, "a rule must be a mapping"),
+        ("", 0, 0, "no rules"),
+    ],
+)
+def test_rule_errors_have_positions(text: str, line: int, column: int, words: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_rules(text, "rules.yml")
+    assert (info.value.line, info.value.column) == (line, column)
+    assert words in info.value.reason
+
+
+def test_load_rules_file(tmp_path: Path) -> None:
+    path = tmp_path / "rules.yml"
+    path.write_text(RULES_YAML, encoding="utf-8")
+    assert load_rules_file(path)[0] == STALE
+    with pytest.raises(ConfigError, match="cannot read rules file"):
+        load_rules_file(tmp_path / "missing.yml")
+
+
+def test_rule_from_cli() -> None:
+    rule = rule_from_cli(users=["a*,b*", "c"], states=["disc"], idle="2h", sessions=["none"])
+    assert rule == Rule(
+        "command-line",
+        users=("a*", "b*", "c"),
+        states=frozenset({DISC}),
+        idle=Comparison(">=", 7200),
+        session_names=("none",),
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "flag"),
+    [
+        ({"states": ["dsic"]}, "--state"),
+        ({"idle": "2 parsecs"}, "--idle"),
+        ({"idle": "-1h"}, "--idle"),
+        ({}, "at least one of"),
+        ({"users": [","]}, "at least one of"),
+    ],
+)
+def test_rule_from_cli_errors_name_the_flag(kwargs: dict[str, object], flag: str) -> None:
+    with pytest.raises(UsageError) as info:
+        rule_from_cli(**kwargs)  # type: ignore[arg-type]  # keyword table
+    assert flag in str(info.value)
