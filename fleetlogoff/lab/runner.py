@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import json
 import logging
 import signal
@@ -20,6 +19,8 @@ from typing import Any, NoReturn, TextIO
 
 from fleetlogoff.lab.contract import SimulatedHost
 from fleetlogoff.lab.inventory_out import write_inventory
+from fleetlogoff.lab.population import build_fleet
+from fleetlogoff.lab.scenario import ScenarioError, load_scenario
 from fleetlogoff.lab.server import Endpoint, LabServer, ServerOptions, pick_addresses
 from fleetlogoff.lab.server_errors import LabError
 
@@ -87,22 +88,14 @@ def build_hosts(args: LabArgs) -> list[SimulatedHost]:
 
     Raises:
         _UsageError: the scenario file is wrong (its one-line ScenarioError message).
-        LabError: the population module is missing.
     """
-    # Imported by name: the host engineer's modules land separately and the runner must
-    # still parse flags (and report their absence in one line) without them.
-    try:
-        population = importlib.import_module("fleetlogoff.lab.population")
-    except ImportError as exc:
-        raise LabError(f"fleetlogoff.lab.population is not available ({exc})") from None
     scenario = None
     if args.scenario is not None:
-        scenario_mod = importlib.import_module("fleetlogoff.lab.scenario")
         try:
-            scenario = scenario_mod.load_scenario(args.scenario)
-        except scenario_mod.ScenarioError as exc:
+            scenario = load_scenario(args.scenario)
+        except ScenarioError as exc:
             raise _UsageError(str(exc)) from None
-    return list(population.build_fleet(args.hosts, args.seed, scenario))
+    return list(build_fleet(args.hosts, args.seed, scenario))
 
 
 def run_lab(argv: list[str], stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:

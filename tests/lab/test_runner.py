@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import io
 import json
 import os
@@ -40,11 +39,6 @@ def test_bad_flags_exit_2_with_one_line(argv: list[str], needle: str) -> None:
     assert out.getvalue() == ""
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("fleetlogoff.lab.scenario") is None
-    or importlib.util.find_spec("fleetlogoff.lab.population") is None,
-    reason="the host engineer's scenario/population modules are not there yet",
-)
 def test_bad_scenario_file_exits_2(tmp_path: Path) -> None:
     bad = tmp_path / "scenario.yml"
     bad.write_text("this: [is not: a scenario\n", encoding="utf-8")
@@ -98,10 +92,6 @@ def _run_hostname(entry: dict[str, object]) -> str:
     return str(stdout)
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("fleetlogoff.lab.population") is None,
-    reason="the host engineer's population module is not there yet",
-)
 def test_subprocess_fleet_serves_and_writes_state(tmp_path: Path) -> None:
     with start_fleet_subprocess(["--hosts", "3", "--seed", "5"], work_dir=tmp_path) as fleet:
         assert len(fleet.endpoints) == 3
