@@ -73,6 +73,11 @@ class Connection:
 
     async def run(self) -> None:
         """Read and answer requests until EOF or a fatal error."""
+        if self.site.host.network.down:
+            # Went down after the listener was bound (SimHost.set_network): reset at once,
+            # the nearest a bound listener gets to a refused connection.
+            self.reset()
+            return
         if self.site.host.network.black_hole:
             await self._swallow()
             return

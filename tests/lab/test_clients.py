@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import importlib.util
 import os
 import shutil
@@ -13,15 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from pypsrp.client import Client
 from pypsrp.exceptions import AuthenticationError, WSManFaultError
 from pypsrp.shell import Process, SignalCode, WinRS
 from pypsrp.wsman import WSMan
 
-from fleetlogoff.lab.fleet import RunningFleet
+from fleetlogoff.lab.fleet import RunningFleet, start_fleet
 from fleetlogoff.lab.inventory_out import write_inventory
-from tests.lab.conftest import ADMIN, USER, FakeHost
+from fleetlogoff.lab.population import build_fleet
+from tests.lab.conftest import ADMIN, USER
 
 
 def make_wsman(lab: RunningFleet, name: str = "RDS01", **kwargs: Any) -> WSMan:
@@ -189,27 +188,23 @@ def _ansible_bin() -> str | None:
 
 @pytest.mark.ansible
 @pytest.mark.slow
-def test_ansible_raw_over_winrm(lab: RunningFleet, tmp_path: Path) -> None:
+def test_ansible_raw_over_winrm(tmp_path: Path) -> None:
     if importlib.util.find_spec("ansible") is None or _ansible_bin() is None:
         pytest.skip("ansible-core is not installed")
-    host = FakeHost("RDS01")
+    # A real simulated host: it decodes Ansible's `PowerShell -EncodedCommand <b64>`.
+    hosts = build_fleet(1, 11)
     inventory = tmp_path / "inventory.yml"
-    write_inventory(inventory, [host], [lab.endpoint("RDS01")])
-    data = yaml.safe_load(inventory.read_text())
-    assert data["all"]["children"]["rds"]["hosts"]["RDS01"]["ansible_connection"] == "winrm"
     env = {**os.environ, "ANSIBLE_HOST_KEY_CHECKING": "False", "NO_PROXY": "*"}
-    result = subprocess.run(
-        [str(_ansible_bin()), "rds", "-i", str(inventory), "-m", "raw", "-a", "hostname"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
-    # Ansible sends `PowerShell -EncodedCommand <b64>`: the fake host does not decode it, so it
-    # answers with cmd's not-recognized error; what matters is that the WinRM exchange worked.
-    assert "UNREACHABLE" not in result.stdout, result.stdout + result.stderr
-    recorded = [r.command_line for r in lab.server.sites[0].host.requests]  # type: ignore[attr-defined]  # FakeHost
-    assert any("-EncodedCommand" in line for line in recorded)
-    encoded = next(line for line in recorded if "-EncodedCommand" in line).split()[-1]
-    assert base64.b64decode(encoded).decode("utf-16-le").strip().endswith("hostname")
+    with start_fleet(hosts, https=False) as fleet:
+        write_inventory(inventory, hosts, fleet.endpoints)
+        result = subprocess.run(
+            [str(_ansible_bin()), "rds", "-i", str(inventory), "-m", "raw", "-a", "hostname"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+            check=False,
+        )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"{hosts[0].name} | CHANGED | rc=0" in result.stdout
+    assert result.stdout.strip().endswith(hosts[0].name)
