@@ -224,6 +224,10 @@ def _execute(
 
         emit(_run_started(plan, hosts, options, env))
         work = select_work(plan, hosts, options, env, emit)
+        if not work:
+            emit(Event(Kind.RUN_ENDED, env.clock(), reason="no host in its maintenance window"))
+            render_recap(console, recap)
+            return ExitStatus.REFUSED
         executor = Executor(
             work,
             selection=selection,

@@ -184,6 +184,7 @@ def _apply_options(args: argparse.Namespace) -> ApplyOptions:
         batch_percent=serial[0] if serial and serial[1] else None,
         max_fail_percentage=args.max_fail_percentage,
         host_timeout_s=max(args.timeout, 60.0),
+        command_timeout_s=args.timeout,
         notify_cancel=not args.no_cancel_notice,
     )
     return ApplyOptions(

@@ -22,6 +22,7 @@ class Kind(StrEnum):
     CANCEL_NOTICE = "cancel_notice"  # a warned user was told the logoff is cancelled
     SPARED = "spared"  # rules no longer select the session (e.g. active again)
     SKIPPED = "skipped"  # not the planned session any more, or gone
+    LOGOFF_SENT = "logoff_sent"  # written before logoff runs: the record never lags the act
     LOGGED_OFF = "logged_off"
     STUCK = "stuck"  # logoff ran but the session is still there
     FAILED = "failed"  # logoff reported an error or did not finish

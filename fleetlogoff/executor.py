@@ -307,6 +307,7 @@ class Executor:
         if check.status == "spared":
             self._event(Kind.SPARED, host, planned, check.reason)
             return True
+        self._event(Kind.LOGOFF_SENT, host, planned, check.reason)
         try:
             output = session.run(f"logoff {planned.id}", timeout=self._settings.command_timeout_s)
         except TransportError as exc:

@@ -34,8 +34,11 @@ _LOCALIZED_STATES = {
     "Getr.": _S.DISCONNECTED,
     "Verb.": _S.CONNECTED,
     "Abhör.": _S.LISTEN,
-    # fr: quser-fr-fr-01/03.
+    # fr: quser-fr-fr-01/03. "Déco"/"Écoute" (Déconnecté/Écoute) come from a fixture only
+    # (FORMATS.md §1.1); they cannot be mistaken for another state, so reading them is safe.
     "Actif": _S.ACTIVE,
+    "Déco": _S.DISCONNECTED,
+    "Écoute": _S.LISTEN,
     # es: quser-es-ec-01.
     "Activo": _S.ACTIVE,
     "Desc": _S.DISCONNECTED,

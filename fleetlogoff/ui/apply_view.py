@@ -27,7 +27,13 @@ _STYLE = {
     Kind.HOST_SKIPPED: "yellow",
     Kind.CANCEL_NOTICE: "cyan",
 }
-_QUIET_KINDS = {Kind.HOST_STARTED, Kind.HOST_DONE, Kind.RUN_STARTED, Kind.RUN_ENDED}
+_QUIET_KINDS = {
+    Kind.HOST_STARTED,
+    Kind.HOST_DONE,
+    Kind.RUN_STARTED,
+    Kind.RUN_ENDED,
+    Kind.LOGOFF_SENT,
+}
 _PLAIN_COUNTDOWN_STEP_S = 30
 
 

@@ -1,0 +1,95 @@
+"""A lab fleet in this process, its inventory on disk, and the CLI run in-process.
+
+Everything goes through real pypsrp over real loopback HTTP with NTLM and message
+encryption, the production default.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from fleetlogoff.app import ExitStatus
+from fleetlogoff.cli import main
+from fleetlogoff.env import Environment
+from fleetlogoff.lab.fleet import RunningFleet, start_fleet
+from fleetlogoff.lab.host import SimHost
+from fleetlogoff.lab.inventory_out import write_inventory
+from fleetlogoff.lab.sessions import Session, SessionState
+
+NOW = time.time()
+
+
+def disconnected(session_id: int, user: str, idle_h: float, logon_h: float = 30) -> Session:
+    return Session(
+        id=session_id,
+        name="",
+        user=user,
+        state=SessionState.DISCONNECTED,
+        logon_time=NOW - logon_h * 3600,
+        last_input=NOW - idle_h * 3600,
+    )
+
+
+def active(session_id: int, user: str, idle_min: float, logon_h: float = 3) -> Session:
+    return Session(
+        id=session_id,
+        name=f"RDP-Tcp#{session_id + 10}",
+        user=user,
+        state=SessionState.ACTIVE,
+        logon_time=NOW - logon_h * 3600,
+        last_input=NOW - idle_min * 60,
+    )
+
+
+def services_and_console() -> list[Session]:
+    return [
+        Session(id=0, name="Services", state=SessionState.DISCONNECTED),
+        Session(id=1, name="Console", state=SessionState.CONNECTED),
+    ]
+
+
+@dataclass
+class Result:
+    status: ExitStatus
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+def run_cli(argv: Sequence[str], stdin: str = "") -> Result:
+    out, err = io.StringIO(), io.StringIO()
+    env = Environment(
+        stdin=io.StringIO(stdin),
+        stdout=out,
+        stderr=err,
+        stdin_isatty=False,
+        stdout_isatty=False,
+        environ={"HOME": "/nonexistent"},
+    )
+    status = main(list(argv), env)
+    return Result(status, out.getvalue(), err.getvalue())
+
+
+@contextmanager
+def lab(
+    hosts: Sequence[SimHost], tmp_path: Path, extra_vars: dict[str, Any] | None = None
+) -> Iterator[tuple[RunningFleet, Path]]:
+    with start_fleet(list(hosts), https=False, work_dir=tmp_path) as fleet:
+        inventory = tmp_path / "inventory.yml"
+        write_inventory(inventory, list(hosts), fleet.endpoints)
+        if extra_vars:
+            data = yaml.safe_load(inventory.read_text(encoding="utf-8"))
+            data["all"]["vars"] = extra_vars
+            inventory.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+        yield fleet, inventory

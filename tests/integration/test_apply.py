@@ -1,0 +1,211 @@
+"""apply against the lab, through real pypsrp: the lab's own records prove what was done."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fleetlogoff.app import ExitStatus, FleetOptions, SelectOptions
+from fleetlogoff.app_apply import ApplyOptions, run_apply
+from fleetlogoff.env import Environment
+from fleetlogoff.executor import ApplySettings
+from fleetlogoff.lab.commands import LogoffBehaviour
+from fleetlogoff.lab.contract import NetworkBehaviour
+from fleetlogoff.lab.dynamics import DynamicRule, Trigger
+from fleetlogoff.lab.host import SimHost
+from fleetlogoff.transport.winrm import WinRMConnector
+
+from .conftest import active, disconnected, lab, run_cli, services_and_console
+
+STALE = ["--state", "disconnected", "--idle", ">= 2h"]
+FAST = ["--yes", "--timeout", "5s"]
+
+
+def _stale_host(name: str, locale: str = "en-US", **kwargs: Any) -> SimHost:
+    sessions = [
+        *services_and_console(),
+        disconnected(2, "stale.user", idle_h=5),
+        active(3, "busy.user", idle_min=2),
+    ]
+    return SimHost(name, locale=locale, sessions=sessions, **kwargs)
+
+
+def _audit(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def _user_ids(host: SimHost) -> set[tuple[int, str]]:
+    return {(s.id, s.user) for s in host.sessions() if s.user}
+
+
+def _apply(inventory: Path, tmp_path: Path, *extra: str) -> Any:
+    return run_cli(
+        [
+            "apply",
+            str(inventory),
+            *STALE,
+            *FAST,
+            "--audit-log",
+            str(tmp_path / "audit.jsonl"),
+            "--report",
+            str(tmp_path / "report.json"),
+            *extra,
+        ]
+    )
+
+
+def test_warned_then_logged_off_on_a_multi_locale_fleet(tmp_path: Path) -> None:
+    hosts = [_stale_host(f"rds-{n}", loc) for n, loc in enumerate(("en-US", "de-DE", "ru-RU"))]
+    with lab(hosts, tmp_path) as (_, inventory):
+        result = _apply(inventory, tmp_path, "--warn", "1s")
+        assert result.status == ExitStatus.OK, result.stderr + result.stdout
+        for host in hosts:
+            assert _user_ids(host) == {(3, "busy.user")}
+            state = host.state()
+            assert [m["session_id"] for m in state["messages"]] == [2]
+    events = [e["event"] for e in _audit(tmp_path / "audit.jsonl")]
+    assert events.count("warned") == 3 and events.count("logged_off") == 3
+    assert events[0] == "run_started" and events[-1] == "run_ended"
+    assert "RECAP" in result.stdout
+
+
+def test_a_user_active_after_the_warning_is_spared(tmp_path: Path) -> None:
+    wakes = DynamicRule(Trigger.ACTIVE_AFTER_MESSAGE, after_s=0.2, user="stale.user")
+    host = _stale_host("rds-wake", dynamics=[wakes])
+    with lab([host], tmp_path) as (_, inventory):
+        result = _apply(inventory, tmp_path, "--warn", "2s")
+        assert result.status == ExitStatus.OK, result.stderr + result.stdout
+        assert (2, "stale.user") in _user_ids(host)
+    spared = [e for e in _audit(tmp_path / "audit.jsonl") if e["event"] == "spared"]
+    assert [(e["session_id"], e["username"]) for e in spared] == [(2, "stale.user")]
+
+
+def test_a_reused_session_id_is_never_logged_off(tmp_path: Path) -> None:
+    leaves = DynamicRule(Trigger.LOGS_OFF, after_s=1.5, user="stale.user")
+    reuse = DynamicRule(Trigger.REUSE_FREED_ID, after_s=0.1, user="new.person")
+    host = _stale_host("rds-reuse", dynamics=[leaves, reuse])
+    with lab([host], tmp_path) as (_, inventory):
+        plan = tmp_path / "plan.json"
+        assert run_cli(["plan", str(inventory), *STALE, "-o", str(plan)]).status == ExitStatus.OK
+        result = _apply(plan, tmp_path, "--warn", "3s")
+        assert result.status == ExitStatus.OK, result.stderr + result.stdout
+        assert (2, "new.person") in _user_ids(host)
+        assert [lo for lo in host.state()["logoffs"] if lo["by"] != "user"] == []
+    skipped = [e for e in _audit(tmp_path / "audit.jsonl") if e["event"] == "skipped"]
+    assert len(skipped) == 1 and "changed since plan" in skipped[0]["reason"]
+
+
+def test_a_user_who_left_is_reported_not_logged_off(tmp_path: Path) -> None:
+    leaves = DynamicRule(Trigger.LOGS_OFF, after_s=0.5, user="stale.user")
+    host = _stale_host("rds-leaves", dynamics=[leaves])
+    with lab([host], tmp_path) as (_, inventory):
+        result = _apply(inventory, tmp_path, "--warn", "2s")
+    assert result.status == ExitStatus.OK
+    skipped = [e for e in _audit(tmp_path / "audit.jsonl") if e["event"] == "skipped"]
+    assert "gone" in skipped[0]["reason"]
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "expected"),
+    [(LogoffBehaviour(error_code=5), "logoff failed"), (LogoffBehaviour(hang=True), "in time")],
+)
+def test_failing_or_hanging_logoff_is_reported(
+    tmp_path: Path, behaviour: LogoffBehaviour, expected: str
+) -> None:
+    host = _stale_host("rds-bad", logoff=behaviour)
+    with lab([host], tmp_path) as (_, inventory):
+        result = _apply(inventory, tmp_path, "--timeout", "2s")
+        assert (2, "stale.user") in _user_ids(host)
+    assert result.status == ExitStatus.ERROR
+    failed = [e for e in _audit(tmp_path / "audit.jsonl") if e["event"] == "failed"]
+    assert len(failed) == 1 and expected in failed[0]["reason"]
+
+
+def test_a_host_that_goes_down_mid_run_is_counted_apart(tmp_path: Path) -> None:
+    up, going = _stale_host("rds-up"), _stale_host("rds-going")
+    with lab([up, going], tmp_path) as (_, inventory):
+        plan = tmp_path / "plan.json"
+        assert run_cli(["plan", str(inventory), *STALE, "-o", str(plan)]).status == ExitStatus.OK
+        going.set_network(NetworkBehaviour(down=True))
+        result = _apply(plan, tmp_path)
+        assert _user_ids(up) == {(3, "busy.user")}
+    assert result.status == ExitStatus.ERROR
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["hosts"]["rds-up"]["logged_off"] == 1
+    assert report["hosts"]["rds-going"]["unreachable"]
+
+
+def test_interrupt_during_the_wait_logs_nobody_off(tmp_path: Path) -> None:
+    host = _stale_host("rds-int")
+    stop = threading.Event()
+    with lab([host], tmp_path) as (_, inventory):
+        options = ApplyOptions(
+            source=str(inventory),
+            fleet=FleetOptions(inventory=str(inventory), quiet=True),
+            select=SelectOptions(states=("disconnected",), idle=">= 2h"),
+            settings=ApplySettings(warn=timedelta(seconds=30)),
+            yes=True,
+            audit_log=str(tmp_path / "audit.jsonl"),
+        )
+        threading.Timer(1.5, stop.set).start()
+        env = Environment(
+            stdout=io.StringIO(),
+            stderr=io.StringIO(),
+            stdin_isatty=False,
+            stdout_isatty=False,
+            environ={},
+        )
+        status = run_apply(options, env, WinRMConnector(), stop)
+        state = host.state()
+    assert status == ExitStatus.INTERRUPTED
+    assert state["logoffs"] == []
+    texts = [m["text"] for m in state["messages"]]
+    assert len(texts) == 2 and "cancelled" in texts[1]
+
+
+def test_closed_window_does_nothing(tmp_path: Path) -> None:
+    host = _stale_host("rds-closed")
+    never_now = [{"days": "mon-sun", "start": "00:00", "end": "00:01", "tz": "UTC"}]
+    with lab([host], tmp_path, {"fleetlogoff_window": never_now}) as (_, inventory):
+        result = _apply(inventory, tmp_path, "--warn", "10m")
+        assert host.state()["messages"] == [] and host.state()["logoffs"] == []
+    assert result.status == ExitStatus.REFUSED
+
+
+HOSTILE = (Path(__file__).parents[1] / "fixtures/corpus/hostile-messages.txt").read_text(
+    encoding="utf-8"
+)
+
+
+def test_hostile_messages_are_delivered_verbatim_and_run_nothing(tmp_path: Path) -> None:
+    messages = [
+        line.replace("\\n", "\n")
+        for line in HOSTILE.splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    hosts = [
+        SimHost(f"rds-h{i}", sessions=[*services_and_console(), disconnected(2, "u", idle_h=5)])
+        for i in range(len(messages))
+    ]
+    with lab(hosts, tmp_path) as (_, inventory):
+        for i, text in enumerate(messages):
+            template = text.replace("{", "{{").replace("}", "}}")
+            result = _apply(
+                inventory, tmp_path, "--limit", f"rds-h{i}", "--warn", "1s", "--message", template
+            )
+            assert result.status == ExitStatus.OK, result.stderr
+        states = [h.state() for h in hosts]
+    for text, state in zip(messages, states, strict=True):
+        assert [m["text"] for m in state["messages"]] == [text]
+        ran = [
+            record["program"].lower()
+            for command in state["commands"]
+            for record in command["subcommands"]
+        ]
+        assert set(ran) <= {"quser", "msg", "logoff"}, (text, ran)

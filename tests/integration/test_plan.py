@@ -1,0 +1,90 @@
+"""plan and sessions against the lab, through real pypsrp (NTLM + encryption)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fleetlogoff.app import ExitStatus
+from fleetlogoff.lab.contract import NetworkBehaviour
+from fleetlogoff.lab.host import SimHost
+from fleetlogoff.plan_file import read_plan
+
+from .conftest import active, disconnected, lab, run_cli, services_and_console
+
+LOCALES = ("en-US", "de-DE", "fr-FR", "ru-RU", "zh-CN", "ja-JP")
+STALE = ["--state", "disconnected", "--idle", ">= 2h"]
+
+
+def _host(name: str, locale: str) -> SimHost:
+    sessions = [
+        *services_and_console(),
+        disconnected(2, "stale.user", idle_h=5),
+        active(3, "busy.user", idle_min=2),
+        disconnected(4, "Administrator", idle_h=9),
+        disconnected(5, "fresh.user", idle_h=0.5),
+    ]
+    return SimHost(name, locale=locale, sessions=sessions)
+
+
+def test_plan_selects_the_same_sessions_in_every_locale(tmp_path: Path) -> None:
+    hosts = [_host(f"rds-{locale.lower()}", locale) for locale in LOCALES]
+    with lab(hosts, tmp_path) as (_, inventory):
+        plan_path = tmp_path / "plan.json"
+        result = run_cli(["plan", str(inventory), *STALE, "-o", str(plan_path), "--format", "json"])
+    assert result.status == ExitStatus.OK, result.stderr
+    document = result.json()
+    assert document["summary"]["targets"] == len(LOCALES)
+    for host in document["hosts"]:
+        assert host["status"] == "ok", host
+        assert [(t["id"], t["username"]) for t in host["targets"]] == [(2, "stale.user")]
+        assert "rule command-line" in host["targets"][0]["reason"]
+        actions = {s["username"]: s["action"] for s in host["sessions"]}
+        assert actions["Administrator"] == "protected"
+        assert actions["busy.user"] == "keep"
+        assert actions["fresh.user"] == "keep"
+    saved = read_plan(str(plan_path))
+    assert saved.target_count == len(LOCALES)
+
+
+def test_unreachable_hosts_are_reported_and_do_not_stop_the_run(tmp_path: Path) -> None:
+    good = _host("rds-good", "en-US")
+    down = SimHost("rds-down", network=NetworkBehaviour(down=True))
+    hole = SimHost("rds-hole", network=NetworkBehaviour(black_hole=True))
+    denied = SimHost("rds-denied", network=NetworkBehaviour(auth_fails=True))
+    with lab([good, down, hole, denied], tmp_path) as (_, inventory):
+        result = run_cli(["plan", str(inventory), *STALE, "--timeout", "3s", "--format", "json"])
+    assert result.status == ExitStatus.ERROR
+    status = {h["name"]: h["status"] for h in result.json()["hosts"]}
+    assert status == {
+        "rds-good": "ok",
+        "rds-down": "unreachable",
+        "rds-hole": "unreachable",
+        "rds-denied": "auth_failed",
+    }
+    password_free = result.stdout + result.stderr
+    assert "ansible_password" not in password_free
+
+
+def test_slow_and_lossy_links_still_give_a_plan(tmp_path: Path) -> None:
+    slow = SimHost(
+        "rds-slow",
+        sessions=[*services_and_console(), disconnected(2, "stale.user", idle_h=5)],
+        network=NetworkBehaviour(latency_s=0.2),
+    )
+    with lab([slow], tmp_path) as (_, inventory):
+        result = run_cli(
+            ["plan", str(inventory), *STALE, "--detailed-exitcode", "--format", "json"]
+        )
+    assert result.status == ExitStatus.CHANGES, result.stderr
+    assert result.json()["summary"]["targets"] == 1
+
+
+def test_sessions_lists_the_fleet_as_csv(tmp_path: Path) -> None:
+    hosts = [_host("rds-a", "de-DE"), _host("rds-b", "zh-CN")]
+    with lab(hosts, tmp_path) as (_, inventory):
+        result = run_cli(["sessions", str(inventory), "--format", "csv"])
+    assert result.status == ExitStatus.OK, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "host,id,username,session_name,state,idle_seconds,logon_time"
+    assert len(lines) == 1 + 2 * 4
+    assert any(line.startswith("rds-b,3,busy.user,rdp-tcp#13,active,") for line in lines)
