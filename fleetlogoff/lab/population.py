@@ -161,7 +161,8 @@ def _pick_names(rng: random.Random, index: int, count: int) -> list[str]:
 
 def _generate_users(rng: random.Random, index: int, now: float) -> list[Session]:
     """2-12 user sessions: active, idle-active and disconnected (minutes to days)."""
-    if rng.random() < EMPTY_HOST_RATE:
+    # The first hosts always carry one SPECIAL_USERS name, so even a small fleet has them.
+    if rng.random() < EMPTY_HOST_RATE and index > len(SPECIAL_USERS):
         return []
     count = rng.randint(2, 12)
     sessions: list[Session] = []

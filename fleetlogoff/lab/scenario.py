@@ -209,7 +209,9 @@ class _Reader:
         return value
 
     def duration(self, node: yaml.Node, what: str) -> float:
-        text = self.string(node, what).strip()
+        if not isinstance(node, yaml.ScalarNode):
+            raise self.fail(node, f"{what} must be a duration such as 30s")
+        text = str(node.value).strip()
         if not _DURATION.fullmatch(text):
             raise self.fail(
                 node, f"{what}: bad duration {text!r} (use e.g. 250ms, 30s, 5m, 2h, 1d, 1h30m)"
