@@ -44,7 +44,7 @@ def run_demo(host_count: int, env: Environment) -> ExitStatus:
         rules = work / "rules.yml"
         rules.write_text(DEMO_RULES, encoding="utf-8")
         plan_path = work / "plan.json"
-        fleet_options = FleetOptions(inventory=str(inventory), quiet=not env.stdout_isatty)
+        fleet_options = FleetOptions(inventory=str(inventory))
         select = SelectOptions(rules_file=str(rules))
         say(f"\n$ fleetlogoff plan {inventory} --rules {rules} -o {plan_path}\n")
         status = run_plan(

@@ -141,10 +141,10 @@ def plan_from_document(document: object, path: str) -> Plan:
         raise PlanFileError(path, "hosts: expected a list")
     return Plan(
         created=_datetime(doc.get("created"), "created", path),
-        inventory_source=_str(inventory, "source", path),
-        inventory_digest=_str(inventory, "digest", path),
-        rules_source=_str(rules, "source", path),
-        rules_digest=_str(rules, "digest", path),
+        inventory_source=_str(inventory, "source", path, "inventory"),
+        inventory_digest=_str(inventory, "digest", path, "inventory"),
+        rules_source=_str(rules, "source", path, "rules"),
+        rules_digest=_str(rules, "digest", path, "rules"),
         limit=_optional_str(doc, "limit", path),
         hosts=tuple(_host_from(h, f"hosts[{i}]", path) for i, h in enumerate(hosts)),
         rules_spec=dict(_mapping(rules.get("spec", {}), "rules.spec", path)),

@@ -11,8 +11,14 @@ stamp="$venv/.fleetlogoff-installed"
 extras="${FLEETLOGOFF_EXTRAS:-test}"
 want="$(cat "$root/pyproject.toml" | sha256sum | cut -d' ' -f1)-$extras"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$root[$extras]"
+  echo "== installing fleetlogoff[$extras] into .venv (first run only)"
+  log="$venv/install.log"
+  if ! { "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip &&
+         "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$root[$extras]"; } >"$log" 2>&1; then
+    cat "$log" >&2
+    echo "install failed (log: $log)" >&2
+    exit 1
+  fi
   echo "$want" > "$stamp"
 fi
 export PATH="$venv/bin:$PATH"

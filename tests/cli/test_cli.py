@@ -1,0 +1,108 @@
+"""The CLI in-process: one-line errors with exit codes, never a traceback."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from fleetlogoff.app import ExitStatus
+from fleetlogoff.cli import main
+from fleetlogoff.env import Environment
+
+CORPUS = Path(__file__).parents[1] / "fixtures" / "corpus"
+
+
+def run(argv: list[str], stdin: str = "") -> tuple[ExitStatus, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    env = Environment(
+        stdin=io.StringIO(stdin),
+        stdout=out,
+        stderr=err,
+        stdin_isatty=False,
+        stdout_isatty=False,
+        environ={},
+    )
+    return main(argv, env), out.getvalue(), err.getvalue()
+
+
+def corpus_body(name: str) -> str:
+    text = (CORPUS / name).read_text(encoding="utf-8")
+    return text.split("# ---\n", 1)[1]
+
+
+def test_version_goes_to_stdout() -> None:
+    status, out, _ = run(["--version"])
+    assert status == ExitStatus.OK and out.startswith("fleetlogoff ")
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["plan"], "the following arguments are required: inventory"),
+        (["plan", "inv.yml", "--forks", "0"], "must be at least 1"),
+        (["plan", "inv.yml", "--timeout", "soon"], "--timeout"),
+        (["apply", "p.json", "--warn", "5 parsecs"], "--warn"),
+        (["apply", "p.json", "--serial", "0%"], "--serial"),
+        (["apply", "p.json", "--max-fail-percentage", "150"], "between 0 and 100"),
+        (["frobnicate"], "invalid choice"),
+    ],
+)
+def test_bad_flags_give_one_line_and_usage_status(argv: list[str], needle: str) -> None:
+    status, _, err = run(argv)
+    assert status == ExitStatus.USAGE
+    assert needle in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_missing_inventory_names_the_file(tmp_path: Path) -> None:
+    status, _, err = run(["plan", str(tmp_path / "nope.yml")])
+    assert status == ExitStatus.USAGE
+    assert "nope.yml" in err and len(err.strip().splitlines()) == 1
+
+
+def test_duplicate_setting_points_at_line_and_column(tmp_path: Path) -> None:
+    inventory = tmp_path / "inv.yml"
+    inventory.write_text(
+        "all:\n  vars:\n    fleetlogoff_date_order: dmy\n    fleetlogoff_date_order: mdy\n"
+        "  hosts:\n    rds01:\n",
+        encoding="utf-8",
+    )
+    status, _, err = run(["plan", str(inventory)])
+    assert status == ExitStatus.USAGE
+    assert f"{inventory}:4:" in err
+
+
+def test_bad_message_placeholder_is_refused_before_anything(tmp_path: Path) -> None:
+    status, _, err = run(["apply", str(tmp_path / "p.json"), "--message", "bye {usr}"])
+    assert status == ExitStatus.USAGE and "{usr}" in err
+
+
+def test_parse_quser_prints_json_from_a_file(tmp_path: Path) -> None:
+    sample = tmp_path / "quser.txt"
+    sample.write_text(corpus_body("quser-de-de-01.txt"), encoding="utf-8")
+    status, out, err = run(["parse", "quser", str(sample)])
+    assert status == ExitStatus.OK, err
+    sessions = json.loads(out)
+    assert sessions and all(isinstance(s["id"], int) for s in sessions)
+    assert {"id", "username", "session_name", "state", "idle_seconds", "logon_time", "current"} <= (
+        sessions[0].keys()
+    )
+
+
+def test_parse_reads_stdin_and_forces_a_date_order() -> None:
+    text = (
+        " USERNAME              SESSIONNAME        ID  STATE   IDLE TIME  LOGON TIME\n"
+        " ann                   rdp-tcp#3           2  Active          5  3/02/2023 7:36 PM\n"
+    )
+    status, out, _ = run(["parse", "quser", "-", "--date-order", "dmy"], stdin=text)
+    assert status == ExitStatus.OK
+    assert json.loads(out)[0]["logon_time"] == "2023-02-03T19:36"
+
+
+def test_unreadable_output_is_an_error_with_the_reason() -> None:
+    status, _, err = run(["parse", "quser", "-"], stdin="this is not quser\n")
+    assert status == ExitStatus.ERROR
+    assert "cannot read quser output" in err and len(err.strip().splitlines()) == 1

@@ -1,0 +1,81 @@
+"""The plan document round-trips, and a malformed one is refused naming the field."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from fleetlogoff.model import Session, SessionState
+from fleetlogoff.plan_file import PlanFileError, plan_document, read_plan, write_plan
+from fleetlogoff.planner import HostPlan, Plan, PlannedSession
+from fleetlogoff.windows import WindowStatus
+
+SESSION = Session(
+    id=4,
+    username="stale.user",
+    session_name="",
+    state=SessionState.DISCONNECTED,
+    idle_seconds=7200,
+    logon_time=datetime(2026, 11, 23, 8, 15),
+    logon_text="11/23/2026 8:15 AM",
+)
+PLAN = Plan(
+    created=datetime(2026, 11, 24, 9, 0, tzinfo=UTC),
+    inventory_source="inv.yml",
+    inventory_digest="sha256:aa",
+    rules_source="command-line",
+    rules_digest="sha256:bb",
+    limit=None,
+    hosts=(
+        HostPlan(
+            name="rds01",
+            address="127.0.0.2",
+            status="ok",
+            error=None,
+            raw="",
+            sessions=(PlannedSession(SESSION, "target", "stale", "disconnected, idle 2h"),),
+            window=WindowStatus(
+                is_open=True, closes_at=None, opens_at=None, fits=True, text="always open"
+            ),
+        ),
+    ),
+    rules_spec={"rules_file": None, "users": [], "states": ["disc"], "idle": ">= 2h"},
+)
+
+
+def test_round_trip(tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    write_plan(PLAN, str(path))
+    again = read_plan(str(path))
+    assert again == PLAN
+    target = json.loads(path.read_text())["hosts"][0]["targets"][0]
+    assert target["logon_time"] == "2026-11-23T08:15" and target["rule"] == "stale"
+
+
+@pytest.mark.parametrize(
+    ("mutate", "needle"),
+    [
+        (lambda d: d.update(format_version=2), "format_version"),
+        (lambda d: d["hosts"][0]["sessions"][0].update(id="4"), "hosts[0].sessions[0].id"),
+        (lambda d: d["hosts"][0].update(status="great"), "unknown status"),
+        (lambda d: d.update(created="yesterday"), "created"),
+        (lambda d: d["inventory"].pop("digest"), "inventory.digest"),
+    ],
+)
+def test_malformed_plans_are_refused(tmp_path: Path, mutate: object, needle: str) -> None:
+    document = plan_document(PLAN)
+    mutate(document)  # type: ignore[operator]  # the parametrized lambdas take the dict
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(document))
+    with pytest.raises(PlanFileError, match=needle.replace("[", r"\[").replace("]", r"\]")):
+        read_plan(str(path))
+
+
+def test_not_json_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    path.write_text("{ nope")
+    with pytest.raises(PlanFileError, match="not JSON"):
+        read_plan(str(path))
