@@ -23,7 +23,8 @@ from fleetlogoff.env import Environment
 from fleetlogoff.lab.fleet import RunningFleet, start_fleet
 from fleetlogoff.lab.host import SimHost
 from fleetlogoff.lab.inventory_out import write_inventory
-from fleetlogoff.lab.sessions import Session, SessionState
+from fleetlogoff.lab.locales import SessionState
+from fleetlogoff.lab.sessions import Session
 
 NOW = time.time()
 

@@ -14,6 +14,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "fleetlogoff"
 RANKS = {
     "model": 0,
     "errors": 0,
+    "events": 0,
     "yamlsource": 1,
     "durations": 1,
     "patterns": 1,
@@ -28,6 +29,7 @@ RANKS = {
     "executor": 2,
     "plan_file": 2,
     "audit": 2,
+    "recap": 2,
     "ui": 2,
     "app": 3,
     "app_parse": 3,
