@@ -102,6 +102,7 @@ class LabServer:
         self.ca: LabCertificateAuthority | None = None
         self.endpoints: list[Endpoint] = []
         self._servers: list[asyncio.Server] = []
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> list[Endpoint]:
         """Bind every host's listeners.
@@ -129,6 +130,12 @@ class LabServer:
             site.shells.close_all()
             for conn in list(site.connections):
                 conn.abort()
+        # Cancel what still waits (a long-poll Receive, a black-holed client) and await it,
+        # so stopping never leaves pending tasks behind for the loop to complain about.
+        pending = list(self._tasks)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
         for server in self._servers:
             await server.wait_closed()
         self._servers.clear()
@@ -156,6 +163,10 @@ class LabServer:
             return port or _unused_port(address)  # nothing listens: connections are refused
 
         async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            task = asyncio.current_task()
+            if task is not None:
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
             await self._serve(site, reader, writer, tls=tls)
 
         server = await asyncio.start_server(
