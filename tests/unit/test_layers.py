@@ -18,6 +18,7 @@ RANKS = {
     "yamlsource": 1,
     "durations": 1,
     "patterns": 1,
+    "hostvars": 1,
     "inventory": 1,
     "rules": 1,
     "windows": 1,
