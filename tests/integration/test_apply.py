@@ -209,3 +209,19 @@ def test_hostile_messages_are_delivered_verbatim_and_run_nothing(tmp_path: Path)
             for record in command["subcommands"]
         ]
         assert set(ran) <= {"quser", "msg", "logoff"}, (text, ran)
+
+
+def test_stale_changed_or_unconfirmed_plans_are_refused(tmp_path: Path) -> None:
+    host = _stale_host("rds-refuse")
+    with lab([host], tmp_path) as (_, inventory):
+        plan = tmp_path / "plan.json"
+        assert run_cli(["plan", str(inventory), *STALE, "-o", str(plan)]).status == ExitStatus.OK
+        audit = ["--audit-log", str(tmp_path / "audit.jsonl")]
+        no_yes = run_cli(["apply", str(plan), *audit])
+        stale = run_cli(["apply", str(plan), "--yes", "--max-plan-age", "0s", *audit])
+        inventory.write_text(inventory.read_text() + "\n# edited\n")
+        changed = run_cli(["apply", str(plan), "--yes", *audit])
+        assert host.state()["messages"] == [] and host.state()["logoffs"] == []
+    assert no_yes.status == ExitStatus.REFUSED and "--yes" in no_yes.stderr
+    assert stale.status == ExitStatus.REFUSED and "old" in stale.stderr
+    assert changed.status == ExitStatus.REFUSED and "changed since the plan" in changed.stderr
