@@ -9,7 +9,7 @@ import json
 import threading
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from fleetlogoff.app import (
@@ -258,23 +258,36 @@ def _run_phases(
     if warn > timedelta(0):
         deadline = env.clock() + warn
         executor.warn_all(deadline)
-        if executor.warned:
-            emit(Event(Kind.WAIT_STARTED, env.clock(), reason=f"until {deadline.isoformat()}"))
-            if not executor.wait_until(deadline, view.countdown):
-                emit(
-                    Event(
-                        Kind.INTERRUPTED, env.clock(), reason="during the wait: nothing logged off"
-                    )
-                )
-                if options.settings.notify_cancel:
-                    executor.notify_cancelled()
-                return
+        if executor.warned and not _wait_with_reminders(
+            executor, options, env, emit, view, deadline
+        ):
+            emit(Event(Kind.INTERRUPTED, env.clock(), reason="during the wait: nothing logged off"))
+            if options.settings.notify_cancel:
+                executor.notify_cancelled()
+            return
     if stop.is_set():
         emit(Event(Kind.INTERRUPTED, env.clock(), reason="before logoff"))
         return
     executor.logoff_all()
     if stop.is_set():
         emit(Event(Kind.INTERRUPTED, env.clock(), reason="during logoff"))
+
+
+def _wait_with_reminders(
+    executor: Executor,
+    options: ApplyOptions,
+    env: Environment,
+    emit: Emit,
+    view: ApplyView,
+    deadline: datetime,
+) -> bool:
+    """The one shared wait, broken where reminders are due; False when interrupted."""
+    emit(Event(Kind.WAIT_STARTED, env.clock(), reason=f"until {deadline.isoformat()}"))
+    for before in sorted(options.settings.reminders, reverse=True):
+        if not executor.wait_until(deadline - before, view.countdown):
+            return False
+        executor.remind_all(deadline)
+    return executor.wait_until(deadline, view.countdown)
 
 
 def _run_started(

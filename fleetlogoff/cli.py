@@ -162,6 +162,13 @@ def _add_apply_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
     _add_select_flags(apply)
     apply.add_argument("--warn", type=_duration, default=timedelta(0), help="e.g. 5m")
     apply.add_argument("--message", default=DEFAULT_MESSAGE, help="warning text")
+    apply.add_argument(
+        "--remind",
+        type=_duration,
+        action="append",
+        default=[],
+        help="also remind this long before the deadline, e.g. 1m (repeatable)",
+    )
     apply.add_argument("-y", "--yes", action="store_true", help="act without asking")
     apply.add_argument("--serial", type=_serial, help="rolling batches: N hosts or N%%")
     apply.add_argument("--max-fail-percentage", type=_percent, help="stop new batches above")
@@ -176,6 +183,9 @@ def _add_apply_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
 
 def _apply_options(args: argparse.Namespace) -> ApplyOptions:
     serial = args.serial
+    for before in args.remind:
+        if before >= args.warn:
+            raise UsageError(f"--remind {before} must be shorter than --warn {args.warn}")
     settings = ApplySettings(
         warn=args.warn,
         message=args.message,
@@ -186,6 +196,7 @@ def _apply_options(args: argparse.Namespace) -> ApplyOptions:
         host_timeout_s=max(args.timeout, 60.0),
         command_timeout_s=args.timeout,
         notify_cancel=not args.no_cancel_notice,
+        reminders=tuple(args.remind),
     )
     return ApplyOptions(
         source=args.source,

@@ -19,6 +19,7 @@ class Kind(StrEnum):
     HOST_DONE = "host_done"
     WARNED = "warned"
     WARN_FAILED = "warn_failed"
+    REMINDED = "reminded"  # a warned user was reminded before the deadline
     CANCEL_NOTICE = "cancel_notice"  # a warned user was told the logoff is cancelled
     SPARED = "spared"  # rules no longer select the session (e.g. active again)
     SKIPPED = "skipped"  # not the planned session any more, or gone

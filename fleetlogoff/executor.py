@@ -19,7 +19,6 @@ from datetime import datetime, timedelta
 
 from fleetlogoff.collect import read_sessions
 from fleetlogoff.errors import (
-    FleetLogoffError,
     HostCommandError,
     ParseError,
     TransportError,
@@ -41,6 +40,12 @@ DEFAULT_MESSAGE = (
     "for maintenance. Please save your work now."
 )
 CANCEL_MESSAGE = "The logoff announced for your session on {host} is cancelled."
+REMINDER_MESSAGE = (
+    "Reminder: your session on {host} will be logged off in {minutes} minute(s), "
+    "at {deadline}. Please save your work now."
+)
+# How long a cancellation notice stays on screen (msg's own default, FORMATS.md §4).
+_NOTICE_DISPLAY_S = 60
 
 
 def check_message(template: str) -> None:
@@ -75,6 +80,7 @@ class ApplySettings:
         confirm_attempts: quser re-reads to see a logged-off session disappear.
         confirm_pause_s: pause between those re-reads.
         notify_cancel: tell warned users when the run is interrupted before the logoff.
+        reminders: how long before the deadline to remind warned users (each < warn).
     """
 
     warn: timedelta = timedelta(0)
@@ -88,6 +94,7 @@ class ApplySettings:
     confirm_attempts: int = 4
     confirm_pause_s: float = 1.0
     notify_cancel: bool = True
+    reminders: tuple[timedelta, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,16 +177,8 @@ class Executor:
         check = recheck_target(work.host, planned, current, self._selection, self._clock())
         if check.status != "proceed" or check.session is None:
             return  # the logoff phase re-checks and reports it; no warning for a stranger
-        text = render_message(
-            self._settings.message,
-            {
-                "user": planned.username,
-                "host": work.host.name,
-                "minutes": str(max(1, round(self._settings.warn.total_seconds() / 60))),
-                "deadline": deadline.astimezone().strftime("%H:%M"),
-            },
-        )
-        output = self._send_message(session, planned.id, text)
+        text = render_message(self._settings.message, self._values(work, planned, deadline))
+        output = self._send_message(session, planned.id, text, deadline)
         failure = command_failure(output)
         if failure:
             self._event(Kind.WARN_FAILED, work.host.name, planned, failure)
@@ -188,38 +187,54 @@ class Executor:
             self.warned.setdefault(work.host.name, []).append(planned)
         self._event(Kind.WARNED, work.host.name, planned, text)
 
-    def _send_message(self, session: HostSession, session_id: int, text: str) -> CommandOutput:
+    def _values(self, work: Work, planned: Session, deadline: datetime | None) -> dict[str, str]:
+        left = (deadline - self._clock()).total_seconds() if deadline else 0.0
+        return {
+            "user": planned.username,
+            "host": work.host.name,
+            "minutes": str(max(1, math.ceil(left / 60))),
+            "deadline": deadline.astimezone().strftime("%H:%M") if deadline else "",
+        }
+
+    def _send_message(
+        self, session: HostSession, session_id: int, text: str, until: datetime | None
+    ) -> CommandOutput:
         # The text goes through stdin, never the command line: no quoting can go wrong,
-        # and `" & shutdown /r & "` is just words on a user's screen.
-        seconds = max(1, int(self._settings.warn.total_seconds()))
+        # and `" & shutdown /r & "` is just words on a user's screen. /TIME keeps it on
+        # screen until the deadline (msg's default is 60 s).
+        left = (until - self._clock()).total_seconds() if until else _NOTICE_DISPLAY_S
         return session.run(
-            f"msg {session_id} /TIME:{seconds}",
+            f"msg {session_id} /TIME:{max(1, math.ceil(left))}",
             stdin=text.encode("utf-8"),
             timeout=self._settings.command_timeout_s,
         )
 
+    def remind_all(self, deadline: datetime) -> None:
+        """Remind warned users, still in the same session, how long they have left."""
+        self._notify_warned(REMINDER_MESSAGE, deadline, Kind.REMINDED)
+
     def notify_cancelled(self) -> None:
         """Tell warned users the logoff will not happen (best effort, in parallel)."""
-        hosts = [w for w in self._work if w.host.name in self.warned]
-        self._parallel(hosts, self._notify_host)
+        self._notify_warned(CANCEL_MESSAGE, None, Kind.CANCEL_NOTICE)
 
-    def _notify_host(self, work: Work) -> bool:
-        text = render_message(
-            CANCEL_MESSAGE,
-            {"host": work.host.name, "user": "", "minutes": "0", "deadline": ""},
-        )
+    def _notify_warned(self, template: str, deadline: datetime | None, kind: Kind) -> None:
+        hosts = [w for w in self._work if w.host.name in self.warned]
+        self._parallel(hosts, lambda w: self._notify_host(w, template, deadline, kind))
+
+    def _notify_host(
+        self, work: Work, template: str, deadline: datetime | None, kind: Kind
+    ) -> bool:
         try:
             with _opened(self._connector, work.host, self._settings.host_timeout_s) as session:
+                current = self._read(session, work.host)
                 for planned in self.warned.get(work.host.name, []):
-                    output = self._send_message(session, planned.id, text)
-                    self._event(
-                        Kind.CANCEL_NOTICE,
-                        work.host.name,
-                        planned,
-                        command_failure(output) or "told the logoff is cancelled",
-                    )
-        except FleetLogoffError as exc:
-            self._event(Kind.HOST_UNREACHABLE, work.host.name, reason=f"cancel notice: {exc}")
+                    if not any(same_session(planned, c) for c in current):
+                        continue  # gone, or somebody else's now: never message a stranger
+                    text = render_message(template, self._values(work, planned, deadline))
+                    output = self._send_message(session, planned.id, text, deadline)
+                    self._event(kind, work.host.name, planned, command_failure(output) or text)
+        except (TransportError, ParseError, HostCommandError) as exc:
+            self._event(Kind.HOST_UNREACHABLE, work.host.name, reason=f"{kind.value}: {exc}")
             return False
         return True
 

@@ -26,6 +26,7 @@ _STYLE = {
     Kind.HOST_UNREACHABLE: "red",
     Kind.HOST_SKIPPED: "yellow",
     Kind.CANCEL_NOTICE: "cyan",
+    Kind.REMINDED: "cyan",
 }
 _QUIET_KINDS = {
     Kind.HOST_STARTED,

@@ -225,3 +225,21 @@ def test_stale_changed_or_unconfirmed_plans_are_refused(tmp_path: Path) -> None:
     assert no_yes.status == ExitStatus.REFUSED and "--yes" in no_yes.stderr
     assert stale.status == ExitStatus.REFUSED and "old" in stale.stderr
     assert changed.status == ExitStatus.REFUSED and "changed since the plan" in changed.stderr
+
+
+def test_reminders_reach_the_same_sessions_before_the_deadline(tmp_path: Path) -> None:
+    host = _stale_host("rds-remind")
+    with lab([host], tmp_path) as (_, inventory):
+        result = _apply(inventory, tmp_path, "--warn", "3s", "--remind", "1s")
+        assert result.status == ExitStatus.OK, result.stderr + result.stdout
+        messages = host.state()["messages"]
+    assert [m["session_id"] for m in messages] == [2, 2]
+    assert messages[1]["text"].startswith("Reminder: your session on rds-remind")
+    assert messages[1]["time"] - messages[0]["time"] >= 1.5
+    reminded = [e for e in _audit(tmp_path / "audit.jsonl") if e["event"] == "reminded"]
+    assert len(reminded) == 1
+
+
+def test_a_reminder_as_long_as_the_warning_is_a_usage_error(tmp_path: Path) -> None:
+    result = run_cli(["apply", str(tmp_path / "p.json"), "--warn", "1m", "--remind", "1m"])
+    assert result.status == ExitStatus.USAGE and "--remind" in result.stderr
