@@ -147,18 +147,21 @@ def wait_for_windows(
     env: Environment,
     stop: threading.Event,
 ) -> None:
-    """Sleep until every host with targets has its window open long enough."""
+    """While no host with targets has its window open long enough, sleep until the first
+    one opens. Waiting for every window could wait for ever (one closes while another
+    opens); hosts still closed afterwards are skipped and reported as such."""
     needed = options.settings.warn + options.window_margin
     while not stop.is_set():
         statuses = [
             host_window(hosts[h.name], env.clock(), needed) for h in plan.hosts if h.targets
         ]
-        waits = [s.opens_at for s in statuses if not s.fits and s.opens_at is not None]
-        if not waits:
+        if any(s.fits for s in statuses):
             return
-        latest = max(waits)
-        remaining = (latest - env.clock()).total_seconds()
-        env.stderr.write(f"waiting for maintenance windows: {int(remaining)}s\n")
+        openings = [s.opens_at for s in statuses if s.opens_at is not None]
+        if not openings:
+            return  # nothing will open: select_work reports every host as closed
+        remaining = (min(openings) - env.clock()).total_seconds()
+        env.stderr.write(f"waiting for a maintenance window: opens in {int(remaining)}s\n")
         stop.wait(max(1.0, min(remaining, 60.0)))
 
 

@@ -26,7 +26,6 @@ class Environment:
         environ: environment variables (credentials, NO_COLOR).
         clock: returns the current time, UTC-aware.
         ask_password: prompts for a password without echo.
-        sleep: waits (seconds); injected so waits can be cut short in tests.
     """
 
     stdin: TextIO = field(default_factory=lambda: sys.stdin)
