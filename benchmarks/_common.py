@@ -83,7 +83,7 @@ class ChildRun:
     lab_cpu_s: float
 
 
-class LabError(RuntimeError):
+class BenchError(RuntimeError):
     """The lab or a measured command failed in a way that makes the figures meaningless."""
 
 

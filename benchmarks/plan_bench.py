@@ -35,8 +35,8 @@ from typing import Any
 
 import yaml
 from _common import (  # the script directory is sys.path[0]
+    BenchError,
     ChildRun,
-    LabError,
     Measurement,
     log_line,
     print_table,
@@ -48,6 +48,8 @@ from _common import (  # the script directory is sys.path[0]
     start_lab,
 )
 from pypsrp.client import Client
+
+from fleetlogoff.lab.server_errors import LabStartError
 
 # Issue 3 targets: 1,000 hosts in at most 6 s, within 2x of the floor, 15x faster than Ansible.
 TARGET_WALL_S = 6.0
@@ -127,7 +129,7 @@ def measure_plan(
     )
     if run.returncode not in (0, 2):  # 2: --detailed-exitcode is off, but be lenient
         err = (work / "plan.stderr").read_text(errors="replace").strip().splitlines()
-        raise LabError(f"fleetlogoff plan failed (rc {run.returncode}): {err[-1:] or '?'}")
+        raise BenchError(f"fleetlogoff plan failed (rc {run.returncode}): {err[-1:] or '?'}")
     summary = json.loads(plan_file.read_text(encoding="utf-8"))["summary"]
     hosts = int(summary["hosts"])
     answered = hosts - int(summary["hosts_failed"])
@@ -356,7 +358,7 @@ def main(argv: list[str]) -> int:
     started = time.monotonic()
     try:
         rows = run_benchmark(args, work)
-    except LabError as exc:
+    except (BenchError, LabStartError) as exc:
         print(f"plan_bench: error: {exc}", file=sys.stderr)
         return 1
     print(
