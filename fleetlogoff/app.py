@@ -145,12 +145,15 @@ def read_fleet(
         )
 
 
-def build_plan(options: PlanOptions, env: Environment, connector: Connector) -> Plan:
+def plan_fleet(
+    options: PlanOptions, env: Environment, connector: Connector
+) -> tuple[Plan, tuple[Host, ...], Selection]:
+    """Load, select, read every host and judge every session: the plan and its inputs."""
     inventory, hosts = load_fleet(options.fleet, env)
     selection = make_selection(options.select)
     readings = read_fleet(hosts, options.fleet, env, connector)
     now = env.clock()
-    return Plan(
+    plan = Plan(
         created=now,
         inventory_source=inventory.source,
         inventory_digest=inventory.digest,
@@ -171,10 +174,11 @@ def build_plan(options: PlanOptions, env: Environment, connector: Connector) -> 
             for r in readings
         ),
     )
+    return plan, hosts, selection
 
 
 def run_plan(options: PlanOptions, env: Environment, connector: Connector) -> ExitStatus:
-    plan = build_plan(options, env, connector)
+    plan, _, _ = plan_fleet(options, env, connector)
     if options.output:
         write_plan(plan, options.output)
     if options.format == "json":

@@ -17,13 +17,14 @@ from fleetlogoff.app import (
     FleetOptions,
     PlanOptions,
     SelectOptions,
-    build_plan,
     load_fleet,
     make_selection,
+    plan_fleet,
     select_from_spec,
 )
 from fleetlogoff.audit import AuditLog, default_audit_path
 from fleetlogoff.env import Environment
+from fleetlogoff.errors import UsageError
 from fleetlogoff.events import Event, Kind
 from fleetlogoff.executor import ApplySettings, Emit, Executor, Work, check_message
 from fleetlogoff.model import Host
@@ -71,6 +72,10 @@ def load_saved_plan(
     options: ApplyOptions, env: Environment
 ) -> tuple[Plan, dict[str, Host], Selection]:
     """Read a plan and refuse it when it is stale or no longer matches its inputs."""
+    if options.select.rules_file or options.select.ad_hoc or options.fleet.limit:
+        raise UsageError(
+            "a saved plan carries its own rules and --limit: give them to `plan`, not `apply`"
+        )
     plan = read_plan(options.source)
     age = env.clock() - plan.created
     if age > options.max_plan_age:
@@ -102,10 +107,10 @@ def load_saved_plan(
 def make_fresh_plan(
     options: ApplyOptions, env: Environment, connector: Connector
 ) -> tuple[Plan, dict[str, Host], Selection]:
-    plan_options = PlanOptions(fleet=options.fleet, select=options.select)
-    plan = build_plan(plan_options, env, connector)
-    _, hosts = load_fleet(options.fleet, env)
-    return plan, {h.name: h for h in hosts}, make_selection(options.select)
+    plan, hosts, selection = plan_fleet(
+        PlanOptions(fleet=options.fleet, select=options.select), env, connector
+    )
+    return plan, {h.name: h for h in hosts}, selection
 
 
 def confirm(plan: Plan, options: ApplyOptions, env: Environment) -> None:

@@ -44,12 +44,14 @@ def _user_ids(host: SimHost) -> set[tuple[int, str]]:
     return {(s.id, s.user) for s in host.sessions() if s.user}
 
 
-def _apply(inventory: Path, tmp_path: Path, *extra: str) -> Any:
+def _apply(source: Path, tmp_path: Path, *extra: str) -> Any:
+    """apply from an inventory (with the STALE selection) or from a saved plan."""
+    selection = [] if source.suffix == ".json" else STALE
     return run_cli(
         [
             "apply",
-            str(inventory),
-            *STALE,
+            str(source),
+            *selection,
             *FAST,
             "--audit-log",
             str(tmp_path / "audit.jsonl"),
@@ -219,11 +221,13 @@ def test_stale_changed_or_unconfirmed_plans_are_refused(tmp_path: Path) -> None:
         audit = ["--audit-log", str(tmp_path / "audit.jsonl")]
         no_yes = run_cli(["apply", str(plan), *audit])
         stale = run_cli(["apply", str(plan), "--yes", "--max-plan-age", "0s", *audit])
+        flags = run_cli(["apply", str(plan), "--yes", *STALE, *audit])
         inventory.write_text(inventory.read_text() + "\n# edited\n")
         changed = run_cli(["apply", str(plan), "--yes", *audit])
         assert host.state()["messages"] == [] and host.state()["logoffs"] == []
     assert no_yes.status == ExitStatus.REFUSED and "--yes" in no_yes.stderr
     assert stale.status == ExitStatus.REFUSED and "old" in stale.stderr
+    assert flags.status == ExitStatus.USAGE and "saved plan carries its own rules" in flags.stderr
     assert changed.status == ExitStatus.REFUSED and "changed since the plan" in changed.stderr
 
 
