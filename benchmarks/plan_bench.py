@@ -257,12 +257,26 @@ def measure_ansible(
 
 
 def profile_plan(argv: list[str], output: Path) -> None:
-    """Record one extra (unmeasured) plan run with py-spy, as speedscope JSON."""
+    """Record one extra (unmeasured) plan run with py-spy, as speedscope JSON.
+
+    `--gil` samples only the thread holding the GIL: plan is GIL-bound, so this shows where
+    its CPU goes rather than where 50 threads wait for the GIL.
+    """
     py_spy = Path(sys.executable).parent / "py-spy"
     if not py_spy.exists():
         log_line("py-spy is not installed: no profile (pip install py-spy)")
         return
-    record = [str(py_spy), "record", "-o", str(output), "--format", "speedscope", "-r", "200"]
+    record = [
+        str(py_spy),
+        "record",
+        "-o",
+        str(output),
+        "--format",
+        "speedscope",
+        "-r",
+        "200",
+        "--gil",
+    ]
     done = subprocess.run(
         [*record, "--", *argv], capture_output=True, text=True, env=python_env(), check=False
     )
