@@ -215,6 +215,12 @@ def run_benchmark(args: argparse.Namespace, work: Path) -> tuple[list[Measuremen
             f"apply wall - {args.warn_s:g} s",
         )
     )
+    log_phases(work, applied)
+    return rows, verify_state(fleet.state_path)
+
+
+def log_phases(work: Path, applied: ChildRun) -> None:
+    """Print apply's phases (from the audit log) and the report's logoff count."""
     phases = read_phases(work / "audit.jsonl")
     inside = sum(phases.values())
     if phases:
@@ -224,7 +230,6 @@ def run_benchmark(args: argparse.Namespace, work: Path) -> tuple[list[Measuremen
             + f"; process start and plan checks before run_started {applied.wall_s - inside:.2f} s"
         )
     log_line(f"apply report: {count_reported_logoffs(work / 'report.json')} sessions logged off")
-    return rows, verify_state(fleet.state_path)
 
 
 def print_verification(check: Verification, hosts: int, targets_per_host: int) -> None:
