@@ -262,11 +262,9 @@ def _run_phases(
     emit: Emit,
     view: ApplyView,
 ) -> None:
-    warn = options.settings.warn
-    if warn > timedelta(0):
-        deadline = env.clock() + warn
-        executor.warn_all(deadline)
-        if executor.warned and not _wait_with_reminders(
+    if options.settings.warn > timedelta(0):
+        deadline = executor.warn_all()
+        if deadline is not None and not _wait_with_reminders(
             executor, options, env, emit, view, deadline
         ):
             emit(Event(Kind.INTERRUPTED, env.clock(), reason="during the wait: nothing logged off"))

@@ -127,6 +127,7 @@ class Executor:
         self._clock = clock
         self._stop = stop
         self.warned: dict[str, list[Session]] = {}
+        self.latest_deadline: datetime | None = None
         self._warned_lock = threading.Lock()
 
     # -- events -------------------------------------------------------------------------
@@ -147,11 +148,20 @@ class Executor:
 
     # -- warning ------------------------------------------------------------------------
 
-    def warn_all(self, deadline: datetime) -> None:
-        """Warn every target that is still the planned session, all hosts in parallel."""
-        self._parallel(self._work, lambda w: self._warn_host(w, deadline))
+    def warn_all(self) -> datetime | None:
+        """Warn every target that is still the planned session, all hosts in parallel.
 
-    def _warn_host(self, work: Work, deadline: datetime) -> bool:
+        Each message promises its own deadline: the moment it was sent plus --warn. On a
+        large fleet sending takes a while, so one deadline fixed before sending would be
+        past for the last users warned. The shared wait then runs to the latest promise.
+
+        Returns:
+            The latest deadline promised, or None when nobody was warned.
+        """
+        self._parallel(self._work, self._warn_host)
+        return self.latest_deadline
+
+    def _warn_host(self, work: Work) -> bool:
         if self._stop.is_set():
             return True
         try:
@@ -160,7 +170,7 @@ class Executor:
                 for planned in work.plan.targets:
                     if self._stop.is_set():
                         break
-                    self._warn_one(session, work, planned.session, current, deadline)
+                    self._warn_one(session, work, planned.session, current)
         except (TransportError, ParseError, HostCommandError) as exc:
             self._event(Kind.HOST_UNREACHABLE, work.host.name, reason=f"warning: {exc}")
             return False
@@ -172,11 +182,11 @@ class Executor:
         work: Work,
         planned: Session,
         current: Sequence[Session],
-        deadline: datetime,
     ) -> None:
         check = recheck_target(work.host, planned, current, self._selection, self._clock())
         if check.status != "proceed" or check.session is None:
             return  # the logoff phase re-checks and reports it; no warning for a stranger
+        deadline = self._clock() + self._settings.warn
         text = render_message(self._settings.message, self._values(work, planned, deadline))
         output = self._send_message(session, planned.id, text, deadline)
         failure = command_failure(output)
@@ -185,6 +195,8 @@ class Executor:
             return
         with self._warned_lock:
             self.warned.setdefault(work.host.name, []).append(planned)
+            if self.latest_deadline is None or deadline > self.latest_deadline:
+                self.latest_deadline = deadline
         self._event(Kind.WARNED, work.host.name, planned, text)
 
     def _values(self, work: Work, planned: Session, deadline: datetime | None) -> dict[str, str]:
@@ -193,7 +205,7 @@ class Executor:
             "user": planned.username,
             "host": work.host.name,
             "minutes": str(max(1, math.ceil(left / 60))),
-            "deadline": deadline.astimezone().strftime("%H:%M") if deadline else "",
+            "deadline": _clock_minute(deadline) if deadline else "",
         }
 
     def _send_message(
@@ -366,6 +378,15 @@ class Executor:
             return []
         with ThreadPoolExecutor(max_workers=max(1, min(self._settings.forks, len(work)))) as pool:
             return list(pool.map(lambda w: _guarded(job, w, self._event), work))
+
+
+def _clock_minute(moment: datetime) -> str:
+    """HH:MM in the controller's zone, rounded up: a user told 10:05 is never logged off
+    before 10:05 (the shared wait ends at the latest promise, never earlier)."""
+    local = moment.astimezone()
+    if local.second or local.microsecond:
+        local = local.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    return local.strftime("%H:%M")
 
 
 def _guarded(job: Callable[[Work], bool], work: Work, event: Callable[..., None]) -> bool:

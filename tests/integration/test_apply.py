@@ -71,6 +71,9 @@ def test_warned_then_logged_off_on_a_multi_locale_fleet(tmp_path: Path) -> None:
             assert _user_ids(host) == {(3, "busy.user")}
             state = host.state()
             assert [m["session_id"] for m in state["messages"]] == [2]
+            # every user gets at least the --warn promised, counted from their own message
+            warned_at, logged_off_at = state["messages"][0]["time"], state["logoffs"][0]["time"]
+            assert logged_off_at - warned_at >= 1.0
     events = [e["event"] for e in _audit(tmp_path / "audit.jsonl")]
     assert events.count("warned") == 3 and events.count("logged_off") == 3
     assert events[0] == "run_started" and events[-1] == "run_ended"
