@@ -46,6 +46,7 @@ class FleetOptions:
     timeout: float = 30.0
     ask_pass: bool = False
     quiet: bool = False
+    processes: int = 1
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,9 @@ def read_fleet(
 ) -> list[HostReading]:
     """Collect every host's sessions with a progress display on stderr."""
     console = make_console(env.stderr, color=env.color and not options.quiet)
-    collect = CollectOptions(forks=options.forks, deadline_s=options.timeout)
+    collect = CollectOptions(
+        forks=options.forks, deadline_s=options.timeout, processes=options.processes
+    )
     with HostProgress(console, len(hosts), "Reading sessions", quiet=options.quiet) as progress:
         return collect_fleet(
             hosts,

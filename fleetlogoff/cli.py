@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import signal
 import threading
 from collections.abc import Sequence
@@ -56,6 +57,10 @@ def _positive_seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _default_processes() -> int:
+    return max(1, min(os.cpu_count() or 1, 4))
+
+
 def _add_fleet_flags(parser: argparse.ArgumentParser, *, positional: bool = True) -> None:
     if positional:
         parser.add_argument("inventory", help="Ansible-style YAML inventory of RDS hosts")
@@ -68,6 +73,12 @@ def _add_fleet_flags(parser: argparse.ArgumentParser, *, positional: bool = True
         type=_positive_seconds,
         default=30.0,
         help="per-host deadline, e.g. 30s or 2m (default 30s)",
+    )
+    parser.add_argument(
+        "--processes",
+        type=_positive_int,
+        default=_default_processes(),
+        help="worker processes for reading large fleets (default: cores, at most 4)",
     )
     parser.add_argument("-k", "--ask-pass", action="store_true", help="prompt for the password")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress output")
@@ -238,6 +249,7 @@ def _fleet_options(args: argparse.Namespace, inventory: str | None = None) -> Fl
         timeout=args.timeout,
         ask_pass=args.ask_pass,
         quiet=args.quiet,
+        processes=args.processes,
     )
 
 

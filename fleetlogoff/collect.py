@@ -4,10 +4,14 @@ bounded retries for transient transport errors. A host's failure never aborts th
 from __future__ import annotations
 
 import logging
+import math
+import multiprocessing
+import queue
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from multiprocessing.queues import Queue
 from typing import Literal
 
 from fleetlogoff.errors import HostCommandError, ParseError, TransportError
@@ -33,12 +37,15 @@ class CollectOptions:
         deadline_s: seconds one host may take in total, retries included.
         retries: extra attempts after a transient transport error.
         retry_pause_s: pause before a retry.
+        processes: worker processes sharing the hosts (and the forks). pypsrp is pure
+            Python and CPU-bound per host, so one process is held to one core by the GIL.
     """
 
     forks: int = 50
     deadline_s: float = 30.0
     retries: int = 2
     retry_pause_s: float = 0.5
+    processes: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,8 +133,12 @@ def collect_fleet(
     on_done: Callable[[HostReading], None] | None = None,
 ) -> list[HostReading]:
     """Read every host in parallel; results come back in inventory order."""
+    if options.processes > 1 and len(hosts) >= options.processes * _MIN_HOSTS_PER_PROCESS:
+        readings: Iterator[HostReading] = collect_in_processes(hosts, connector, options)
+    else:
+        readings = iterate_fleet(hosts, lambda h: collect_host(h, connector, options), options)
     results: dict[str, HostReading] = {}
-    for reading in iterate_fleet(hosts, lambda h: collect_host(h, connector, options), options):
+    for reading in readings:
         results[reading.host.name] = reading
         if on_done is not None:
             on_done(reading)
@@ -155,3 +166,52 @@ def iterate_fleet(
             except Exception as exc:  # a bug must not hide the other hosts' results
                 log.exception("%s: unexpected failure", host.name)
                 yield HostReading(host, "error", f"internal error: {type(exc).__name__}: {exc}")
+
+
+# Below this many hosts per process, starting a process costs more than it saves.
+_MIN_HOSTS_PER_PROCESS = 50
+_POLL_S = 0.5
+
+
+def _collect_worker(
+    hosts: list[Host], connector: Connector, options: CollectOptions, results: Queue[HostReading]
+) -> None:
+    """Runs in a worker process: read its share of hosts, send each reading back at once."""
+    for reading in iterate_fleet(hosts, lambda h: collect_host(h, connector, options), options):
+        results.put(reading)
+
+
+def collect_in_processes(
+    hosts: Sequence[Host], connector: Connector, options: CollectOptions
+) -> Iterator[HostReading]:
+    """Spread hosts over worker processes (spawned: the parent may run threads, and
+    forking a threaded process can copy a held lock). A worker that dies is reported as
+    an error for each host it did not finish, never as silence."""
+    context = multiprocessing.get_context("spawn")
+    results: Queue[HostReading] = context.Queue()
+    shares = [list(hosts[i :: options.processes]) for i in range(options.processes)]
+    per_process = replace(options, forks=max(1, math.ceil(options.forks / options.processes)))
+    workers = [
+        context.Process(target=_collect_worker, args=(share, connector, per_process, results))
+        for share in shares
+    ]
+    for worker in workers:
+        worker.start()
+    pending = {h.name: h for h in hosts}
+    try:
+        while pending:
+            try:
+                reading = results.get(timeout=_POLL_S)
+            except queue.Empty:
+                if all(not w.is_alive() for w in workers) and results.empty():
+                    break
+                continue
+            pending.pop(reading.host.name, None)
+            yield reading
+    finally:
+        for worker in workers:
+            worker.join(timeout=5)
+            if worker.is_alive():
+                worker.terminate()
+    for host in pending.values():
+        yield HostReading(host, "error", "internal error: worker process died")

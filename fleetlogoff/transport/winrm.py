@@ -8,8 +8,10 @@ command, Delete at the end), UTF-8 code page so localized output needs no OEM gu
 from __future__ import annotations
 
 import base64
+import functools
 import logging
 import math
+import re
 import time
 import xml.etree.ElementTree as ET
 
@@ -52,9 +54,9 @@ class WinRMSession:
         self._shell = WinRS(self._wsman, codepage=_UTF8_CODEPAGE)
 
     def open(self) -> None:
+        _stop_rereading_proxy_settings(self._wsman)
         with _translate_errors(self._host.name, "open shell"):
             self._shell.open()
-        _stop_rereading_proxy_settings(self._wsman)
 
     def run(
         self, command_line: str, *, stdin: bytes | None = None, timeout: float
@@ -146,7 +148,7 @@ def _build_wsman(conn: Connection, remaining_s: float) -> WSMan:
         ssl=conn.scheme == "https",
         auth=conn.transport,
         username=conn.username,
-        password=conn.password.reveal() if conn.password else None,
+        password=_password_for(conn),
         # pypsrp hands this to requests' `verify`, which takes a CA bundle path too.
         cert_validation=verify,  # type: ignore[arg-type]  # typed bool, documented bool|path
         connection_timeout=connect_timeout,
@@ -162,11 +164,42 @@ def _build_wsman(conn: Connection, remaining_s: float) -> WSMan:
 
 
 def _stop_rereading_proxy_settings(wsman: WSMan) -> None:
-    """requests re-reads proxy variables from the environment on every request when
-    trust_env is on (about 9% of client CPU, clients.md); pypsrp already resolved them."""
-    session = getattr(wsman.transport, "session", None)
-    if isinstance(session, requests.Session):
-        session.trust_env = False
+    """requests re-reads proxy variables from the environment on every send when
+    trust_env is on (about 9% of client CPU, clients.md). pypsrp resolves them once when it
+    builds its session, so build it now and switch the re-reading off before any request.
+    """
+    transport = wsman.transport
+    if getattr(transport, "session", None) is None:
+        transport.session = transport._build_session()  # what pypsrp's first send() would do
+    if isinstance(transport.session, requests.Session):
+        transport.session.trust_env = False
+
+
+# "LM:NT" in hex is a password form pyspnego takes as hashes (spnego _credential.py); the LM
+# half is never used by NTLMv2, so zeros are fine.
+_NTLM_HASH_FORM = re.compile(r"^[0-9a-fA-F]{32}:[0-9a-fA-F]{32}$")
+
+
+@functools.lru_cache(maxsize=32)
+def _ntlm_hashes(password: str) -> str:
+    """The password as pyspnego's "LM:NT" hash form, computed once per run.
+
+    Given a plain password, pyspnego computes the LM hash (pure-Python DES, never used by
+    NTLMv2) and the NT hash for every connection: about 7% of plan's CPU on 1,000 hosts
+    (benchmarks/README.md). Only for transport ntlm: Basic and Kerberos need the password.
+    """
+    from spnego._ntlm_raw.crypto import ntowfv1  # private, pinned by pyspnego<1
+
+    return "0" * 32 + ":" + ntowfv1(password).hex()
+
+
+def _password_for(conn: Connection) -> str | None:
+    if conn.password is None:
+        return None
+    plain = conn.password.reveal()
+    if conn.transport == "ntlm" and not _NTLM_HASH_FORM.match(plain):
+        return _ntlm_hashes(plain)
+    return plain
 
 
 class _translate_errors:

@@ -88,3 +88,25 @@ def test_sessions_lists_the_fleet_as_csv(tmp_path: Path) -> None:
     assert lines[0] == "host,id,username,session_name,state,idle_seconds,logon_time"
     assert len(lines) == 1 + 2 * 4
     assert any(line.startswith("rds-b,3,busy.user,rdp-tcp#13,active,") for line in lines)
+
+
+def test_a_large_fleet_is_read_by_several_processes(tmp_path: Path) -> None:
+    hosts = [_host(f"rds-{i:03d}", LOCALES[i % len(LOCALES)]) for i in range(100)]
+    with lab(hosts, tmp_path) as (_, inventory):
+        result = run_cli(
+            [
+                "plan",
+                str(inventory),
+                *STALE,
+                "--processes",
+                "2",
+                "--forks",
+                "20",
+                "--format",
+                "json",
+            ]
+        )
+    assert result.status == ExitStatus.OK, result.stderr
+    document = result.json()
+    assert [h["name"] for h in document["hosts"]] == [h.name for h in hosts]
+    assert document["summary"]["targets"] == 100
