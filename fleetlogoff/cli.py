@@ -241,6 +241,17 @@ def _run_apply_with_signals(
             signal.signal(number, handler)  # type: ignore[arg-type]  # what signal() returned
 
 
+def parse_command_line(argv: Sequence[str]) -> argparse.Namespace:
+    """Parse flags; everything after `lab` belongs to the lab's own parser."""
+    parser = build_parser()
+    args, extra = parser.parse_known_args(list(argv))
+    if args.command == "lab":
+        args.lab_args = extra + list(args.lab_args)
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
 def _fleet_options(args: argparse.Namespace, inventory: str | None = None) -> FleetOptions:
     return FleetOptions(
         inventory=inventory if inventory is not None else args.inventory,
@@ -291,7 +302,9 @@ def dispatch(args: argparse.Namespace, env: Environment, connector: Connector) -
     if args.command == "lab":
         from fleetlogoff.lab.runner import run_lab
 
-        return ExitStatus(run_lab(list(args.lab_args)))
+        # The lab answers 0 (stopped cleanly), 1 (serving failed) or 2 (bad flags/scenario).
+        code = run_lab(list(args.lab_args), stdout=env.stdout, stderr=env.stderr)
+        return {0: ExitStatus.OK, 2: ExitStatus.USAGE}.get(code, ExitStatus.ERROR)
     if args.command == "demo":
         from fleetlogoff.demo import run_demo
 
@@ -311,7 +324,7 @@ def main(
     try:
         # argparse prints --help and --version to sys.stdout and exits: keep both in env.
         with contextlib.redirect_stdout(env.stdout):
-            args = build_parser().parse_args(list(argv))
+            args = parse_command_line(argv)
         return dispatch(args, env, connector if connector is not None else _default_connector())
     except SystemExit as exc:  # --help / --version
         return ExitStatus.OK if exc.code in (0, None) else ExitStatus.USAGE

@@ -106,3 +106,11 @@ def test_unreadable_output_is_an_error_with_the_reason() -> None:
     status, _, err = run(["parse", "quser", "-"], stdin="this is not quser\n")
     assert status == ExitStatus.ERROR
     assert "cannot read quser output" in err and len(err.strip().splitlines()) == 1
+
+
+def test_lab_flags_reach_the_lab_and_its_errors_are_usage_errors(tmp_path: Path) -> None:
+    status, _, err = run(["lab", "--hosts", "0", "--inventory-out", str(tmp_path / "i.yml")])
+    assert status == ExitStatus.USAGE
+    assert "--hosts" in err and len(err.strip().splitlines()) == 1
+    status, _, err = run(["plan", "inv.yml", "--bogus"])
+    assert status == ExitStatus.USAGE and "--bogus" in err
