@@ -188,9 +188,17 @@ def rules_digest(hosts: Sequence[Host], selection: Selection) -> str:
     apply refuses a plan whose digest no longer matches, so an edited rule cannot ride on
     an old approval.
     """
+    # Hosts share their rule tuples (group vars, --rules): describe each tuple once.
+    described: dict[int, list[str]] = {}
+
+    def describe(rules: tuple[Rule, ...]) -> list[str]:
+        if id(rules) not in described:
+            described[id(rules)] = [repr(rule) for rule in rules]
+        return described[id(rules)]
+
     effective = {
         host.name: [
-            [repr(rule) for rule in host_rules(host, selection)],
+            describe(host_rules(host, selection)),
             list(_strings(host.settings.get("fleetlogoff_protected_users"))),
             list(_strings(host.settings.get("fleetlogoff_protected_sessions"))),
             host.connection.username,
