@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Literal
@@ -15,7 +15,7 @@ from fleetlogoff.errors import UsageError
 from fleetlogoff.inventory import Inventory, load_inventory_file
 from fleetlogoff.model import Host
 from fleetlogoff.plan_file import plan_document, session_document, write_plan
-from fleetlogoff.planner import Plan, Selection, plan_host, rules_digest
+from fleetlogoff.planner import HostPlan, Plan, Selection, plan_host, rules_digest
 from fleetlogoff.rules import load_rules_file, rule_from_cli
 from fleetlogoff.transport import Connector
 from fleetlogoff.ui import make_console
@@ -132,20 +132,29 @@ def make_selection(options: SelectOptions) -> Selection:
 
 
 def read_fleet(
-    hosts: Sequence[Host], options: FleetOptions, env: Environment, connector: Connector
+    hosts: Sequence[Host],
+    options: FleetOptions,
+    env: Environment,
+    connector: Connector,
+    on_reading: Callable[[HostReading], None] | None = None,
 ) -> list[HostReading]:
-    """Collect every host's sessions with a progress display on stderr."""
+    """Collect every host's sessions with a progress display on stderr.
+
+    `on_reading` sees each host's reading as it arrives (in completion order), so work on
+    finished hosts overlaps with the hosts still being read.
+    """
+
+    def done(reading: HostReading) -> None:
+        progress.host_done(reading.host.name, reading.status, reading.error)
+        if on_reading is not None:
+            on_reading(reading)
+
     console = make_console(env.stderr, color=env.color and not options.quiet)
     collect = CollectOptions(
         forks=options.forks, deadline_s=options.timeout, processes=options.processes
     )
     with HostProgress(console, len(hosts), "Reading sessions", quiet=options.quiet) as progress:
-        return collect_fleet(
-            hosts,
-            connector,
-            collect,
-            on_done=lambda r: progress.host_done(r.host.name, r.status, r.error),
-        )
+        return collect_fleet(hosts, connector, collect, on_done=done)
 
 
 def plan_fleet(
@@ -154,8 +163,15 @@ def plan_fleet(
     """Load, select, read every host and judge every session: the plan and its inputs."""
     inventory, hosts = load_fleet(options.fleet, env)
     selection = make_selection(options.select)
-    readings = read_fleet(hosts, options.fleet, env, connector)
     now = env.clock()
+    judged: dict[str, HostPlan] = {}
+
+    def judge(r: HostReading) -> None:
+        judged[r.host.name] = plan_host(
+            r.host, r.status, r.sessions, error=r.error, raw=r.raw, selection=selection, now_utc=now
+        )
+
+    read_fleet(hosts, options.fleet, env, connector, on_reading=judge)
     plan = Plan(
         created=now,
         inventory_source=inventory.source,
@@ -164,18 +180,7 @@ def plan_fleet(
         rules_digest=rules_digest(hosts, selection),
         limit=options.fleet.limit,
         rules_spec=select_spec(options.select),
-        hosts=tuple(
-            plan_host(
-                r.host,
-                r.status,
-                r.sessions,
-                error=r.error,
-                raw=r.raw,
-                selection=selection,
-                now_utc=now,
-            )
-            for r in readings
-        ),
+        hosts=tuple(judged[h.name] for h in hosts),
     )
     return plan, hosts, selection
 
