@@ -2,30 +2,20 @@
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
 import pytest
 
 from fleetlogoff.app import ExitStatus
-from fleetlogoff.cli import main
-from fleetlogoff.env import Environment
+from tests.cliutil import run_cli
 
 CORPUS = Path(__file__).parents[1] / "fixtures" / "corpus"
 
 
 def run(argv: list[str], stdin: str = "") -> tuple[ExitStatus, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    env = Environment(
-        stdin=io.StringIO(stdin),
-        stdout=out,
-        stderr=err,
-        stdin_isatty=False,
-        stdout_isatty=False,
-        environ={},
-    )
-    return main(argv, env), out.getvalue(), err.getvalue()
+    result = run_cli(argv, stdin)
+    return result.status, result.stdout, result.stderr
 
 
 def corpus_body(name: str) -> str:

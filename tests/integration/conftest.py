@@ -6,20 +6,14 @@ encryption, the production default.
 
 from __future__ import annotations
 
-import io
-import json
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from fleetlogoff.app import ExitStatus
-from fleetlogoff.cli import main
-from fleetlogoff.env import Environment
 from fleetlogoff.lab.fleet import RunningFleet, start_fleet
 from fleetlogoff.lab.host import SimHost
 from fleetlogoff.lab.inventory_out import write_inventory
@@ -56,30 +50,6 @@ def services_and_console() -> list[Session]:
         Session(id=0, name="Services", state=SessionState.DISCONNECTED),
         Session(id=1, name="Console", state=SessionState.CONNECTED),
     ]
-
-
-@dataclass
-class Result:
-    status: ExitStatus
-    stdout: str
-    stderr: str
-
-    def json(self) -> Any:
-        return json.loads(self.stdout)
-
-
-def run_cli(argv: Sequence[str], stdin: str = "") -> Result:
-    out, err = io.StringIO(), io.StringIO()
-    env = Environment(
-        stdin=io.StringIO(stdin),
-        stdout=out,
-        stderr=err,
-        stdin_isatty=False,
-        stdout_isatty=False,
-        environ={"HOME": "/nonexistent"},
-    )
-    status = main(list(argv), env)
-    return Result(status, out.getvalue(), err.getvalue())
 
 
 @contextmanager

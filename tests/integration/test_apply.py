@@ -20,8 +20,9 @@ from fleetlogoff.lab.contract import NetworkBehaviour
 from fleetlogoff.lab.dynamics import DynamicRule, Trigger
 from fleetlogoff.lab.host import SimHost
 from fleetlogoff.transport.winrm import WinRMConnector
+from tests.cliutil import run_cli
 
-from .conftest import active, disconnected, lab, run_cli, services_and_console
+from .conftest import active, disconnected, lab, services_and_console
 
 STALE = ["--state", "disconnected", "--idle", ">= 2h"]
 FAST = ["--yes", "--timeout", "5s"]

@@ -8,8 +8,9 @@ from fleetlogoff.app import ExitStatus
 from fleetlogoff.lab.contract import NetworkBehaviour
 from fleetlogoff.lab.host import SimHost
 from fleetlogoff.plan_file import read_plan
+from tests.cliutil import run_cli
 
-from .conftest import active, disconnected, lab, run_cli, services_and_console
+from .conftest import active, disconnected, lab, services_and_console
 
 LOCALES = ("en-US", "de-DE", "fr-FR", "ru-RU", "zh-CN", "ja-JP")
 STALE = ["--state", "disconnected", "--idle", ">= 2h"]

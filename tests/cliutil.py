@@ -1,0 +1,38 @@
+"""Run the CLI in-process with captured streams and no terminal (shared by CLI and
+integration tests)."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from fleetlogoff.app import ExitStatus
+from fleetlogoff.cli import main
+from fleetlogoff.env import Environment
+
+
+@dataclass
+class Result:
+    status: ExitStatus
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+def run_cli(argv: Sequence[str], stdin: str = "") -> Result:
+    out, err = io.StringIO(), io.StringIO()
+    env = Environment(
+        stdin=io.StringIO(stdin),
+        stdout=out,
+        stderr=err,
+        stdin_isatty=False,
+        stdout_isatty=False,
+        environ={"HOME": "/nonexistent"},
+    )
+    status = main(list(argv), env)
+    return Result(status, out.getvalue(), err.getvalue())
