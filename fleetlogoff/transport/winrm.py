@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import http.client
 import logging
 import math
 import re
@@ -23,6 +24,12 @@ from pypsrp.wsman import NAMESPACES, OptionSet, WSMan, WSManAction
 from fleetlogoff.errors import TransportError
 from fleetlogoff.model import Connection, Host
 from fleetlogoff.transport import CommandOutput
+from fleetlogoff.transport.ntlm_http import (
+    FramingError,
+    HttpAuthError,
+    HttpStatusError,
+    NtlmHttpTransport,
+)
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +47,11 @@ class WinRMConnector:
 
     def open(self, host: Host, *, deadline_s: float) -> WinRMSession:
         session = WinRMSession(host, deadline=time.monotonic() + deadline_s)
-        session.open()
+        try:
+            session.open()
+        except BaseException:
+            session.close()  # never leak the socket of a host that failed to open
+            raise
         return session
 
 
@@ -51,10 +62,16 @@ class WinRMSession:
         self._host = host
         self._deadline = deadline
         self._wsman = _build_wsman(host.connection, self._remaining())
+        if _fast_path_applies(host.connection):
+            # pypsrp types the attribute as its own class; ours has the same duck shape
+            # (endpoint, send, close), which is all WSMan uses.
+            fast = _FastTransport(host.connection, self._remaining())
+            self._wsman.transport = fast  # type: ignore[assignment]
         self._shell = WinRS(self._wsman, codepage=_UTF8_CODEPAGE)
 
     def open(self) -> None:
-        _stop_rereading_proxy_settings(self._wsman)
+        if not isinstance(self._wsman.transport, _FastTransport):
+            _stop_rereading_proxy_settings(self._wsman)
         with _translate_errors(self._host.name, "open shell"):
             self._shell.open()
 
@@ -163,6 +180,53 @@ def _build_wsman(conn: Connection, remaining_s: float) -> WSMan:
     )
 
 
+def _fast_path_applies(conn: Connection) -> bool:
+    """NTLM with message encryption over plain HTTP, WinRM's default, takes the lean
+    transport; everything else (HTTPS, Basic, Kerberos, CredSSP, certificates) keeps
+    pypsrp's requests-based one."""
+    return (
+        conn.scheme == "http"
+        and conn.transport == "ntlm"
+        and conn.message_encryption != "never"
+        and conn.password is not None
+        and bool(conn.username)
+    )
+
+
+class _FastTransport:
+    """ntlm_http's transport dressed as pypsrp's: its failures become the exceptions
+    WSMan.invoke understands (a non-2xx body is parsed as a WS-Management fault)."""
+
+    def __init__(self, conn: Connection, remaining_s: float) -> None:
+        self._inner = NtlmHttpTransport(
+            conn.address,
+            conn.port,
+            username=conn.username or "",
+            password=_password_for(conn) or "",
+            connect_timeout=max(1.0, min(conn.connection_timeout, remaining_s)),
+            read_timeout=max(2.0, min(conn.read_timeout, remaining_s)),
+        )
+        self.endpoint = self._inner.endpoint
+
+    def send(
+        self,
+        message: bytes,
+        retries_on_read_timeout: int = 0,
+        timeout: float | tuple[float, float] | None = None,
+    ) -> bytes:
+        try:
+            return self._inner.send(message, retries_on_read_timeout, timeout)
+        except HttpAuthError as exc:
+            raise AuthenticationError(str(exc)) from exc
+        except HttpStatusError as exc:
+            raise WinRMTransportError("http", exc.status, exc.text) from exc
+        except FramingError as exc:
+            raise WinRMError(f"message encryption: {exc}") from exc
+
+    def close(self) -> None:
+        self._inner.close()
+
+
 def _stop_rereading_proxy_settings(wsman: WSMan) -> None:
     """requests re-reads proxy variables from the environment on every send when
     trust_env is on (about 9% of client CPU, clients.md). pypsrp resolves them once when it
@@ -237,6 +301,14 @@ def classify_error(exc: Exception) -> tuple[str, str]:
         return _classify_connection_error(exc)
     if isinstance(exc, WinRMTransportError):
         return "protocol", f"HTTP {exc.code} from server"
+    if isinstance(exc, TimeoutError):
+        return "timeout", "no answer in time"
+    if isinstance(exc, ConnectionRefusedError):
+        return "unreachable", "connection refused"
+    if isinstance(exc, ConnectionError | http.client.HTTPException):
+        return "reset", f"connection lost: {_one_line(str(exc)) or type(exc).__name__}"
+    if isinstance(exc, OSError):
+        return "unreachable", _one_line(str(exc))
     if isinstance(exc, WinRMError):
         return "protocol", _one_line(str(exc))
     return "protocol", f"{type(exc).__name__}: {_one_line(str(exc))}"

@@ -111,3 +111,18 @@ def test_a_large_fleet_is_read_by_several_processes(tmp_path: Path) -> None:
     document = result.json()
     assert [h["name"] for h in document["hosts"]] == [h.name for h in hosts]
     assert document["summary"]["targets"] == 100
+
+
+def test_pypsrps_own_transport_still_serves_negotiate(tmp_path: Path) -> None:
+    """transport negotiate (SPNEGO) goes through pypsrp's requests-based transport."""
+    import yaml
+
+    with lab([_host("rds-spnego", "en-US")], tmp_path) as (_, inventory):
+        data = yaml.safe_load(inventory.read_text(encoding="utf-8"))
+        data["all"]["vars"] = {"ansible_winrm_transport": "negotiate"}
+        for host in data["all"]["children"]["rds"]["hosts"].values():
+            host.pop("ansible_winrm_transport")
+        inventory.write_text(yaml.safe_dump(data), encoding="utf-8")
+        result = run_cli(["plan", str(inventory), *STALE, "--format", "json"])
+    assert result.status == ExitStatus.OK, result.stderr
+    assert result.json()["summary"]["targets"] == 1
