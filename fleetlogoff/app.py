@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Literal
 
-from fleetlogoff.collect import CollectOptions, HostReading, collect_fleet
+from fleetlogoff.collect import CollectOptions, HostReading, gather, start_reading
 from fleetlogoff.env import Environment
 from fleetlogoff.errors import UsageError
 from fleetlogoff.inventory import Inventory, load_inventory_file
@@ -153,8 +153,9 @@ def read_fleet(
     collect = CollectOptions(
         forks=options.forks, deadline_s=options.timeout, processes=options.processes
     )
+    readings = start_reading(hosts, connector, collect)  # workers start before any thread
     with HostProgress(console, len(hosts), "Reading sessions", quiet=options.quiet) as progress:
-        return collect_fleet(hosts, connector, collect, on_done=done)
+        return gather(readings, hosts, on_done=done)
 
 
 def plan_fleet(

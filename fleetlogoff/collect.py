@@ -7,10 +7,13 @@ import logging
 import math
 import multiprocessing
 import queue
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
+from multiprocessing.context import ForkContext, SpawnContext
+from multiprocessing.process import BaseProcess
 from multiprocessing.queues import Queue
 from typing import Literal
 
@@ -126,17 +129,26 @@ def _status_of(kind: str) -> HostStatus:
     return "error"
 
 
-def collect_fleet(
+def start_reading(
+    hosts: Sequence[Host], connector: Connector, options: CollectOptions
+) -> Iterator[HostReading]:
+    """Start reading every host; readings come out as hosts finish.
+
+    Worker processes, when the fleet is large enough for them, start right here: call
+    this before starting threads of your own (a progress display), so that they can be
+    forked from a single-threaded process instead of spawned.
+    """
+    if options.processes > 1 and len(hosts) >= options.processes * _MIN_HOSTS_PER_PROCESS:
+        return _drain(hosts, *_start_workers(hosts, connector, options))
+    return iterate_fleet(hosts, lambda h: collect_host(h, connector, options), options)
+
+
+def gather(
+    readings: Iterator[HostReading],
     hosts: Sequence[Host],
-    connector: Connector,
-    options: CollectOptions,
     on_done: Callable[[HostReading], None] | None = None,
 ) -> list[HostReading]:
-    """Read every host in parallel; results come back in inventory order."""
-    if options.processes > 1 and len(hosts) >= options.processes * _MIN_HOSTS_PER_PROCESS:
-        readings: Iterator[HostReading] = collect_in_processes(hosts, connector, options)
-    else:
-        readings = iterate_fleet(hosts, lambda h: collect_host(h, connector, options), options)
+    """Consume readings as they come (telling `on_done`); return them in inventory order."""
     results: dict[str, HostReading] = {}
     for reading in readings:
         results[reading.host.name] = reading
@@ -181,22 +193,37 @@ def _collect_worker(
         results.put(reading)
 
 
-def collect_in_processes(
+def _start_workers(
     hosts: Sequence[Host], connector: Connector, options: CollectOptions
-) -> Iterator[HostReading]:
-    """Spread hosts over worker processes (spawned: the parent may run threads, and
-    forking a threaded process can copy a held lock). A worker that dies is reported as
-    an error for each host it did not finish, never as silence."""
-    context = multiprocessing.get_context("spawn")
+) -> tuple[list[BaseProcess], Queue[HostReading]]:
+    """Split the hosts over worker processes and start them.
+
+    Forked when this process runs no other thread (no imports to repeat, nothing to
+    pickle); spawned otherwise, because a fork copies locks other threads may hold.
+    """
+    forkable = "fork" in multiprocessing.get_all_start_methods()
+    context: ForkContext | SpawnContext = (
+        multiprocessing.get_context("fork")
+        if forkable and threading.active_count() == 1
+        else multiprocessing.get_context("spawn")
+    )
     results: Queue[HostReading] = context.Queue()
     shares = [list(hosts[i :: options.processes]) for i in range(options.processes)]
     per_process = replace(options, forks=max(1, math.ceil(options.forks / options.processes)))
-    workers = [
+    workers: list[BaseProcess] = [
         context.Process(target=_collect_worker, args=(share, connector, per_process, results))
         for share in shares
     ]
     for worker in workers:
         worker.start()
+    return workers, results
+
+
+def _drain(
+    hosts: Sequence[Host], workers: list[BaseProcess], results: Queue[HostReading]
+) -> Iterator[HostReading]:
+    """Readings from the workers as they come. A worker that dies is reported as an error
+    for each host it did not finish, never as silence."""
     pending = {h.name: h for h in hosts}
     try:
         while pending:

@@ -1,4 +1,4 @@
-"""NTLM with message encryption over plain HTTP on one http.client connection.
+"""NTLM with message encryption over plain HTTP on one keep-alive connection.
 
 This is WinRM's default path (HTTP on 5985, NTLM, every message sealed: MS-WSMV 2.2.9.1.1).
 pypsrp's own transport runs it through requests and urllib3, which cost about half of
@@ -12,12 +12,14 @@ exchange and the sealing frames live here.
 from __future__ import annotations
 
 import base64
-import http.client
+import logging
 import re
 import struct
 from typing import Any
 
 import spnego
+
+from fleetlogoff.transport.http11 import HttpConnection, Response
 
 PROTOCOL = "application/HTTP-SPNEGO-session-encrypted"
 BOUNDARY = "Encrypted Boundary"
@@ -29,6 +31,8 @@ _OCTET_HEADER = b"\tContent-Type: application/octet-stream\r\n"
 _LENGTH = re.compile(rb"Length=(\d+)")
 _TOKEN = re.compile(r"(?:Negotiate|NTLM)\s+([A-Za-z0-9+/=]+)", re.IGNORECASE)
 _HEADERS = {"User-Agent": "fleetlogoff", "Accept-Encoding": "identity"}
+
+log = logging.getLogger(__name__)
 
 
 class HttpAuthError(Exception):
@@ -111,7 +115,7 @@ class NtlmHttpTransport:
         self._username = username
         self._password = password
         self._read_timeout = read_timeout
-        self._connection = http.client.HTTPConnection(host, port, timeout=connect_timeout)
+        self._connection = HttpConnection(host, port, connect_timeout=connect_timeout)
         self._context: Any = None
         self._authenticated_socket: object = None
 
@@ -128,21 +132,20 @@ class NtlmHttpTransport:
         """
         if self._context is None:
             self._authenticate()
-        elif self._connection.sock is not self._authenticated_socket:
+        elif self._connection.socket is not self._authenticated_socket:
             # NTLM authenticates the TCP connection, not the requests: once the server
             # closed it, a new one would only earn a 401 that looks like a bad password.
             raise ConnectionResetError("the host closed the authenticated connection")
         read = timeout[1] if isinstance(timeout, tuple) else timeout
-        status, headers, body = self._post(
-            seal(self._context, message), {"Content-Type": CONTENT_TYPE}, read
-        )
-        content_type = headers.get("Content-Type", "")
-        if status == 401:
+        response = self._post(seal(self._context, message), {"Content-Type": CONTENT_TYPE}, read)
+        if response.status == 401:
             raise HttpAuthError("credentials rejected (HTTP 401)")
-        text = unseal(self._context, body) if content_type.startswith("multipart/") else body
-        if status >= 300:
-            raise HttpStatusError(status, text.decode("utf-8", "replace"))
-        return text
+        body = response.body
+        if response.header("content-type").startswith("multipart/"):
+            body = unseal(self._context, body)
+        if response.status >= 300:
+            raise HttpStatusError(response.status, body.decode("utf-8", "replace"))
+        return body
 
     def close(self) -> None:
         self._connection.close()
@@ -156,36 +159,38 @@ class NtlmHttpTransport:
             protocol="ntlm",
             options=spnego.NegotiateOptions.wrapping_winrm,
         )
-        status, headers, _ = self._post(b"", self._authorization(context.step()), None)
-        challenge = self._server_token(headers)
-        if status != 401 or challenge is None:
-            raise HttpAuthError(f"server did not answer the NTLM negotiation (HTTP {status})")
-        status, headers, _ = self._post(b"", self._authorization(context.step(challenge)), None)
-        if status != 200:
-            raise HttpAuthError(f"credentials rejected (HTTP {status})")
+        first = self._post(b"", self._authorization(context.step()), None)
+        challenge = self._server_token(first)
+        if first.status != 401 or challenge is None:
+            raise HttpAuthError(f"server did not answer the NTLM negotiation (HTTP {first.status})")
+        second = self._post(b"", self._authorization(context.step(challenge)), None)
+        if second.status != 200:
+            raise HttpAuthError(f"credentials rejected (HTTP {second.status})")
         self._context = context
-        self._authenticated_socket = self._connection.sock
+        self._authenticated_socket = self._connection.socket
 
     @staticmethod
     def _authorization(token: bytes | None) -> dict[str, str]:
         return {"Authorization": "Negotiate " + base64.b64encode(token or b"").decode()}
 
     @staticmethod
-    def _server_token(headers: http.client.HTTPMessage) -> bytes | None:
-        for value in headers.get_all("WWW-Authenticate") or ():
+    def _server_token(response: Response) -> bytes | None:
+        for value in response.all_headers("WWW-Authenticate"):
             found = _TOKEN.search(value)
             if found:
                 return base64.b64decode(found.group(1))
         return None
 
-    def _post(
-        self, body: bytes, extra: dict[str, str], read_timeout: float | None
-    ) -> tuple[int, http.client.HTTPMessage, bytes]:
-        headers = {**_HEADERS, **extra, "Content-Length": str(len(body))}
-        self._connection.request("POST", self._path, body=body, headers=headers)
-        sock = self._connection.sock
-        if sock is not None:
-            sock.settimeout(read_timeout or self._read_timeout)
-        response = self._connection.getresponse()
-        data = response.read()
-        return response.status, response.headers, data
+    def _post(self, body: bytes, extra: dict[str, str], read_timeout: float | None) -> Response:
+        response = self._connection.post(
+            self._path, body, {**_HEADERS, **extra}, read_timeout or self._read_timeout
+        )
+        # Same shape as urllib3's debug line, so one log reader counts both transports.
+        log.debug(
+            '%s "POST %s HTTP/1.1" %d %d',
+            self.endpoint,
+            self._path,
+            response.status,
+            len(response.body),
+        )
+        return response

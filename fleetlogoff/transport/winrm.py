@@ -24,6 +24,7 @@ from pypsrp.wsman import NAMESPACES, OptionSet, WSMan, WSManAction
 from fleetlogoff.errors import TransportError
 from fleetlogoff.model import Connection, Host
 from fleetlogoff.transport import CommandOutput
+from fleetlogoff.transport.http11 import HttpProtocolError
 from fleetlogoff.transport.ntlm_http import (
     FramingError,
     HttpAuthError,
@@ -305,6 +306,8 @@ def classify_error(exc: Exception) -> tuple[str, str]:
         return "timeout", "no answer in time"
     if isinstance(exc, ConnectionRefusedError):
         return "unreachable", "connection refused"
+    if isinstance(exc, HttpProtocolError):
+        return "protocol", f"bad HTTP answer: {_one_line(str(exc))}"
     if isinstance(exc, ConnectionError | http.client.HTTPException):
         return "reset", f"connection lost: {_one_line(str(exc)) or type(exc).__name__}"
     if isinstance(exc, OSError):
