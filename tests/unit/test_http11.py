@@ -47,7 +47,10 @@ def post(port: int) -> tuple[HttpConnection, object]:
 
 
 def test_keep_alive_content_length_and_repeated_headers() -> None:
-    first = b"HTTP/1.1 401 \r\nWWW-Authenticate: Negotiate\r\nWWW-Authenticate: Basic\r\nContent-Length: 0\r\n\r\n"
+    first = (
+        b"HTTP/1.1 401 \r\nWWW-Authenticate: Negotiate\r\nWWW-Authenticate: Basic\r\n"
+        b"Content-Length: 0\r\n\r\n"
+    )
     second = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
     with serving(first, second) as port:
         connection = HttpConnection("127.0.0.1", port, connect_timeout=2)
