@@ -59,10 +59,9 @@ def write_user_file(directory: Path, host_name: str, accounts: Sequence[Account]
 
 
 def _user_line(domain: str, username: str, password: str) -> str:
-    if ":" not in password and "\n" not in password:
-        return f"{domain}:{username}:{password}"
-    # The Heimdal DOMAIN:USER:PASSWORD line cannot carry a colon, so fall back to the
-    # smbpasswd form with the NT hash (the LM hash is unused for NTLMv2 and left zero).
+    # The smbpasswd form with the NT hash, not the Heimdal DOMAIN:USER:PASSWORD line: that
+    # one cannot carry a colon, and from a plain password pyspnego derives the LM hash too
+    # (pure-Python DES) on every handshake, unused by NTLMv2 and costly at 1,000 hosts.
     from spnego._ntlm_raw.crypto import ntowfv1  # private, but it is pyspnego's own NT hash
 
     user = f"{domain}\\{username}" if domain else username
