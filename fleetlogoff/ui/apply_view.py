@@ -7,13 +7,13 @@ import threading
 from types import TracebackType
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
 from fleetlogoff.durations import format_duration
 from fleetlogoff.events import Event, Kind
 from fleetlogoff.recap import RECAP_COLUMNS, Recap
+from fleetlogoff.ui.progress import progress_bar
 
 _STYLE = {
     Kind.WARNED: "cyan",
@@ -60,14 +60,7 @@ class ApplyView:
         self._live = console.is_terminal and not quiet
         self._lock = threading.Lock()
         self._last_plain_tick: float | None = None
-        self._progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-        )
+        self._progress = progress_bar(console)
         self._hosts = self._progress.add_task("Hosts", total=host_count, visible=False)
         self._wait = self._progress.add_task("Waiting", total=None, visible=False)
 

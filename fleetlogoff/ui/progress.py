@@ -10,6 +10,18 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 
+def progress_bar(console: Console) -> Progress:
+    """The one look of every progress bar: what, bar, done/total, elapsed; gone when done."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+
+
 class HostProgress:
     """Counts hosts as they finish; safe to call from worker threads.
 
@@ -25,14 +37,7 @@ class HostProgress:
         self._lock = threading.Lock()
         self._done = 0
         self._live = console.is_terminal and not quiet
-        self._progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-        )
+        self._progress = progress_bar(console)
         self._task = self._progress.add_task(escape(title), total=total)
 
     def __enter__(self) -> HostProgress:
