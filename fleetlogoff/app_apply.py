@@ -288,7 +288,8 @@ def _wait_with_reminders(
     deadline: datetime,
 ) -> bool:
     """The one shared wait, broken where reminders are due; False when interrupted."""
-    emit(Event(Kind.WAIT_STARTED, env.clock(), reason=f"until {deadline.isoformat()}"))
+    until = deadline.astimezone().strftime("%H:%M:%S")
+    emit(Event(Kind.WAIT_STARTED, env.clock(), reason=f"logoffs start at {until}"))
     for before in sorted(options.settings.reminders, reverse=True):
         if not executor.wait_until(deadline - before, view.countdown):
             return False

@@ -34,14 +34,14 @@ log = logging.getLogger(__name__)
 Emit = Callable[[Event], None]
 Clock = Callable[[], datetime]
 
-MESSAGE_FIELDS = frozenset({"user", "host", "minutes", "deadline"})
+MESSAGE_FIELDS = frozenset({"user", "host", "minutes", "time_left", "deadline"})
 DEFAULT_MESSAGE = (
-    "Your session on {host} will be logged off in {minutes} minute(s), at {deadline}, "
+    "Your session on {host} will be logged off in {time_left}, at {deadline}, "
     "for maintenance. Please save your work now."
 )
 CANCEL_MESSAGE = "The logoff announced for your session on {host} is cancelled."
 REMINDER_MESSAGE = (
-    "Reminder: your session on {host} will be logged off in {minutes} minute(s), "
+    "Reminder: your session on {host} will be logged off in {time_left}, "
     "at {deadline}. Please save your work now."
 )
 # How long a cancellation notice stays on screen (msg's own default, FORMATS.md §4).
@@ -70,7 +70,7 @@ class ApplySettings:
 
     Attributes:
         warn: time between the warning and the logoff; zero means no warning.
-        message: warning template ({user}, {host}, {minutes}, {deadline}).
+        message: warning template ({user}, {host}, {minutes}, {time_left}, {deadline}).
         forks: hosts at once.
         batch_size: hosts per rolling batch (None: all at once).
         batch_percent: batch size as a percentage of the hosts acted on.
@@ -205,6 +205,7 @@ class Executor:
             "user": planned.username,
             "host": work.host.name,
             "minutes": str(max(1, math.ceil(left / 60))),
+            "time_left": spoken_duration(left),
             "deadline": _clock_minute(deadline) if deadline else "",
         }
 
@@ -378,6 +379,20 @@ class Executor:
             return []
         with ThreadPoolExecutor(max_workers=max(1, min(self._settings.forks, len(work)))) as pool:
             return list(pool.map(lambda w: _guarded(job, w, self._event), work))
+
+
+def spoken_duration(seconds: float) -> str:
+    """A duration as a user reads it in a message: "45 seconds", "5 minutes", "1 hour 30
+    minutes" (rounded up: never promise less time than there is)."""
+    whole = max(1, math.ceil(seconds))
+    if whole < 60:
+        return f"{whole} second{'s' if whole != 1 else ''}"
+    minutes = math.ceil(whole / 60)
+    hours, minutes = divmod(minutes, 60)
+    parts = [f"{hours} hour{'s' if hours != 1 else ''}"] if hours else []
+    if minutes:
+        parts.append(f"{minutes} minute{'s' if minutes != 1 else ''}")
+    return " ".join(parts)
 
 
 def _clock_minute(moment: datetime) -> str:
