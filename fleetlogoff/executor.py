@@ -204,7 +204,7 @@ class Executor:
         return {
             "user": planned.username,
             "host": work.host.name,
-            "minutes": str(max(1, math.ceil(left / 60))),
+            "minutes": str(max(0, round(left)) // 60),
             "time_left": spoken_duration(left),
             "deadline": _clock_minute(deadline) if deadline else "",
         }
@@ -383,12 +383,12 @@ class Executor:
 
 def spoken_duration(seconds: float) -> str:
     """A duration as a user reads it in a message: "45 seconds", "5 minutes", "1 hour 30
-    minutes" (rounded up: never promise less time than there is)."""
-    whole = max(1, math.ceil(seconds))
+    minutes". Rounded to the second, then down to the minute: a message never promises
+    more time than there is."""
+    whole = max(0, round(seconds))
     if whole < 60:
         return f"{whole} second{'s' if whole != 1 else ''}"
-    minutes = math.ceil(whole / 60)
-    hours, minutes = divmod(minutes, 60)
+    hours, minutes = divmod(whole // 60, 60)
     parts = [f"{hours} hour{'s' if hours != 1 else ''}"] if hours else []
     if minutes:
         parts.append(f"{minutes} minute{'s' if minutes != 1 else ''}")
@@ -396,12 +396,9 @@ def spoken_duration(seconds: float) -> str:
 
 
 def _clock_minute(moment: datetime) -> str:
-    """HH:MM in the controller's zone, rounded up: a user told 10:05 is never logged off
-    before 10:05 (the shared wait ends at the latest promise, never earlier)."""
-    local = moment.astimezone()
-    if local.second or local.microsecond:
-        local = local.replace(second=0, microsecond=0) + timedelta(minutes=1)
-    return local.strftime("%H:%M")
+    """HH:MM in the controller's zone, rounded down: a user told 10:04 is logged off at
+    10:04:19 at the earliest, never before the time they read."""
+    return moment.astimezone().strftime("%H:%M")
 
 
 def _guarded(job: Callable[[Work], bool], work: Work, event: Callable[..., None]) -> bool:

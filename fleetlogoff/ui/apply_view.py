@@ -60,6 +60,7 @@ class ApplyView:
         self._live = console.is_terminal and not quiet
         self._lock = threading.Lock()
         self._last_plain_tick: float | None = None
+        self._wait_total: float | None = None
         self._progress = progress_bar(console)
         self._hosts = self._progress.add_task("Hosts", total=host_count, visible=False)
         self._wait = self._progress.add_task("Waiting", total=None, visible=False)
@@ -92,7 +93,15 @@ class ApplyView:
         text = f"Logging off in {format_duration(int(remaining_s)) if remaining_s >= 1 else '0s'}"
         with self._lock:
             if self._live:
-                self._progress.update(self._wait, visible=remaining_s > 0, description=text)
+                if self._wait_total is None:
+                    self._wait_total = max(1.0, remaining_s)
+                self._progress.update(
+                    self._wait,
+                    visible=remaining_s > 0,
+                    description=text,
+                    total=self._wait_total,
+                    completed=self._wait_total - remaining_s,
+                )
                 return
             if self._quiet:
                 return

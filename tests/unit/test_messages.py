@@ -11,18 +11,18 @@ from fleetlogoff.executor import DEFAULT_MESSAGE, check_message, spoken_duration
 @pytest.mark.parametrize(
     ("seconds", "spoken"),
     [
-        (0.2, "1 second"),
+        (0.2, "0 seconds"),
         (5, "5 seconds"),
-        (59.5, "1 minute"),
+        (299.999, "5 minutes"),
         (60, "1 minute"),
-        (61, "2 minutes"),
+        (119, "1 minute"),
         (300, "5 minutes"),
         (3600, "1 hour"),
         (5400, "1 hour 30 minutes"),
         (7200, "2 hours"),
     ],
 )
-def test_spoken_durations_round_up(seconds: float, spoken: str) -> None:
+def test_spoken_durations_never_promise_more_time(seconds: float, spoken: str) -> None:
     assert spoken_duration(seconds) == spoken
 
 
