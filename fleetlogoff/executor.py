@@ -26,7 +26,7 @@ from fleetlogoff.errors import (
 )
 from fleetlogoff.events import Event, Kind
 from fleetlogoff.model import Host, Session
-from fleetlogoff.planner import HostPlan, Selection, recheck_target, same_session
+from fleetlogoff.planner import HostPlan, Selection, host_local_now, recheck_target, same_session
 from fleetlogoff.transport import CommandOutput, Connector, HostSession
 
 log = logging.getLogger(__name__)
@@ -206,7 +206,7 @@ class Executor:
             "host": work.host.name,
             "minutes": str(max(0, round(left)) // 60),
             "time_left": spoken_duration(left),
-            "deadline": _clock_minute(deadline) if deadline else "",
+            "deadline": _clock_minute(work.host, deadline) if deadline else "",
         }
 
     def _send_message(
@@ -395,10 +395,10 @@ def spoken_duration(seconds: float) -> str:
     return " ".join(parts)
 
 
-def _clock_minute(moment: datetime) -> str:
-    """HH:MM in the controller's zone, rounded down: a user told 10:04 is logged off at
-    10:04:19 at the earliest, never before the time they read."""
-    return moment.astimezone().strftime("%H:%M")
+def _clock_minute(host: Host, moment: datetime) -> str:
+    """HH:MM on the host's clock (fleetlogoff_timezone, else the controller's zone), rounded
+    down: a user told 10:04 is logged off at 10:04:19 at the earliest, never before."""
+    return host_local_now(host, moment).strftime("%H:%M")
 
 
 def _guarded(job: Callable[[Work], bool], work: Work, event: Callable[..., None]) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +24,12 @@ class Result:
         return json.loads(self.stdout)
 
 
-def run_cli(argv: Sequence[str], stdin: str = "") -> Result:
+def run_cli(
+    argv: Sequence[str],
+    stdin: str = "",
+    environ: Mapping[str, str] | None = None,
+    password: str = "",
+) -> Result:
     out, err = io.StringIO(), io.StringIO()
     env = Environment(
         stdin=io.StringIO(stdin),
@@ -32,7 +37,8 @@ def run_cli(argv: Sequence[str], stdin: str = "") -> Result:
         stderr=err,
         stdin_isatty=False,
         stdout_isatty=False,
-        environ={"HOME": "/nonexistent"},
+        environ={"HOME": "/nonexistent", **(environ or {})},
+        ask_password=lambda prompt: password,
     )
     status = main(list(argv), env)
     return Result(status, out.getvalue(), err.getvalue())

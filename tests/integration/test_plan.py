@@ -126,3 +126,47 @@ def test_pypsrps_own_transport_still_serves_negotiate(tmp_path: Path) -> None:
         result = run_cli(["plan", str(inventory), *STALE, "--format", "json"])
     assert result.status == ExitStatus.OK, result.stderr
     assert result.json()["summary"]["targets"] == 1
+
+
+def test_credentials_from_the_environment_or_the_prompt_never_printed(tmp_path: Path) -> None:
+    import yaml
+
+    from fleetlogoff.lab.host import LAB_ADMIN
+
+    with lab([_host("rds-creds", "en-US")], tmp_path) as (_, inventory):
+        data = yaml.safe_load(inventory.read_text(encoding="utf-8"))
+        for host in data["all"]["children"]["rds"]["hosts"].values():
+            del host["ansible_user"], host["ansible_password"]
+        inventory.write_text(yaml.safe_dump(data), encoding="utf-8")
+        from_env = run_cli(
+            ["plan", str(inventory), *STALE, "--format", "json"],
+            environ={
+                "FLEETLOGOFF_USERNAME": LAB_ADMIN.username,
+                "FLEETLOGOFF_PASSWORD": LAB_ADMIN.password,
+            },
+        )
+        asked = run_cli(
+            [
+                "plan",
+                str(inventory),
+                *STALE,
+                "--ask-pass",
+                "--format",
+                "json",
+                "-o",
+                str(tmp_path / "plan.json"),
+            ],
+            environ={"FLEETLOGOFF_USERNAME": LAB_ADMIN.username},
+            password=LAB_ADMIN.password,
+        )
+        wrong = run_cli(
+            ["plan", str(inventory), *STALE, "--ask-pass"],
+            environ={"FLEETLOGOFF_USERNAME": LAB_ADMIN.username},
+            password="not-the-password",
+        )
+    assert from_env.status == ExitStatus.OK, from_env.stderr
+    assert asked.status == ExitStatus.OK, asked.stderr
+    assert wrong.status == ExitStatus.ERROR and "auth_failed" in wrong.stdout
+    everything = from_env.stdout + asked.stdout + wrong.stdout + wrong.stderr
+    everything += (tmp_path / "plan.json").read_text(encoding="utf-8")
+    assert LAB_ADMIN.password not in everything and "not-the-password" not in everything
