@@ -18,6 +18,7 @@ from multiprocessing.queues import Queue
 from typing import Literal
 
 from fleetlogoff.errors import HostCommandError, ParseError, TransportError
+from fleetlogoff.hostvars import UTF8_CODEPAGE, host_codepage
 from fleetlogoff.model import Host, Session
 from fleetlogoff.parsers import decode_output, parse_quser
 from fleetlogoff.transport import CommandOutput, Connector, HostSession
@@ -72,18 +73,29 @@ class HostReading:
     attempts: int = 1
 
 
-def output_text(output: CommandOutput) -> str:
+def encode_for(host: Host, text: str) -> bytes:
+    """Text for the host's stdin, in its shell's code page (unencodable characters become
+    '?', as Windows itself would print them)."""
+    codepage = host_codepage(host)
+    codec = "utf-8" if codepage == UTF8_CODEPAGE else f"cp{codepage}"
+    try:
+        return text.encode(codec, errors="replace")
+    except LookupError:
+        return text.encode("utf-8")
+
+
+def output_text(output: CommandOutput, codepage: int = UTF8_CODEPAGE) -> str:
     """The text to parse: quser writes its table to stdout but `No User exists for *` and
     errors to stderr (corpus FORMATS.md §1.6), and its exit code means nothing."""
-    stdout = decode_output(output.stdout, 65001)
+    stdout = decode_output(output.stdout, codepage)
     if stdout.strip():
         return stdout
-    return decode_output(output.stderr, 65001)
+    return decode_output(output.stderr, codepage)
 
 
 def read_sessions(session: HostSession, host: Host, timeout: float) -> tuple[list[Session], str]:
     """Run quser on an open session and parse it with the host's date order."""
-    text = output_text(session.run(QUSER, timeout=timeout))
+    text = output_text(session.run(QUSER, timeout=timeout), host_codepage(host))
     date_order = host.settings.get("fleetlogoff_date_order", "auto")
     return parse_quser(text, date_order=date_order), text  # type: ignore[arg-type]  # validated by the inventory
 

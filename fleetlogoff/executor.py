@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from fleetlogoff.collect import read_sessions
+from fleetlogoff.collect import encode_for, read_sessions
 from fleetlogoff.errors import (
     HostCommandError,
     ParseError,
@@ -25,7 +25,9 @@ from fleetlogoff.errors import (
     UsageError,
 )
 from fleetlogoff.events import Event, Kind
+from fleetlogoff.hostvars import UTF8_CODEPAGE, host_codepage
 from fleetlogoff.model import Host, Session
+from fleetlogoff.parsers import decode_output
 from fleetlogoff.planner import HostPlan, Selection, host_local_now, recheck_target, same_session
 from fleetlogoff.transport import CommandOutput, Connector, HostSession
 
@@ -188,8 +190,8 @@ class Executor:
             return  # the logoff phase re-checks and reports it; no warning for a stranger
         deadline = self._clock() + self._settings.warn
         text = render_message(self._settings.message, self._values(work, planned, deadline))
-        output = self._send_message(session, planned.id, text, deadline)
-        failure = command_failure(output)
+        output = self._send_message(session, work.host, planned.id, text, deadline)
+        failure = command_failure(output, host_codepage(work.host))
         if failure:
             self._event(Kind.WARN_FAILED, work.host.name, planned, failure)
             return
@@ -210,7 +212,7 @@ class Executor:
         }
 
     def _send_message(
-        self, session: HostSession, session_id: int, text: str, until: datetime | None
+        self, session: HostSession, host: Host, session_id: int, text: str, until: datetime | None
     ) -> CommandOutput:
         # The text goes through stdin, never the command line: no quoting can go wrong,
         # and `" & shutdown /r & "` is just words on a user's screen. /TIME keeps it on
@@ -218,7 +220,7 @@ class Executor:
         left = (until - self._clock()).total_seconds() if until else _NOTICE_DISPLAY_S
         return session.run(
             f"msg {session_id} /TIME:{max(1, math.ceil(left))}",
-            stdin=text.encode("utf-8"),
+            stdin=encode_for(host, text),
             timeout=self._settings.command_timeout_s,
         )
 
@@ -244,8 +246,13 @@ class Executor:
                     if not any(same_session(planned, c) for c in current):
                         continue  # gone, or somebody else's now: never message a stranger
                     text = render_message(template, self._values(work, planned, deadline))
-                    output = self._send_message(session, planned.id, text, deadline)
-                    self._event(kind, work.host.name, planned, command_failure(output) or text)
+                    output = self._send_message(session, work.host, planned.id, text, deadline)
+                    self._event(
+                        kind,
+                        work.host.name,
+                        planned,
+                        command_failure(output, host_codepage(work.host)) or text,
+                    )
         except (TransportError, ParseError, HostCommandError) as exc:
             self._event(Kind.HOST_UNREACHABLE, work.host.name, reason=f"{kind.value}: {exc}")
             return False
@@ -343,7 +350,7 @@ class Executor:
                 raise
             self._event(Kind.FAILED, host, planned, "logoff did not finish in time")
             return False
-        failure = command_failure(output)
+        failure = command_failure(output, host_codepage(work.host))
         if failure:
             self._event(Kind.FAILED, host, planned, f"logoff failed: {failure}")
             return False
@@ -416,15 +423,15 @@ def _batches(work: Sequence[Work], size: int | None) -> list[list[Work]]:
     return [list(work[i : i + size]) for i in range(0, len(work), size)]
 
 
-def command_failure(output: CommandOutput) -> str | None:
+def command_failure(output: CommandOutput, codepage: int = UTF8_CODEPAGE) -> str | None:
     """The error a logoff or msg reported, or None when it succeeded.
 
     Success prints nothing (FORMATS.md §3; msg /V is not used); exit codes of these tools
     are unreliable, so any text on stderr is a failure, with its words kept.
     """
-    text = output.stderr.decode("utf-8", "replace").strip()
+    text = decode_output(output.stderr, codepage).strip()
     if not text and output.exit_code not in (0, None):
-        text = output.stdout.decode("utf-8", "replace").strip() or f"exit code {output.exit_code}"
+        text = decode_output(output.stdout, codepage).strip() or f"exit code {output.exit_code}"
     return " ".join(text.split())[:300] or None
 
 

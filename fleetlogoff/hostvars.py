@@ -13,7 +13,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fleetlogoff.errors import ConfigError
-from fleetlogoff.model import Connection, Secret
+from fleetlogoff.model import Connection, Host, Secret
 from fleetlogoff.rules import parse_rules
 from fleetlogoff.windows import parse_windows
 from fleetlogoff.yamlsource import (
@@ -53,9 +53,19 @@ SETTINGS = (
     "fleetlogoff_window",
     "fleetlogoff_codepage",
     "fleetlogoff_timezone",
+    "fleetlogoff_http_transport",
 )
+HTTP_TRANSPORTS = ("lean", "pypsrp")
+UTF8_CODEPAGE = 65001
 # Windows code page numbers are 16-bit (e.g. 437, 850, 65001 for UTF-8).
 _MAX_CODEPAGE = 65535
+
+
+def host_codepage(host: Host) -> int:
+    """The code page the host's shell runs in: UTF-8 unless fleetlogoff_codepage says
+    otherwise (asking for 65001 spares guessing the host's OEM code page)."""
+    codepage = host.settings.get("fleetlogoff_codepage", UTF8_CODEPAGE)
+    return codepage if isinstance(codepage, int) else UTF8_CODEPAGE
 
 
 def validate_setting(key: YamlScalar, node: YamlNode) -> object:
@@ -80,6 +90,10 @@ def validate_setting(key: YamlScalar, node: YamlNode) -> object:
     if name == "fleetlogoff_codepage":
         return expect_int(node, name, 1, _MAX_CODEPAGE)
     text = expect_text(node, name).strip()
+    if name == "fleetlogoff_http_transport":
+        if text.lower() not in HTTP_TRANSPORTS:
+            raise node.pos.error(f"{name} must be lean or pypsrp, not {text!r}")
+        return text.lower()
     if name == "fleetlogoff_date_order":
         if text.lower() not in DATE_ORDERS:
             raise node.pos.error(f"{name} must be one of {', '.join(DATE_ORDERS)}, not {text!r}")

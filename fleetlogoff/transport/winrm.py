@@ -22,6 +22,7 @@ from pypsrp.shell import CommandState, WinRS
 from pypsrp.wsman import NAMESPACES, OptionSet, WSMan, WSManAction
 
 from fleetlogoff.errors import TransportError
+from fleetlogoff.hostvars import host_codepage
 from fleetlogoff.model import Connection, Host
 from fleetlogoff.transport import CommandOutput
 from fleetlogoff.transport.http11 import HttpProtocolError
@@ -39,8 +40,6 @@ log = logging.getLogger(__name__)
 _OPERATION_TIMEOUT_FAULT = 2150858793
 # WSManFault code 5 / 0x80070005: authenticated but not allowed (not an administrator).
 _ACCESS_DENIED_FAULTS = (5, 2147942405)
-# UTF-8: quser writes in the shell code page; asking for 65001 avoids OEM decoding.
-_UTF8_CODEPAGE = 65001
 
 
 class WinRMConnector:
@@ -63,12 +62,12 @@ class WinRMSession:
         self._host = host
         self._deadline = deadline
         self._wsman = _build_wsman(host.connection, self._remaining())
-        if _fast_path_applies(host.connection):
+        if _fast_path_applies(host):
             # pypsrp types the attribute as its own class; ours has the same duck shape
             # (endpoint, send, close), which is all WSMan uses.
             fast = _FastTransport(host.connection, self._remaining())
             self._wsman.transport = fast  # type: ignore[assignment]
-        self._shell = WinRS(self._wsman, codepage=_UTF8_CODEPAGE)
+        self._shell = WinRS(self._wsman, codepage=host_codepage(host))
 
     def open(self) -> None:
         if not isinstance(self._wsman.transport, _FastTransport):
@@ -181,12 +180,14 @@ def _build_wsman(conn: Connection, remaining_s: float) -> WSMan:
     )
 
 
-def _fast_path_applies(conn: Connection) -> bool:
+def _fast_path_applies(host: Host) -> bool:
     """NTLM with message encryption over plain HTTP, WinRM's default, takes the lean
-    transport; everything else (HTTPS, Basic, Kerberos, CredSSP, certificates) keeps
-    pypsrp's requests-based one."""
+    transport unless the inventory says fleetlogoff_http_transport: pypsrp; everything
+    else (HTTPS, Basic, Kerberos, CredSSP, certificates) keeps pypsrp's requests-based one."""
+    conn = host.connection
     return (
-        conn.scheme == "http"
+        host.settings.get("fleetlogoff_http_transport", "lean") == "lean"
+        and conn.scheme == "http"
         and conn.transport == "ntlm"
         and conn.message_encryption != "never"
         and conn.password is not None

@@ -251,3 +251,20 @@ def test_reminders_reach_the_same_sessions_before_the_deadline(tmp_path: Path) -
 def test_a_reminder_as_long_as_the_warning_is_a_usage_error(tmp_path: Path) -> None:
     result = run_cli(["apply", str(tmp_path / "p.json"), "--warn", "1m", "--remind", "1m"])
     assert result.status == ExitStatus.USAGE and "--remind" in result.stderr
+
+
+def test_an_oem_code_page_and_pypsrps_transport_carry_umlauts_both_ways(tmp_path: Path) -> None:
+    host = SimHost(
+        "rds-oem",
+        locale="de-DE",
+        sessions=[*services_and_console(), disconnected(2, "jürgen.weiß", idle_h=5)],
+    )
+    settings = {"fleetlogoff_codepage": 850, "fleetlogoff_http_transport": "pypsrp"}
+    text = "Bitte speichern: Änderungen gehen verloren, Jürgen!"
+    with lab([host], tmp_path, settings) as (_, inventory):
+        result = _apply(inventory, tmp_path, "--warn", "1s", "--message", text)
+        assert result.status == ExitStatus.OK, result.stderr + result.stdout
+        state = host.state()
+    assert [m["text"] for m in state["messages"]] == [text]
+    assert {c["codepage"] for c in state["commands"]} == {850}
+    assert [lo["user"] for lo in state["logoffs"]] == ["jürgen.weiß"]
