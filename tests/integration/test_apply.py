@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -268,3 +269,44 @@ def test_an_oem_code_page_and_pypsrps_transport_carry_umlauts_both_ways(tmp_path
     assert [m["text"] for m in state["messages"]] == [text]
     assert {c["codepage"] for c in state["commands"]} == {850}
     assert [lo["user"] for lo in state["logoffs"]] == ["jürgen.weiß"]
+
+
+def test_interrupt_during_logoffs_finishes_those_in_flight_and_starts_no_more(
+    tmp_path: Path,
+) -> None:
+    hosts = [_stale_host(f"rds-s{i}", logoff=LogoffBehaviour(delay_s=0.4)) for i in range(5)]
+    stop = threading.Event()
+    audit = tmp_path / "audit.jsonl"
+    with lab(hosts, tmp_path) as (_, inventory):
+        options = ApplyOptions(
+            source=str(inventory),
+            fleet=FleetOptions(inventory=str(inventory), quiet=True),
+            select=SelectOptions(states=("disconnected",), idle=">= 2h"),
+            settings=ApplySettings(forks=1, confirm_pause_s=0.1),
+            yes=True,
+            audit_log=str(audit),
+        )
+
+        def stop_after_first_logoff() -> None:
+            while not (audit.exists() and "logged_off" in audit.read_text()):
+                time.sleep(0.02)
+            stop.set()
+
+        threading.Thread(target=stop_after_first_logoff, daemon=True).start()
+        env = Environment(
+            stdout=io.StringIO(),
+            stderr=io.StringIO(),
+            stdin_isatty=False,
+            stdout_isatty=False,
+            environ={},
+        )
+        status = run_apply(options, env, WinRMConnector(), stop)
+        done = [h.name for h in hosts if h.state()["logoffs"]]
+    events = _audit(audit)
+    assert status == ExitStatus.INTERRUPTED
+    assert 1 <= len(done) < len(hosts)
+    sent = {e["host"] for e in events if e["event"] == "logoff_sent"}
+    confirmed = {e["host"] for e in events if e["event"] == "logged_off"}
+    assert sent == confirmed == set(done)  # nothing left half-done or unreported
+    not_started = {e["host"] for e in events if e["event"] == "host_skipped"}
+    assert not_started == {h.name for h in hosts} - set(done)
