@@ -16,10 +16,10 @@ from datetime import datetime
 
 from fleetlogoff.errors import ParseError
 from fleetlogoff.model import Session, SessionState
-from fleetlogoff.parsers.columns import RowCut, cut_row, find_tokens, locate_table
+from fleetlogoff.parsers.columns import RowCut, find_tokens
 from fleetlogoff.parsers.dates import DateOrder, find_logon, parse_logon_times
 from fleetlogoff.parsers.encoding import find_damage
-from fleetlogoff.parsers.errors import classify_output
+from fleetlogoff.parsers.table import cut_table
 from fleetlogoff.parsers.words import NONE_IDLE_WORDS, look_up_state
 
 logger = logging.getLogger(__name__)
@@ -138,17 +138,12 @@ def parse_quser(text: str, *, date_order: DateOrder = "auto") -> list[Session]:
         HostCommandError: the output is a Windows error message.
         ParseError: the output cannot be read with certainty as a whole.
     """
-    table = locate_table(_COMMAND, text)
-    if table is None:
-        if classify_output(_COMMAND, text):
-            return []
-        raise ParseError(_COMMAND, "no header line with an ID column", text, 1)
+    found = cut_table(_COMMAND, text, "second")
+    if found is None:
+        return []
+    table, cuts = found
     rows: list[_RowText] = []
-    for line_number, line in table.rows:
-        cut = cut_row(_COMMAND, table.header, line, line_number, text)
-        if " " in cut.second:
-            # WinStation names have no blanks; a blank means the columns are shifted.
-            raise ParseError(_COMMAND, f"session name {cut.second!r} has blanks", text, line_number)
+    for line_number, cut in cuts:
         if not cut.first:
             raise ParseError(_COMMAND, "row has no user name", text, line_number)
         state, idle, logon = _split_rest(cut, text, line_number)

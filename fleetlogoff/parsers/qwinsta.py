@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import logging
 
-from fleetlogoff.errors import ParseError
 from fleetlogoff.model import Session, SessionState
-from fleetlogoff.parsers.columns import HeaderGeometry, RowCut, cut_row, locate_table
+from fleetlogoff.parsers.columns import HeaderGeometry, RowCut
 from fleetlogoff.parsers.encoding import find_damage
-from fleetlogoff.parsers.errors import classify_output
+from fleetlogoff.parsers.table import cut_table
 from fleetlogoff.parsers.words import look_up_state
 
 logger = logging.getLogger(__name__)
@@ -80,17 +79,10 @@ def parse_qwinsta(text: str) -> list[Session]:
         HostCommandError: the output is a Windows error message.
         ParseError: the output cannot be read with certainty as a whole.
     """
-    table = locate_table(_COMMAND, text)
-    if table is None:
-        if classify_output(_COMMAND, text):
-            return []
-        raise ParseError(_COMMAND, "no header line with an ID column", text, 1)
-    sessions: list[Session] = []
-    for line_number, line in table.rows:
-        cut = cut_row(_COMMAND, table.header, line, line_number, text)
-        if " " in cut.first:
-            # WinStation names have no blanks; a blank means the columns are shifted.
-            raise ParseError(_COMMAND, f"session name {cut.first!r} has blanks", text, line_number)
-        sessions.append(_build_session(cut, table.header))
+    found = cut_table(_COMMAND, text, "first")
+    if found is None:
+        return []
+    table, cuts = found
+    sessions = [_build_session(cut, table.header) for _, cut in cuts]
     logger.debug("qwinsta: %d sessions", len(sessions))
     return sessions
