@@ -22,7 +22,7 @@ from fleetlogoff.app import (
     plan_fleet,
     select_from_spec,
 )
-from fleetlogoff.audit import AuditLog, default_audit_path
+from fleetlogoff.audit import AuditError, AuditLog, default_audit_path
 from fleetlogoff.env import Environment
 from fleetlogoff.errors import UsageError
 from fleetlogoff.events import Event, Kind
@@ -201,11 +201,17 @@ def _apply(
     if plan.target_count == 0:
         env.stdout.write("Nothing to log off.\n")
         return ExitStatus.NOTHING_TO_DO
+    if options.report and not Path(options.report).resolve().parent.is_dir():
+        raise UsageError(f"--report {options.report}: its directory does not exist")
     confirm(plan, options, env)
     if options.wait_for_window and not options.ignore_windows:
         wait_for_windows(plan, hosts, options, env, stop)
     audit_path = Path(options.audit_log) if options.audit_log else default_audit_path(env.environ)
-    with AuditLog(audit_path, uuid.uuid4().hex) as audit:
+    try:
+        audit = AuditLog(audit_path, uuid.uuid4().hex)
+    except AuditError as exc:
+        raise RefusedError(f"{exc}: no audit trail, no logoffs") from exc
+    with audit:
         status = _execute(plan, hosts, selection, options, env, connector, stop, audit)
     env.stderr.write(f"audit log: {audit_path}\n")
     return status
@@ -226,7 +232,11 @@ def _execute(
     with ApplyView(console, len(recap.hosts), quiet=options.fleet.quiet) as view:
 
         def emit(event: Event) -> None:
-            audit.write(event)  # first: the record must exist even if the screen fails
+            try:
+                audit.write(event)  # first: the record must exist even if the screen fails
+            except AuditError:
+                stop.set()  # no new act may start once it can no longer be recorded
+                raise
             recap.add(event)
             view.on_event(event)
 

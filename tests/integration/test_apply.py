@@ -310,3 +310,15 @@ def test_interrupt_during_logoffs_finishes_those_in_flight_and_starts_no_more(
     assert sent == confirmed == set(done)  # nothing left half-done or unreported
     not_started = {e["host"] for e in events if e["event"] == "host_skipped"}
     assert not_started == {h.name for h in hosts} - set(done)
+
+
+def test_no_audit_trail_means_no_logoffs(tmp_path: Path) -> None:
+    host = _stale_host("rds-noaudit")
+    blocked = tmp_path / "not-a-dir"
+    blocked.write_text("a file where the audit directory should be")
+    with lab([host], tmp_path) as (_, inventory):
+        result = run_cli(
+            ["apply", str(inventory), *STALE, "--yes", "--audit-log", str(blocked / "a.jsonl")]
+        )
+        assert host.state()["logoffs"] == [] and host.state()["messages"] == []
+    assert result.status == ExitStatus.REFUSED and "no audit trail" in result.stderr
