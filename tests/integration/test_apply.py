@@ -109,11 +109,12 @@ def test_a_reused_session_id_is_never_logged_off(tmp_path: Path) -> None:
 
 
 def test_a_user_who_left_is_reported_not_logged_off(tmp_path: Path) -> None:
-    leaves = DynamicRule(Trigger.LOGS_OFF, after_s=0.5, user="stale.user")
+    # Leaves 1.5 s after the lab starts: after the plan, during the 3 s warning.
+    leaves = DynamicRule(Trigger.LOGS_OFF, after_s=1.5, user="stale.user")
     host = _stale_host("rds-leaves", dynamics=[leaves])
     with lab([host], tmp_path) as (_, inventory):
-        result = _apply(inventory, tmp_path, "--warn", "2s")
-    assert result.status == ExitStatus.OK
+        result = _apply(inventory, tmp_path, "--warn", "3s")
+    assert result.status == ExitStatus.OK, result.stderr + result.stdout
     skipped = [e for e in _audit(tmp_path / "audit.jsonl") if e["event"] == "skipped"]
     assert "gone" in skipped[0]["reason"]
 
