@@ -53,6 +53,11 @@ _LOCALIZED_STATES = {
     # zh-CN: quser-zh-cn-01, qwinsta-zh-cn-01.
     "运行中": _S.ACTIVE,
     "断开": _S.DISCONNECTED,
+    # Listener words of es/pt/zh qwinsta: no capture. Each is the plain translation of
+    # "Listen" and cannot be mistaken for another state; listeners are protected anyway.
+    "Escucha": _S.LISTEN,
+    "Escuta": _S.LISTEN,
+    "侦听": _S.LISTEN,
 }
 
 STATE_WORDS = MappingProxyType({**_ENGLISH_STATES, **_LOCALIZED_STATES})
@@ -60,7 +65,26 @@ STATE_WORDS = MappingProxyType({**_ENGLISH_STATES, **_LOCALIZED_STATES})
 
 # Words quser prints in IDLE TIME when there is no idle time (FORMATS.md §1.2, §1.3):
 # en "none", de "Kein", fr "aucun", es "ninguno", pt "nenhum", ru "отсутствует", zh "无".
-NONE_IDLE_WORDS = frozenset({"none", "Kein", "aucun", "ninguno", "nenhum", "отсутствует", "无"})
+# Unverified guesses for languages without a capture (it "nessuno", ja "なし", ko "없음",
+# nl "geen", pl "brak", sv "ingen") are included: each word means "none", so if Windows
+# prints another word the guess simply never matches, and that row keeps its doubt.
+NONE_IDLE_WORDS = frozenset(
+    {
+        "none",
+        "Kein",
+        "aucun",
+        "ninguno",
+        "nenhum",
+        "отсутствует",
+        "无",
+        "nessuno",
+        "なし",
+        "없음",
+        "geen",
+        "brak",
+        "ingen",
+    }
+)
 
 # Day-period markers of 12-hour clocks: en, es "a. m."/"p. m." (quser-es-mx-01-comment),
 # zh-CN 上午/下午, ja 午前/午後, ko 오전/오후 (CLDR dayPeriods, the source of Windows
