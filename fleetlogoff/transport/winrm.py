@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 _OPERATION_TIMEOUT_FAULT = 2150858793
 # WSManFault code 5 / 0x80070005: authenticated but not allowed (not an administrator).
 _ACCESS_DENIED_FAULTS = (5, 2147942405)
+# quser/logoff/msg print a few KiB at most; a host streaming more is broken or hostile.
+_MAX_OUTPUT_BYTES = 16 * 1024 * 1024
 
 
 class WinRMConnector:
@@ -108,6 +110,10 @@ class WinRMSession:
             if remaining <= 0:
                 raise TransportError(self._host.name, "timeout", "command did not finish in time")
             done, exit_code = self._receive_once(command_id, remaining, stdout, stderr)
+            if len(stdout) + len(stderr) > _MAX_OUTPUT_BYTES:
+                raise TransportError(
+                    self._host.name, "protocol", "command output too large (over 16 MiB)"
+                )
             if done:
                 return CommandOutput(bytes(stdout), bytes(stderr), exit_code)
 
