@@ -30,6 +30,16 @@ def read_input(file: str, env: Environment) -> bytes:
         raise UsageError(f"{file}: cannot read: {exc.strerror}") from exc
 
 
+def strip_comment_preamble(text: str) -> str:
+    """Drop leading lines that start with '#': saved samples (like the shared corpus files)
+    often carry a commented header. No Windows tool output starts with '#'."""
+    lines = text.splitlines(keepends=True)
+    start = 0
+    while start < len(lines) and lines[start].lstrip().startswith("#"):
+        start += 1
+    return "".join(lines[start:])
+
+
 def run_parse(
     kind: Literal["quser", "qwinsta"],
     file: str,
@@ -37,7 +47,7 @@ def run_parse(
     codepage: int | None,
     env: Environment,
 ) -> ExitStatus:
-    text = decode_output(read_input(file, env), codepage)
+    text = strip_comment_preamble(decode_output(read_input(file, env), codepage))
     parse = parse_qwinsta if kind == "qwinsta" else lambda t: parse_quser(t, date_order=date_order)
     sessions = parse(text)
     document = sessions_to_json(sessions, command=kind)

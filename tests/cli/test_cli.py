@@ -104,3 +104,11 @@ def test_lab_flags_reach_the_lab_and_its_errors_are_usage_errors(tmp_path: Path)
     assert "--hosts" in err and len(err.strip().splitlines()) == 1
     status, _, err = run(["plan", "inv.yml", "--bogus"])
     assert status == ExitStatus.USAGE and "--bogus" in err
+
+
+def test_parse_skips_a_commented_preamble_like_the_corpus_files() -> None:
+    status, out, err = run(["parse", "qwinsta", str(CORPUS / "qwinsta-ja-jp-01.txt")])
+    assert status == ExitStatus.OK, err
+    sessions = json.loads(out)
+    assert {s["state"] for s in sessions} >= {"active", "listen"}
+    assert all(s["idle_seconds"] is None and s["logon_time"] is None for s in sessions)
