@@ -15,12 +15,12 @@ with `Error 5 getting session names`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from fleetlogoff.lab import texts
 from fleetlogoff.lab.cmdline import split_arguments
-from fleetlogoff.lab.locales import Locale
+from fleetlogoff.lab.locales import Locale, SessionState
 from fleetlogoff.lab.render import QwinstaLayout, render_quser, render_qwinsta
 from fleetlogoff.lab.sessions import SERVICES_ID, Session, SessionStore
 
@@ -50,11 +50,14 @@ class LogoffBehaviour:
         hang: logoff never returns (the WinRM command stays Running).
         error_code: logoff fails with this Windows error code (e.g. 5, 1460).
         delay_s: seconds logoff takes before it succeeds or fails.
+        stuck: logoff reports success but the session stays, in state Down (a session
+            whose processes will not end; WTS "Down").
     """
 
     hang: bool = False
     error_code: int | None = None
     delay_s: float = 0.0
+    stuck: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,7 +249,10 @@ def run_logoff(view: HostView, inv: Invocation) -> Output:
     if behaviour.error_code is not None:
         failed = _logoff_failure(session.id, session.name, behaviour.error_code)
         return Output(stderr=failed.stderr, exit_code=1, delay_s=behaviour.delay_s)
-    view.log_off(session, view.now())
+    if behaviour.stuck:
+        view.store.put(replace(session, state=SessionState.DOWN))
+    else:
+        view.log_off(session, view.now())
     # LAB ASSUMPTION: the /V wording was NOT FOUND in public captures.
     verbose = lines(f"Logging off session ID {session.id}") if "V" in switches else ""
     return Output(stdout=verbose, delay_s=behaviour.delay_s)

@@ -137,7 +137,7 @@ _HOST_KEYS = {
     "sessions", "dynamics",
 }  # fmt: skip
 _NETWORK_KEYS = {"down", "black_hole", "latency", "reset_rate", "error_rate", "auth_fails"}
-_LOGOFF_KEYS = {"hang", "error_code", "delay"}
+_LOGOFF_KEYS = {"hang", "error_code", "delay", "stuck"}
 _SESSION_KEYS = {"id", "user", "state", "logon", "idle"}
 _STATES = {
     "active": SessionState.ACTIVE,
@@ -281,6 +281,7 @@ class _Reader:
             hang="hang" in keys and self.boolean(keys["hang"], "hang"),
             error_code=code,
             delay_s=self.duration(keys["delay"], "delay") if "delay" in keys else 0.0,
+            stuck="stuck" in keys and self.boolean(keys["stuck"], "stuck"),
         )
 
     def session(self, node: yaml.Node) -> SessionSpec:

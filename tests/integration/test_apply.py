@@ -330,3 +330,28 @@ def test_no_audit_trail_means_no_logoffs(tmp_path: Path) -> None:
         )
         assert host.state()["logoffs"] == [] and host.state()["messages"] == []
     assert result.status == ExitStatus.REFUSED and "no audit trail" in result.stderr
+
+
+def test_a_session_that_stays_after_logoff_is_stuck_not_done(tmp_path: Path) -> None:
+    host = _stale_host("rds-stuck", logoff=LogoffBehaviour(stuck=True))
+    with lab([host], tmp_path) as (_, inventory):
+        result = _apply(inventory, tmp_path)
+    assert result.status == ExitStatus.ERROR
+    kinds = [e["event"] for e in _audit(tmp_path / "audit.jsonl")]
+    assert "stuck" in kinds and "logged_off" not in kinds
+    assert json.loads((tmp_path / "report.json").read_text())["hosts"]["rds-stuck"]["stuck"] == 1
+
+
+def test_rolling_batches_stop_past_the_failure_limit(tmp_path: Path) -> None:
+    failing = [_stale_host(f"rds-b{i}", logoff=LogoffBehaviour(error_code=5)) for i in range(2)]
+    healthy = [_stale_host(f"rds-b{i}") for i in range(2, 6)]
+    with lab([*failing, *healthy], tmp_path) as (_, inventory):
+        result = _apply(
+            inventory, tmp_path, "--serial", "2", "--max-fail-percentage", "10", "--forks", "2"
+        )
+        untouched = [h.name for h in healthy if not h.state()["logoffs"]]
+    assert result.status == ExitStatus.ERROR
+    events = _audit(tmp_path / "audit.jsonl")
+    not_started = {e["host"] for e in events if e["event"] == "host_skipped"}
+    assert not_started == set(untouched) == {h.name for h in healthy}
+    assert all("failure limit" in e["reason"] for e in events if e["event"] == "host_skipped")
