@@ -26,7 +26,8 @@ from fleetlogoff.audit import AuditError, AuditLog, default_audit_path
 from fleetlogoff.env import Environment
 from fleetlogoff.errors import UsageError
 from fleetlogoff.events import Event, Kind
-from fleetlogoff.executor import ApplySettings, Emit, Executor, Work, check_message
+from fleetlogoff.executor import ApplySettings, Emit, Executor, Work
+from fleetlogoff.messages import check_message
 from fleetlogoff.model import Host
 from fleetlogoff.plan_file import plan_document, read_plan
 from fleetlogoff.planner import Plan, Selection, host_window, rules_digest

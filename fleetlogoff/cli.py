@@ -25,7 +25,8 @@ from fleetlogoff.app import (
 from fleetlogoff.app_apply import ApplyOptions, run_apply
 from fleetlogoff.env import Environment
 from fleetlogoff.errors import ConfigError, FleetLogoffError, UsageError
-from fleetlogoff.executor import DEFAULT_MESSAGE, ApplySettings
+from fleetlogoff.executor import ApplySettings
+from fleetlogoff.messages import DEFAULT_MESSAGE
 from fleetlogoff.transport import Connector
 
 log = logging.getLogger(__name__)

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import logging
 import math
-import string
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,48 +21,27 @@ from fleetlogoff.errors import (
     HostCommandError,
     ParseError,
     TransportError,
-    UsageError,
 )
 from fleetlogoff.events import Event, Kind
-from fleetlogoff.hostvars import UTF8_CODEPAGE, host_codepage
+from fleetlogoff.hostvars import host_codepage
+from fleetlogoff.messages import (
+    CANCEL_MESSAGE,
+    DEFAULT_MESSAGE,
+    NOTICE_DISPLAY_S,
+    REMINDER_MESSAGE,
+    clock_minute,
+    command_failure,
+    render_message,
+    spoken_duration,
+)
 from fleetlogoff.model import Host, Session
-from fleetlogoff.parsers import decode_output
-from fleetlogoff.planner import HostPlan, Selection, host_local_now, recheck_target, same_session
+from fleetlogoff.planner import HostPlan, Selection, recheck_target, same_session
 from fleetlogoff.transport import CommandOutput, Connector, HostSession
 
 log = logging.getLogger(__name__)
 
 Emit = Callable[[Event], None]
 Clock = Callable[[], datetime]
-
-MESSAGE_FIELDS = frozenset({"user", "host", "minutes", "time_left", "deadline"})
-DEFAULT_MESSAGE = (
-    "Your session on {host} will be logged off in {time_left}, at {deadline}, "
-    "for maintenance. Please save your work now."
-)
-CANCEL_MESSAGE = "The logoff announced for your session on {host} is cancelled."
-REMINDER_MESSAGE = (
-    "Reminder: your session on {host} will be logged off in {time_left}, "
-    "at {deadline}. Please save your work now."
-)
-# How long a cancellation notice stays on screen (msg's own default, FORMATS.md §4).
-_NOTICE_DISPLAY_S = 60
-
-
-def check_message(template: str) -> None:
-    """Refuse a message template with unknown or broken placeholders before anyone is warned."""
-    try:
-        fields = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
-    except ValueError as exc:
-        raise UsageError(f"--message: {exc} (write {{{{ and }}}} for literal braces)") from None
-    unknown = fields - MESSAGE_FIELDS
-    if unknown:
-        known = ", ".join(sorted("{" + f + "}" for f in MESSAGE_FIELDS))
-        raise UsageError(f"--message: unknown placeholder {{{sorted(unknown)[0]}}}; use {known}")
-
-
-def render_message(template: str, values: Mapping[str, str]) -> str:
-    return template.format_map(dict(values))
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +169,9 @@ class Executor:
         deadline = self._clock() + self._settings.warn
         text = render_message(self._settings.message, self._values(work, planned, deadline))
         output = self._send_message(session, work.host, planned.id, text, deadline)
-        failure = command_failure(output, host_codepage(work.host))
+        failure = command_failure(
+            output.stdout, output.stderr, output.exit_code, host_codepage(work.host)
+        )
         if failure:
             self._event(Kind.WARN_FAILED, work.host.name, planned, failure)
             return
@@ -208,7 +188,7 @@ class Executor:
             "host": work.host.name,
             "minutes": str(max(0, round(left)) // 60),
             "time_left": spoken_duration(left),
-            "deadline": _clock_minute(work.host, deadline) if deadline else "",
+            "deadline": clock_minute(work.host, deadline) if deadline else "",
         }
 
     def _send_message(
@@ -217,7 +197,7 @@ class Executor:
         # The text goes through stdin, never the command line: no quoting can go wrong,
         # and `" & shutdown /r & "` is just words on a user's screen. /TIME keeps it on
         # screen until the deadline (msg's default is 60 s).
-        left = (until - self._clock()).total_seconds() if until else _NOTICE_DISPLAY_S
+        left = (until - self._clock()).total_seconds() if until else NOTICE_DISPLAY_S
         return session.run(
             f"msg {session_id} /TIME:{max(1, math.ceil(left))}",
             stdin=encode_for(host, text),
@@ -251,7 +231,10 @@ class Executor:
                         kind,
                         work.host.name,
                         planned,
-                        command_failure(output, host_codepage(work.host)) or text,
+                        command_failure(
+                            output.stdout, output.stderr, output.exit_code, host_codepage(work.host)
+                        )
+                        or text,
                     )
         except (TransportError, ParseError, HostCommandError) as exc:
             self._event(Kind.HOST_UNREACHABLE, work.host.name, reason=f"{kind.value}: {exc}")
@@ -350,7 +333,9 @@ class Executor:
                 raise
             self._event(Kind.FAILED, host, planned, "logoff did not finish in time")
             return False
-        failure = command_failure(output, host_codepage(work.host))
+        failure = command_failure(
+            output.stdout, output.stderr, output.exit_code, host_codepage(work.host)
+        )
         if failure:
             self._event(Kind.FAILED, host, planned, f"logoff failed: {failure}")
             return False
@@ -388,26 +373,6 @@ class Executor:
             return list(pool.map(lambda w: _guarded(job, w, self._event), work))
 
 
-def spoken_duration(seconds: float) -> str:
-    """A duration as a user reads it in a message: "45 seconds", "5 minutes", "1 hour 30
-    minutes". Rounded to the second, then down to the minute: a message never promises
-    more time than there is."""
-    whole = max(0, round(seconds))
-    if whole < 60:
-        return f"{whole} second{'s' if whole != 1 else ''}"
-    hours, minutes = divmod(whole // 60, 60)
-    parts = [f"{hours} hour{'s' if hours != 1 else ''}"] if hours else []
-    if minutes:
-        parts.append(f"{minutes} minute{'s' if minutes != 1 else ''}")
-    return " ".join(parts)
-
-
-def _clock_minute(host: Host, moment: datetime) -> str:
-    """HH:MM on the host's clock (fleetlogoff_timezone, else the controller's zone), rounded
-    down: a user told 10:04 is logged off at 10:04:19 at the earliest, never before."""
-    return host_local_now(host, moment).strftime("%H:%M")
-
-
 def _guarded(job: Callable[[Work], bool], work: Work, event: Callable[..., None]) -> bool:
     try:
         return job(work)
@@ -421,18 +386,6 @@ def _batches(work: Sequence[Work], size: int | None) -> list[list[Work]]:
     if not size:
         return [list(work)]
     return [list(work[i : i + size]) for i in range(0, len(work), size)]
-
-
-def command_failure(output: CommandOutput, codepage: int = UTF8_CODEPAGE) -> str | None:
-    """The error a logoff or msg reported, or None when it succeeded.
-
-    Success prints nothing (FORMATS.md §3; msg /V is not used); exit codes of these tools
-    are unreliable, so any text on stderr is a failure, with its words kept.
-    """
-    text = decode_output(output.stderr, codepage).strip()
-    if not text and output.exit_code not in (0, None):
-        text = decode_output(output.stdout, codepage).strip() or f"exit code {output.exit_code}"
-    return " ".join(text.split())[:300] or None
 
 
 class _opened:

@@ -31,6 +31,7 @@ RANKS = {
     "plan_file": 2,
     "audit": 2,
     "recap": 2,
+    "messages": 1,
     "ui": 2,
     "app": 3,
     "app_parse": 3,

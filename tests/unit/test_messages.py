@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from fleetlogoff.errors import UsageError
-from fleetlogoff.executor import DEFAULT_MESSAGE, check_message, spoken_duration
+from fleetlogoff.messages import DEFAULT_MESSAGE, check_message, spoken_duration
 
 
 @pytest.mark.parametrize(
