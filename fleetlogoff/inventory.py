@@ -51,16 +51,32 @@ class Inventory:
     groups: Mapping[str, tuple[str, ...]]
     source: str
     digest: str
+    unusable: Mapping[str, ConfigError] = field(default_factory=dict)
 
     def select(self, pattern: str | None) -> tuple[Host, ...]:
         """Hosts matching an Ansible host pattern (None: all hosts).
 
         Raises:
             UsageError: a part of the pattern matches no host or group.
+            ConfigError: a selected host cannot be reached over WinRM as written (its
+                connection variables are wrong, or it is an ssh host of a mixed inventory).
         """
-        names = select_names(pattern, [h.name for h in self.hosts], self.groups)
+        names = select_names(pattern, self.names, self.groups)
+        for name in names:
+            if name in self.unusable:
+                raise self.unusable[name]
         by_name = {h.name: h for h in self.hosts}
         return tuple(by_name[n] for n in names)
+
+    @property
+    def names(self) -> list[str]:
+        """Every host name, usable or not, in inventory order."""
+        return list(self._order)
+
+    @property
+    def _order(self) -> tuple[str, ...]:
+        ordered = {h.name: None for h in self.hosts} | dict.fromkeys(self.unusable)
+        return tuple(ordered)
 
 
 @dataclass(slots=True)
@@ -236,13 +252,24 @@ def parse_inventory(
         builder.add_group(key.text, value, parent=None)
     _attach_to_all(builder)
     depths = _depths(builder.groups)
-    hosts = tuple(
-        _build_host(builder, name, depths, env or {}, password) for name in builder.host_vars
-    )
-    groups = {name: _group_hosts(builder, name, hosts) for name in builder.groups}
+    built: list[Host] = []
+    unusable: dict[str, ConfigError] = {}
+    memberships: dict[str, tuple[str, ...]] = {}
+    for name in builder.host_vars:
+        memberships[name] = _groups_of(builder, name, depths)
+        try:
+            built.append(_build_host(builder, name, memberships[name], env or {}, password))
+        except ConfigError as exc:
+            # An existing Ansible inventory may mix ssh and WinRM hosts: a host that
+            # cannot be used is an error only when a run selects it.
+            unusable[name] = exc
+    groups = {
+        group: tuple(n for n in builder.host_vars if group in memberships[n])
+        for group in builder.groups
+    }
     checksum = digest or hashlib.sha256(text.encode("utf-8")).hexdigest()
-    log.debug("inventory %s: %d hosts, %d groups", source, len(hosts), len(groups))
-    return Inventory(hosts, groups, source, checksum)
+    log.debug("inventory %s: %d hosts, %d groups", source, len(built), len(groups))
+    return Inventory(tuple(built), groups, source, checksum, unusable)
 
 
 def _attach_to_all(builder: _Builder) -> None:
@@ -283,14 +310,19 @@ def _ancestors(builder: _Builder, direct: list[str]) -> set[str]:
     return found
 
 
+def _groups_of(builder: _Builder, name: str, depths: Mapping[str, int]) -> tuple[str, ...]:
+    """Every group of a host, in variable precedence order (all first)."""
+    ancestors = _ancestors(builder, builder.host_groups[name])
+    return tuple(sorted(ancestors, key=lambda g: (depths[g], g)))
+
+
 def _build_host(
     builder: _Builder,
     name: str,
-    depths: Mapping[str, int],
+    groups: tuple[str, ...],
     env: Mapping[str, str],
     password: str | None,
 ) -> Host:
-    groups = sorted(_ancestors(builder, builder.host_groups[name]), key=lambda g: (depths[g], g))
     merged: dict[str, Var] = {}
     for group in groups:  # all < parent < child; same depth: alphabetical, later wins
         merged.update(builder.groups[group].vars)
@@ -298,10 +330,6 @@ def _build_host(
     connection = resolve_connection(name, merged, env, password)
     settings = {k: v.setting for k, v in merged.items() if k.startswith("fleetlogoff_")}
     return Host(name, tuple(groups), connection, settings)
-
-
-def _group_hosts(builder: _Builder, name: str, hosts: tuple[Host, ...]) -> tuple[str, ...]:
-    return tuple(h.name for h in hosts if name in h.groups)
 
 
 def load_inventory_file(

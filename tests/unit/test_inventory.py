@@ -19,7 +19,8 @@ FIXTURES = Path(__file__).parent.parent / "fixtures" / "inventories"
 
 
 def load(name: str, **kwargs: object) -> tuple[Host, ...]:
-    return load_inventory_file(FIXTURES / name, **kwargs).hosts  # type: ignore[arg-type]  # test passes env/password only
+    # select(): a host's connection errors surface when a run selects it
+    return load_inventory_file(FIXTURES / name, **kwargs).select(None)  # type: ignore[arg-type]  # test passes env/password only
 
 
 def by_name(hosts: tuple[Host, ...]) -> dict[str, Host]:
@@ -236,7 +237,7 @@ def test_password_never_shows_in_repr_str_or_errors() -> None:
         "all:\n  hosts:\n    h1:\n      ansible_password: hunter2-secret\n      ansible_port: x\n"
     )
     with pytest.raises(ConfigError) as info:
-        parse_inventory(text, "s.yml")
+        parse_inventory(text, "s.yml").select(None)
     assert "hunter2" not in str(info.value)
     good = text.replace("ansible_port: x", "ansible_port: 5985")
     inventory = parse_inventory(good, "s.yml")
@@ -284,7 +285,7 @@ ERRORS = [
 @pytest.mark.parametrize(("text", "line", "column", "words"), ERRORS)
 def test_config_error_positions(text: str, line: int, column: int, words: str) -> None:
     with pytest.raises(ConfigError) as info:
-        parse_inventory(text, "bad.yml")
+        parse_inventory(text, "bad.yml").select(None)
     assert (info.value.source, info.value.line, info.value.column) == ("bad.yml", line, column)
     assert words in info.value.reason
     assert str(info.value).startswith(f"bad.yml:{line}:{column}: ")
@@ -296,7 +297,7 @@ def test_vault_password_without_fallback_names_env_var() -> None:
         "        $ANSIBLE_VAULT;1.1;AES256\n        6162\n"
     )
     with pytest.raises(ConfigError) as info:
-        parse_inventory(text, "v.yml")
+        parse_inventory(text, "v.yml").select(None)
     assert (info.value.line, info.value.column) == (4, 25)
     assert "vault values are not supported" in info.value.reason
     assert "FLEETLOGOFF_PASSWORD" in info.value.reason
@@ -349,3 +350,28 @@ def test_select_nothing_names_the_pattern() -> None:
     inventory = load_inventory_file(FIXTURES / "ansible-docs-groups.yml")
     with pytest.raises(UsageError, match="'nosuch'"):
         inventory.select("webservers:nosuch")
+
+
+MIXED = """
+all:
+  children:
+    linux:
+      vars: {ansible_connection: ssh}
+      hosts:
+        web01:
+    rds:
+      vars: {ansible_user: admin, ansible_password: pw}
+      hosts:
+        rds01:
+        rds02:
+"""
+
+
+def test_a_mixed_inventory_loads_and_only_selecting_an_ssh_host_is_an_error() -> None:
+    inventory = parse_inventory(MIXED, "site.yml")
+    assert [h.name for h in inventory.select("rds")] == ["rds01", "rds02"]
+    assert [h.name for h in inventory.select("all:!linux")] == ["rds01", "rds02"]
+    assert inventory.groups["linux"] == ("web01",)
+    with pytest.raises(ConfigError, match="only speaks WinRM") as info:
+        inventory.select(None)
+    assert (info.value.source, info.value.line) == ("site.yml", 5)  # the ssh vars line
