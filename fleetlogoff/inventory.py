@@ -12,9 +12,10 @@ import hashlib
 import logging
 import re
 import string
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from fleetlogoff.errors import ConfigError
 from fleetlogoff.hostvars import Var, is_null, resolve_connection, validate_setting
@@ -107,7 +108,7 @@ class _Builder:
         reject_unknown_keys(data, GROUP_KEYS, f"group {name!r}")
         for key, value in data:  # file order, so hosts keep the order the file gives them
             if key.text == "vars" and not is_null(value):
-                group.vars.update(self._read_vars(value, f"vars of group {name!r}"))
+                group.vars.update(self.read_vars(value, f"vars of group {name!r}"))
             elif key.text == "children":
                 for child, child_node in _entries(value, f"children of group {name!r}"):
                     self.add_group(child.text, child_node, parent=_named(child, name))
@@ -135,7 +136,7 @@ class _Builder:
         return found
 
     def _add_hosts(self, group: str, key: YamlScalar, value: YamlNode) -> None:
-        host_vars = {} if is_null(value) else self._read_vars(value, f"host {key.text!r}")
+        host_vars = {} if is_null(value) else self.read_vars(value, f"host {key.text!r}")
         pattern, port = split_port(key.text)
         try:
             names = expand_host_range(pattern)
@@ -152,7 +153,7 @@ class _Builder:
             if name not in self.groups[group].hosts:
                 self.groups[group].hosts.append(name)
 
-    def _read_vars(self, node: YamlNode, what: str) -> dict[str, Var]:
+    def read_vars(self, node: YamlNode, what: str) -> dict[str, Var]:
         data = expect_map(node, what)
         result = {}
         for key, value in data:
@@ -231,6 +232,7 @@ def parse_inventory(
     env: Mapping[str, str] | None = None,
     password: str | None = None,
     digest: str | None = None,
+    var_files: Sequence[VarFile] = (),
 ) -> Inventory:
     """Load an inventory from YAML text.
 
@@ -240,6 +242,8 @@ def parse_inventory(
         env: environment (FLEETLOGOFF_USERNAME / FLEETLOGOFF_PASSWORD); never os.environ.
         password: a password the caller asked for (--ask-pass), used last.
         digest: sha256 of the file bytes; computed from `text` (UTF-8) when not given.
+        var_files: group_vars/ and host_vars/ files beside the inventory; as in Ansible
+            they override the inventory's own vars for that group or host.
 
     Raises:
         ConfigError: anything wrong in the file, with file:line:col.
@@ -251,6 +255,8 @@ def parse_inventory(
     for key, value in expect_map(root, "an inventory"):
         builder.add_group(key.text, value, parent=None)
     _attach_to_all(builder)
+    for var_file in var_files:
+        _apply_var_file(builder, var_file)
     depths = _depths(builder.groups)
     built: list[Host] = []
     unusable: dict[str, ConfigError] = {}
@@ -270,6 +276,28 @@ def parse_inventory(
     checksum = digest or hashlib.sha256(text.encode("utf-8")).hexdigest()
     log.debug("inventory %s: %d hosts, %d groups", source, len(built), len(groups))
     return Inventory(tuple(built), groups, source, checksum, unusable)
+
+
+@dataclass(frozen=True, slots=True)
+class VarFile:
+    """One group_vars/ or host_vars/ file: whose vars, and its YAML text."""
+
+    kind: Literal["group", "host"]
+    name: str
+    source: str
+    text: str
+
+
+def _apply_var_file(builder: _Builder, var_file: VarFile) -> None:
+    root = parse_yaml(var_file.text, var_file.source)
+    if root is None or is_null(root):
+        return
+    found = builder.read_vars(root, f"{var_file.kind}_vars of {var_file.name!r}")
+    if var_file.kind == "group" and var_file.name in builder.groups:
+        builder.groups[var_file.name].vars.update(found)
+    elif var_file.kind == "host" and var_file.name in builder.host_vars:
+        builder.host_vars[var_file.name].update(found)
+    # Files for groups or hosts this inventory does not have are ignored, as Ansible does.
 
 
 def _attach_to_all(builder: _Builder) -> None:
@@ -338,15 +366,64 @@ def load_inventory_file(
     env: Mapping[str, str] | None = None,
     password: str | None = None,
 ) -> Inventory:
-    """Read and load an inventory file (see parse_inventory).
+    """Read and load an inventory file, with the group_vars/ and host_vars/ directories
+    beside it (see parse_inventory). The digest covers all of them: a plan made before a
+    group_vars edit no longer matches.
 
     Raises:
         ConfigError: unreadable file or invalid inventory.
     """
+    path = Path(path)
+    data = _read_bytes(path, "inventory")
     try:
-        data = Path(path).read_bytes()
         text = data.decode("utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
         raise ConfigError(str(path), 0, 0, f"cannot read inventory: {exc}") from None
-    digest = hashlib.sha256(data).hexdigest()
-    return parse_inventory(text, str(path), env=env, password=password, digest=digest)
+    checksum = hashlib.sha256(data)
+    var_files = []
+    for kind, name, file in _var_file_paths(path.parent):
+        raw = _read_bytes(file, f"{kind}_vars file")
+        checksum.update(f"\0{file.relative_to(path.parent)}\0".encode() + raw)
+        if raw.lstrip().startswith(b"$ANSIBLE_VAULT"):
+            log.warning("%s: vault-encrypted, not read (use FLEETLOGOFF_PASSWORD)", file)
+            continue
+        var_files.append(VarFile(kind, name, str(file), raw.decode("utf-8-sig", "replace")))
+    return parse_inventory(
+        text,
+        str(path),
+        env=env,
+        password=password,
+        digest=checksum.hexdigest(),
+        var_files=var_files,
+    )
+
+
+_VAR_SUFFIXES = ("", ".yml", ".yaml", ".json")
+
+
+def _var_file_paths(directory: Path) -> list[tuple[Literal["group", "host"], str, Path]]:
+    """group_vars/NAME[.yml|.yaml|.json] or group_vars/NAME/*, the same for host_vars,
+    in a stable order (Ansible reads a directory's files sorted by name)."""
+    found: list[tuple[Literal["group", "host"], str, Path]] = []
+    for kind in ("group", "host"):
+        base = directory / f"{kind}_vars"
+        if not base.is_dir():
+            continue
+        for entry in sorted(base.iterdir()):
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir():
+                files = sorted(
+                    f for f in entry.iterdir() if f.is_file() and f.suffix in _VAR_SUFFIXES
+                )
+                found += [(kind, entry.name, f) for f in files if not f.name.startswith(".")]
+            elif entry.suffix in _VAR_SUFFIXES:
+                found.append((kind, entry.name.removesuffix(entry.suffix), entry))
+    return found
+
+
+def _read_bytes(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(str(path), 0, 0, f"cannot read {what}: {exc.strerror}") from None

@@ -375,3 +375,40 @@ def test_a_mixed_inventory_loads_and_only_selecting_an_ssh_host_is_an_error() ->
     with pytest.raises(ConfigError, match="only speaks WinRM") as info:
         inventory.select(None)
     assert (info.value.source, info.value.line) == ("site.yml", 5)  # the ssh vars line
+
+
+def test_group_vars_and_host_vars_beside_the_inventory_apply_as_in_ansible(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "hosts.yml").write_text(
+        "all:\n  children:\n    rds:\n      vars: {ansible_user: inline}\n"
+        "      hosts:\n        rds01:\n        rds02:\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "group_vars").mkdir()
+    (tmp_path / "group_vars" / "all.yml").write_text("ansible_password: from-group-vars\n")
+    (tmp_path / "group_vars" / "rds").mkdir()
+    (tmp_path / "group_vars" / "rds" / "10-conn.yaml").write_text("ansible_user: svc\n")
+    (tmp_path / "group_vars" / "rds" / "20-vault.yml").write_text("$ANSIBLE_VAULT;1.1;AES256\n")
+    (tmp_path / "group_vars" / "unknown.yml").write_text("ansible_user: ignored\n")
+    (tmp_path / "host_vars").mkdir()
+    (tmp_path / "host_vars" / "rds02.yml").write_text(
+        "ansible_host: 10.0.0.2\nfleetlogoff_date_order: dmy\n"
+    )
+    inventory = load_inventory_file(tmp_path / "hosts.yml")
+    one, two = inventory.select(None)
+    assert (one.connection.username, two.connection.username) == ("svc", "svc")
+    assert one.connection.password == Secret("from-group-vars")
+    assert (two.connection.address, two.settings["fleetlogoff_date_order"]) == ("10.0.0.2", "dmy")
+    before = inventory.digest
+    (tmp_path / "host_vars" / "rds02.yml").write_text("ansible_host: 10.0.0.3\n")
+    assert load_inventory_file(tmp_path / "hosts.yml").digest != before
+
+
+def test_an_error_in_a_group_vars_file_names_that_file(tmp_path: Path) -> None:
+    (tmp_path / "hosts.yml").write_text("all:\n  hosts:\n    rds01:\n", encoding="utf-8")
+    (tmp_path / "group_vars").mkdir()
+    (tmp_path / "group_vars" / "all.yml").write_text("fleetlogoff_colour: blue\n")
+    with pytest.raises(ConfigError) as info:
+        load_inventory_file(tmp_path / "hosts.yml")
+    assert info.value.source.endswith("group_vars/all.yml") and info.value.line == 1
