@@ -12,7 +12,8 @@ from typing import Literal
 from fleetlogoff.collect import CollectOptions, HostReading, gather, start_reading
 from fleetlogoff.env import Environment
 from fleetlogoff.errors import UsageError
-from fleetlogoff.inventory import Inventory, load_inventory_file
+from fleetlogoff.inventory import Inventory
+from fleetlogoff.inventory_files import load_inventory_file
 from fleetlogoff.model import Host
 from fleetlogoff.plan_file import plan_document, session_document, write_plan
 from fleetlogoff.planner import HostPlan, Plan, Selection, plan_host, rules_digest

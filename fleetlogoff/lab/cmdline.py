@@ -22,6 +22,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 _OPERATOR_CHARS = "&|<>"
+# A cmd.exe switch other than /C or /K, with its value if any (`/v:on`, `/t:0a`, `/s`).
+_CMD_OTHER_SWITCH = re.compile(r'/[^/\s"]*')
 
 
 class CmdSyntaxError(ValueError):
@@ -162,13 +164,13 @@ def _read_redirection(line: str, i: int, buf: list[str], out: list[Redirection])
     """Read a redirection starting at line[i] (`<` or `>`); return the index after it."""
     handle = 0 if line[i] == "<" else 1
     # A single digit glued to the operator and preceded by a blank is the handle (2>).
-    if buf and buf[-1].isdigit() and (len(buf) == 1 or buf[-2].isspace()):
+    if buf and is_number(buf[-1]) and (len(buf) == 1 or buf[-2].isspace()):
         handle = int(buf.pop())
     operator = line[i]
     i += 1
     if operator == ">" and line[i : i + 1] == ">":
         operator, i = ">>", i + 1
-    if line[i : i + 1] == "&" and line[i + 1 : i + 2].isdigit():
+    if line[i : i + 1] == "&" and is_number(line[i + 1 : i + 2]):
         out.append(Redirection(handle, operator, "&" + line[i + 1]))
         return i + 2
     while i < len(line) and line[i] in " \t":
@@ -188,6 +190,14 @@ def _make_command(text: str, redirections: tuple[Redirection, ...]) -> SimpleCom
         return None
     program, args = split_program(stripped)
     return SimpleCommand(stripped, program, args, redirections)
+
+
+def is_number(text: str) -> bool:
+    """True for a non-empty run of ASCII digits, the only digits Windows tools read.
+
+    str.isdigit() alone also accepts '²', which int() rejects: a crash on hostile input.
+    """
+    return text.isascii() and text.isdigit()
 
 
 def split_program(text: str) -> tuple[str, str]:
@@ -251,20 +261,32 @@ def program_basename(program: str) -> str:
 
 
 def strip_cmd_switches(args: str) -> str | None:
-    """For `cmd [/s] [/q] [/d] /c LINE`, return LINE (outer quotes removed), else None."""
-    rest = args.lstrip()
+    """For `cmd [switches] /c LINE` (or /k), return LINE as cmd.exe runs it, else None.
+
+    Other switches may carry a value (`/v:on`, `/t:0a`) or be glued together (`/s/c`), and
+    /C may be glued to its line (`/cwhoami`): cmd.exe runs the inner line in every case, so
+    the lab must too, or an injected command would run unrecorded.
+    """
+    rest = args
     while True:
-        match = re.match(r"/([a-z])(?:\s+|$)|/([a-z])(?=\")", rest, re.IGNORECASE)
-        if match is None:
+        rest = rest.lstrip(" \t")
+        if len(rest) < 2 or rest[0] != "/":
             return None
-        switch = (match.group(1) or match.group(2)).lower()
-        rest = rest[match.end() :]
-        if switch in ("c", "k"):
-            break
-    rest = rest.strip()
-    if len(rest) >= 2 and rest.startswith('"') and rest.endswith('"'):
-        rest = rest[1:-1]
-    return rest
+        if rest[1] in "cCkK":
+            return _strip_outer_quotes(rest[2:])
+        switch = _CMD_OTHER_SWITCH.match(rest)
+        rest = rest[switch.end() :] if switch else ""
+
+
+def _strip_outer_quotes(line: str) -> str:
+    """Apply cmd /?'s quote rule 2: drop the first character if it is a quote, and the
+    last quote of the line, keeping any text after it. Rule 1 (keep both quotes around
+    an executable name with blanks) never applies: no simulated program has a blank."""
+    line = line.strip(" \t")
+    if not line.startswith('"'):
+        return line
+    last = line.rfind('"')
+    return line[1:] if last == 0 else line[1:last] + line[last + 1 :]
 
 
 # Lines Ansible may wrap around a raw command (reference/clients.md item 1).

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from fleetlogoff.lab import texts
-from fleetlogoff.lab.cmdline import split_arguments
+from fleetlogoff.lab.cmdline import is_number, split_arguments
 from fleetlogoff.lab.locales import Locale, SessionState
 from fleetlogoff.lab.render import QwinstaLayout, render_quser, render_qwinsta
 from fleetlogoff.lab.sessions import SERVICES_ID, Session, SessionStore
@@ -132,7 +132,7 @@ def _is_remote(view: HostView, switches: dict[str, str]) -> bool:
 def _select(store: SessionStore, selector: str, users_only: bool) -> list[Session]:
     """Sessions matching an id, a session name or a user name (quser/qwinsta rules)."""
     sessions = [s for s in store if s.is_user_session or not users_only]
-    if selector.isdigit():
+    if is_number(selector):
         return [s for s in sessions if s.id == int(selector)]
     wanted = selector.lower()
     return [s for s in sessions if wanted in (s.name.lower(), s.user.lower())]
@@ -211,7 +211,7 @@ def _logoff_failure(session_id: int, name: str, code: int) -> Output:
 
 
 def _find_logoff_target(view: HostView, target: str) -> Session | None:
-    if target.isdigit():
+    if is_number(target):
         return view.store.get(int(target))
     return view.store.find_by_name(target)
 
@@ -223,14 +223,14 @@ def run_logoff(view: HostView, inv: Invocation) -> Output:
         return _usage_error(texts.LOGOFF_USAGE)
     if _is_remote(view, switches):
         return _logoff_failure(
-            int(positional[0]) if positional and positional[0].isdigit() else 0, "", 1722
+            int(positional[0]) if positional and is_number(positional[0]) else 0, "", 1722
         )
     target = positional[0] if positional else str(SERVICES_ID)
     session = _find_logoff_target(view, target)
     if session is None:
         # LAB ASSUMPTION: no public capture shows this case; the KB 259436 family with
         # ERROR_CTX_WINSTATION_NOT_FOUND (7022), the code the session API returns.
-        what = f"session ID {target}" if target.isdigit() else f"session {target}"
+        what = f"session ID {target}" if is_number(target) else f"session {target}"
         return Output(
             stderr=lines(
                 f"Could not logoff {what}, Error code 7022",
@@ -276,7 +276,7 @@ def _parse_msg(args: str) -> _MsgArgs | None:
         if arg.startswith("/") and len(arg) > 1:
             key, _, value = arg[1:].partition(":")
             key = key.upper()
-            if key == "TIME" and value.isdigit():
+            if key == "TIME" and is_number(value):
                 seconds = int(value)
             elif key in ("V", "W") and not value:
                 verbose, wait = verbose or key == "V", wait or key == "W"

@@ -156,6 +156,6 @@ class SessionStore:
 
 def _connection_number(name: str) -> int:
     prefix, sep, number = name.partition("#")
-    if sep and prefix.lower() == "rdp-tcp" and number.isdigit():
+    if sep and prefix.lower() == "rdp-tcp" and number.isascii() and number.isdigit():
         return int(number)
     return -1

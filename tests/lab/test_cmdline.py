@@ -115,6 +115,32 @@ def test_strip_cmd_switches() -> None:
     assert strip_cmd_switches("/q") is None
 
 
+@pytest.mark.parametrize(
+    ("args", "inner"),
+    [
+        # Switches with a value, and switches glued together, before /C (cmd /?).
+        ("/v:on /c whoami", "whoami"),
+        ("/E:ON /D /C whoami", "whoami"),
+        ('/s/c "whoami"', "whoami"),
+        ("/cwhoami", "whoami"),
+        ('/c"whoami & hostname"', "whoami & hostname"),
+        # cmd /? rule 2: strip the first quote and the LAST quote, keep text after it.
+        ('/c "quser & whoami" x', "quser & whoami x"),
+        ('/c "quser" & "whoami"', 'quser" & "whoami'),
+        ('/c "quser', "quser"),
+    ],
+)
+def test_strip_cmd_switches_follows_cmd_rules(args: str, inner: str) -> None:
+    assert strip_cmd_switches(args) == inner
+
+
+@pytest.mark.parametrize("line", ["quser ²>x", "quser ¹>x & whoami", "quser >&² x"])
+def test_non_ascii_digits_are_never_redirection_handles(line: str) -> None:
+    steps = parse_line(line, ENV)
+    handles = [r.handle for s in steps for c in s.pipeline for r in c.redirections]
+    assert set(handles) <= {1}
+
+
 def encode(script: str) -> str:
     return base64.b64encode(script.encode("utf-16-le")).decode("ascii")
 

@@ -248,6 +248,26 @@ def test_cmd_c_nested_line_runs_and_is_recorded() -> None:
     assert programs == ["cmd.exe", "hostname", "whoami"]
 
 
+@pytest.mark.parametrize(
+    "line", ["cmd /v:on /c whoami", "cmd /s/c whoami", "cmd /cwhoami", 'cmd /c "quser" & "whoami"']
+)
+def test_cmd_switch_spellings_cannot_hide_an_injected_command(line: str) -> None:
+    host = make_host()
+    run(host, line)
+    ran = [s["program"] for s in host.state()["commands"][0]["subcommands"] if s["ran"]]
+    assert "whoami" in ran
+
+
+@pytest.mark.parametrize(
+    "line", ["logoff ²", "qwinsta ²", "quser ²", "msg * /TIME:² hi", "msg ² hi", "quser ²>x"]
+)
+def test_non_ascii_digits_are_not_numbers(line: str) -> None:
+    host = make_host()
+    result = run(host, line)
+    assert result.exit_code != 0 or result.stderr == b""
+    assert host.state()["commands"][0]["command_line"] == line
+
+
 def ansible_line(script: str) -> str:
     encoded = base64.b64encode(script.encode("utf-16-le")).decode("ascii")
     options = "-NoProfile -NonInteractive -ExecutionPolicy Unrestricted"

@@ -20,6 +20,7 @@ RANKS = {
     "patterns": 1,
     "hostvars": 1,
     "inventory": 1,
+    "inventory_files": 2,
     "rules": 1,
     "windows": 1,
     "parsers": 1,
