@@ -355,3 +355,29 @@ def test_rolling_batches_stop_past_the_failure_limit(tmp_path: Path) -> None:
     not_started = {e["host"] for e in events if e["event"] == "host_skipped"}
     assert not_started == set(untouched) == {h.name for h in healthy}
     assert all("failure limit" in e["reason"] for e in events if e["event"] == "host_skipped")
+
+
+def test_ignore_windows_is_an_explicit_override(tmp_path: Path) -> None:
+    host = _stale_host("rds-override")
+    never_now = [{"days": "mon-sun", "start": "00:00", "end": "00:01", "tz": "UTC"}]
+    with lab([host], tmp_path, {"fleetlogoff_window": never_now}) as (_, inventory):
+        plan = run_cli(["plan", str(inventory), *STALE, "--format", "json"])
+        result = _apply(inventory, tmp_path, "--ignore-windows")
+        assert [lo["session_id"] for lo in host.state()["logoffs"]] == [2]
+    assert plan.json()["hosts"][0]["window"]["open"] is False
+    assert "closed, opens in" in plan.json()["hosts"][0]["window"]["text"]
+    assert result.status == ExitStatus.OK, result.stderr
+
+
+def test_a_plan_whose_rules_file_changed_is_refused(tmp_path: Path) -> None:
+    host = _stale_host("rds-rules")
+    rules = tmp_path / "rules.yml"
+    rules.write_text("- name: stale\n  states: [disc]\n  idle: '>= 2h'\n", encoding="utf-8")
+    with lab([host], tmp_path) as (_, inventory):
+        plan = tmp_path / "plan.json"
+        made = run_cli(["plan", str(inventory), "--rules", str(rules), "-o", str(plan)])
+        rules.write_text("- name: stale\n  states: [disc]\n  idle: '>= 1m'\n", encoding="utf-8")
+        result = _apply(plan, tmp_path)
+        assert host.state()["logoffs"] == []
+    assert made.status == ExitStatus.OK, made.stderr
+    assert result.status == ExitStatus.REFUSED and "rules" in result.stderr
