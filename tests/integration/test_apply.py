@@ -137,15 +137,25 @@ def test_failing_or_hanging_logoff_is_reported(
 
 def test_a_host_that_goes_down_mid_run_is_counted_apart(tmp_path: Path) -> None:
     up, going = _stale_host("rds-up"), _stale_host("rds-going")
+    audit = tmp_path / "audit.jsonl"
+
+    def take_it_down_once_warned() -> None:  # between its warning and its logoff
+        while not (audit.exists() and '"host": "rds-going"' in audit.read_text()):
+            time.sleep(0.02)
+        going.set_network(NetworkBehaviour(down=True))
+
     with lab([up, going], tmp_path) as (_, inventory):
         plan = tmp_path / "plan.json"
         assert run_cli(["plan", str(inventory), *STALE, "-o", str(plan)]).status == ExitStatus.OK
-        going.set_network(NetworkBehaviour(down=True))
-        result = _apply(plan, tmp_path)
+        threading.Thread(target=take_it_down_once_warned, daemon=True).start()
+        result = _apply(plan, tmp_path, "--warn", "2s")
         assert _user_ids(up) == {(3, "busy.user")}
+        assert (2, "stale.user") in _user_ids(going)
     assert result.status == ExitStatus.ERROR
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["hosts"]["rds-up"]["logged_off"] == 1
+    assert report["hosts"]["rds-going"]["warned"] == 1
+    assert report["hosts"]["rds-going"]["logged_off"] == 0
     assert report["hosts"]["rds-going"]["unreachable"]
 
 
