@@ -17,6 +17,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import IO
@@ -101,6 +102,7 @@ def start_fleet(
     limits: ShellLimits | None = None,
     seed: int = 0,
     work_dir: Path | None = None,
+    connection_idle_s: float | None = None,
 ) -> RunningFleet:
     """Serve hosts from this process until `.stop()` (or the end of a `with` block).
 
@@ -111,6 +113,8 @@ def start_fleet(
         limits: Winrs quotas and idle timeout (defaults: Windows 2012+ values).
         seed: seeds the fault-injection randomness.
         work_dir: where the CA PEM and user files go; None uses a temp dir.
+        connection_idle_s: how long a connection may wait for its next complete request
+            before the lab closes it; None keeps Windows' 120 s.
 
     Returns:
         The running fleet, endpoints ready.
@@ -122,6 +126,8 @@ def start_fleet(
         seed=seed,
         work_dir=work_dir,
     )
+    if connection_idle_s is not None:
+        options = replace(options, connection_idle_s=connection_idle_s)
     return RunningFleet(LabServer(hosts, options)).start()
 
 

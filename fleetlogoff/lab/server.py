@@ -32,6 +32,11 @@ HTTP_PORT = 5985  # WinRM default ports (capture S14 DefaultPorts)
 HTTPS_PORT = 5986
 _LISTEN_BACKLOG = 64
 _READ_LIMIT = 128 * 1024
+# HTTP.sys closes a connection idle for TimerConnectionIdle (120 s) or whose head takes
+# longer than HeaderWait (120 s); WinRM gives a body MaxPacketRetrievalTimeSeconds (120 s,
+# capture S14). One 120 s budget per request covers all three, so an idle or trickling
+# client cannot hold a socket and a task forever.
+CONNECTION_IDLE_S = 120.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +68,8 @@ class ServerOptions:
         limits: Winrs quotas and idle timeout.
         seed: seeds the per-host random generators behind reset_rate/error_rate.
         work_dir: where user files and certificates go; None makes a temp dir.
+        connection_idle_s: how long a connection may take to deliver its next complete
+            request before it is closed (idle keep-alive or a slow, endless head or body).
     """
 
     https: bool = True
@@ -70,6 +77,7 @@ class ServerOptions:
     limits: ShellLimits = field(default_factory=ShellLimits)
     seed: int = 0
     work_dir: Path | None = None
+    connection_idle_s: float = CONNECTION_IDLE_S
 
 
 class HostSite:
@@ -186,7 +194,7 @@ class LabServer:
         sock = writer.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        conn = Connection(site, reader, writer, tls=tls)
+        conn = Connection(site, reader, writer, tls=tls, idle_s=self.options.connection_idle_s)
         site.connections.add(conn)
         try:
             if tls and self.ca is not None:

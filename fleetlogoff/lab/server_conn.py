@@ -49,8 +49,10 @@ class Connection:
         writer: asyncio.StreamWriter,
         *,
         tls: bool,
+        idle_s: float = 120.0,
     ) -> None:
         self.site = site
+        self.idle_s = idle_s
         self.reader = reader
         self.writer = writer
         self.tls = tls
@@ -83,7 +85,12 @@ class Connection:
             return
         while True:
             try:
-                request = await read_request(self.reader)
+                request = await asyncio.wait_for(read_request(self.reader), self.idle_s)
+            except TimeoutError:
+                log.debug(
+                    "%s: connection idle for %.0f s, closed", self.site.host.name, self.idle_s
+                )
+                return
             except HttpError as exc:
                 await self._write(Reply(exc.status, [("Content-Type", "text/plain")], b"", True))
                 return
@@ -189,20 +196,28 @@ class Connection:
         return Reply(plain.status, [("Content-Type", encryption.CONTENT_TYPE)], wrapped)
 
     async def _dispatch(self, body: bytes, user: str) -> Reply:
+        host = self.site.host
         try:
             request = wsman.parse_request(body)
         except WsmanParseError as exc:
-            log.info("%s: %s", self.site.host.name, exc)
-            return Reply(400, body=str(exc).encode())
-        host = self.site.host
+            log.info("%s: %s", host.name, exc)
+            return _fault_reply(faults.invalid_xml(), exc.message_id, host.name)
         account = auth.find_account(host.accounts, user)
         try:
             if account is None or not account.admin:
                 raise faults.access_denied()
             answer = await self.site.shells.handle(request, account.username, self.client_ip)
         except faults.WsmanFault as fault:
-            return Reply(500, body=faults.render_fault(fault.spec, request.message_id, host.name))
+            return _fault_reply(fault, request.message_id, host.name)
+        except Exception:  # a lab bug must cost one fault, not the connection and a traceback
+            log.exception("%s: failed to answer %s", host.name, request.action)
+            return _fault_reply(faults.internal_error(), request.message_id, host.name)
         return Reply(200, body=answer)
+
+
+def _fault_reply(fault: faults.WsmanFault, relates_to: str, machine: str) -> Reply:
+    # Every fault in the captures is HTTP 500 (winrm-wire.md §2.1).
+    return Reply(500, body=faults.render_fault(fault.spec, relates_to, machine))
 
 
 class _Challenge(Exception):  # noqa: N818 (control flow: carries the 401 challenge reply)

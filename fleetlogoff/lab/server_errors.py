@@ -15,10 +15,13 @@ class WsmanParseError(LabError):
 
     Attributes:
         reason: what is wrong, in words.
+        message_id: the request's wsa:MessageID when it could be read, else "" (the
+            fault's RelatesTo).
     """
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, message_id: str = "") -> None:
         self.reason = reason
+        self.message_id = message_id
         super().__init__(f"bad WS-Management request: {reason}")
 
 

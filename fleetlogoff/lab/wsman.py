@@ -115,7 +115,7 @@ def parse_request(data: bytes) -> WsmanRequest:
     action = _header_text(header, NS_A, "Action")
     message_id = _header_text(header, NS_A, "MessageID")
     if not action or not message_id:
-        raise WsmanParseError("missing wsa:Action or wsa:MessageID")
+        raise WsmanParseError("missing wsa:Action or wsa:MessageID", message_id or "")
     return WsmanRequest(
         action=action,
         message_id=message_id,

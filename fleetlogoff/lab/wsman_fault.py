@@ -24,6 +24,8 @@ CODE_INVALID_PARAMETER = 87  # ERROR_INVALID_PARAMETER from winrscmd.dll (captur
 CODE_ACCESS_DENIED = 5  # ERROR_ACCESS_DENIED (diyan/pywinrm#336)
 CODE_FILENAME_TOO_LONG = 2147942606  # 0x800700CE ERROR_FILENAME_EXCED_RANGE (capture S15)
 CODE_ACTION_NOT_SUPPORTED = 2150858853  # 0x80338065 ERROR_WSMAN_ACTION_NOT_SUPPORTED
+CODE_INVALID_XML = 2150858819  # 0x80338043 ERROR_WSMAN_INVALID_XML
+CODE_UNSPECIFIED = 2147500037  # 0x80004005 E_FAIL
 
 _CMD_PLUGIN = ("Shell cmd plugin", r"%systemroot%\system32\winrscmd.dll")
 _SHELL_PROVIDER = ("Shell provider", r"%systemroot%\system32\WsmSvc.dll")
@@ -237,4 +239,20 @@ def action_not_supported(action: str) -> WsmanFault:
     )
     return WsmanFault(
         FaultSpec(CODE_ACTION_NOT_SUPPORTED, True, "a:ActionNotSupported", text, text)
+    )
+
+
+def invalid_xml() -> WsmanFault:
+    """The body is not a SOAP envelope the service can read (wsmerror.h text; the subcode
+    and HTTP status for this case are UNVERIFIED, no capture shows them)."""
+    text = "The WS-Management service cannot process the request because the XML is invalid. "
+    return WsmanFault(FaultSpec(CODE_INVALID_XML, True, "w:SchemaValidationError", text, text))
+
+
+def internal_error() -> WsmanFault:
+    """The simulated host failed unexpectedly: a lab bug answered as a provider failure, so
+    the client sees a fault instead of a dropped connection (LAB ASSUMPTION)."""
+    text = "Unspecified error "
+    return WsmanFault(
+        FaultSpec(CODE_UNSPECIFIED, False, "w:InternalError", text, text, provider=_CMD_PLUGIN)
     )
