@@ -26,6 +26,9 @@ MAX_TIMEOUT_S = 60.0  # MaxTimeoutms 60000 (capture S14): longer OperationTimeou
 DEFAULT_IDLE_TIMEOUT_S = 7200.0  # Winrs IdleTimeout 7200000 ms on 2012+ (MS-WSMV note <28>)
 MAX_COMMAND_LINE = 8191  # cmd.exe's command-line limit (KB830473); longer lines fault as S15
 DEFAULT_MAX_SHELLS_PER_USER = 30  # Winrs MaxShellsPerUser default (MS-WSMV 2.2.4.42, note <34>)
+# Service MaxConcurrentOperationsPerUser (capture S14). It also bounds what one client can
+# make a host remember: commands are only forgotten with their shell (note <118>).
+DEFAULT_MAX_OPERATIONS_PER_USER = 1500
 _TRUE = ("TRUE", "1")
 
 
@@ -50,6 +53,7 @@ class _Shell:
     codepage: int | None
     last_used: float
     commands: dict[str, _Command] = field(default_factory=dict)
+    operations: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +62,7 @@ class ShellLimits:
 
     idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S
     max_shells_per_user: int = DEFAULT_MAX_SHELLS_PER_USER
+    max_operations_per_user: int = DEFAULT_MAX_OPERATIONS_PER_USER
 
 
 class ShellService:
@@ -154,9 +159,11 @@ class ShellService:
                 command.task.cancel()
         self._shells.pop(shell.info.shell_id, None)
 
+    def _owned_by(self, user: str) -> list[_Shell]:
+        return [s for s in self._shells.values() if s.info.owner.lower() == user.lower()]
+
     def _create(self, request: w.WsmanRequest, user: str, client_ip: str) -> bytes:
-        owned = sum(1 for s in self._shells.values() if s.info.owner.lower() == user.lower())
-        if 0 < self.limits.max_shells_per_user <= owned:
+        if 0 < self.limits.max_shells_per_user <= len(self._owned_by(user)):
             raise faults.max_shells()
         body = request.body
         idle = self.limits.idle_timeout_s
@@ -188,6 +195,12 @@ class ShellService:
         line = " ".join(p for p in parts if p)
         if len(line) > MAX_COMMAND_LINE:
             raise faults.command_line_too_long()
+        # Each Command counts until its shell is deleted; Signal never releases it (MS-WSMV
+        # 3.1.4.11, note <118>).
+        limit = self.limits.max_operations_per_user
+        if 0 < limit <= sum(s.operations for s in self._owned_by(user)):
+            raise faults.max_operations(limit)
+        shell.operations += 1
         skip = request.options.get("WINRS_SKIP_CMD_SHELL", "").upper() in _TRUE
         command_id = (body.get("CommandId") or w.new_guid()).upper()
         command = _Command(command_id, line, skip)

@@ -20,6 +20,7 @@ CODE_TIMED_OUT = 2150858793  # 0x80338029 ERROR_WSMAN_OPERATION_TIMEDOUT
 CODE_UNEXPECTED_SELECTORS = 2150858843  # 0x8033805B ERROR_WSMAN_UNEXPECTED_SELECTORS
 CODE_INVALID_HEADER = 2150858767  # invalid OperationTimeout header (capture S12)
 CODE_MAX_SHELLS = 2150859173  # 0x803381A5 ERROR_WSMAN_QUOTA_MAX_SHELLS
+CODE_MAX_OPERATIONS = 2150859174  # 0x803381A6 ERROR_WSMAN_QUOTA_MAX_OPERATIONS
 CODE_INVALID_PARAMETER = 87  # ERROR_INVALID_PARAMETER from winrscmd.dll (capture S8)
 CODE_ACCESS_DENIED = 5  # ERROR_ACCESS_DENIED (diyan/pywinrm#336)
 CODE_FILENAME_TOO_LONG = 2147942606  # 0x800700CE ERROR_FILENAME_EXCED_RANGE (capture S15)
@@ -223,6 +224,17 @@ def max_shells() -> WsmanFault:
         "this user. "
     )
     return WsmanFault(FaultSpec(CODE_MAX_SHELLS, False, "w:QuotaLimit", text, text))
+
+
+def max_operations(limit: int) -> WsmanFault:
+    """The user ran MaxConcurrentOperationsPerUser commands in open shells (winrm-wire.md
+    §2.9, text from ansible/ansible#83656; HTTP status and subcode UNVERIFIED)."""
+    text = (
+        "The WS-Management service cannot process the request. This user is allowed a maximum "
+        f"number of {limit} concurrent operations, which has been exceeded. Close existing "
+        "operations for this user, or raise the quota for this user. "
+    )
+    return WsmanFault(FaultSpec(CODE_MAX_OPERATIONS, False, "w:QuotaLimit", text, text))
 
 
 def access_denied() -> WsmanFault:

@@ -14,8 +14,9 @@ import pytest
 
 from fleetlogoff.lab import wsman as w
 from fleetlogoff.lab.fleet import RunningFleet, start_fleet
+from fleetlogoff.lab.server_shells import ShellLimits, ShellService
 from tests.lab.conftest import ADMIN, FakeHost
-from tests.lab.test_wire import envelope
+from tests.lab.test_wire import call, envelope, fault_of, open_shell
 
 _F = "{http://schemas.microsoft.com/wbem/wsman/1/wsmanfault}WSManFault"
 
@@ -109,3 +110,17 @@ def test_idle_and_slow_connections_are_closed(fleet: RunningFleet) -> None:
         assert idle.recv(1) == b"" and slow.recv(1) == b""
         assert time.monotonic() - started < 3
     assert not any(site.connections for site in fleet.server.sites)
+
+
+def test_commands_count_against_max_operations_until_the_shell_is_deleted() -> None:
+    # MS-WSMV 3.1.4.11 and note <118>: each Command counts, Signal does not release it,
+    # only deleting the shell does (Ansible re-creates its shell on this fault).
+    service = ShellService(FakeHost(), ShellLimits(max_operations_per_user=2))
+    shell = open_shell(service)
+    cmd = "<rsp:CommandLine><rsp:Command>hostname</rsp:Command></rsp:CommandLine>"
+    for _ in range(2):
+        call(service, envelope(w.ACTION_COMMAND, cmd, shell_id=shell))
+    spec = fault_of(service, envelope(w.ACTION_COMMAND, cmd, shell_id=shell))
+    assert spec.code == 2150859174 and "maximum number of 2 concurrent operations" in spec.message
+    call(service, envelope(w.ACTION_DELETE, shell_id=shell))
+    call(service, envelope(w.ACTION_COMMAND, cmd, shell_id=open_shell(service)))
