@@ -32,6 +32,10 @@ DEFAULT_MAX_OPERATIONS_PER_USER = 1500
 _TRUE = ("TRUE", "1")
 
 
+# Far above what msg reads; bounds what many Sends to one command can pile up.
+_MAX_STDIN_BYTES = 1024 * 1024
+
+
 @dataclass(slots=True)
 class _Command:
     command_id: str
@@ -265,6 +269,10 @@ class ShellService:
             command.stdin += base64.b64decode(stream.text or "", validate=True)
         except (binascii.Error, ValueError):
             raise faults.invalid_parameter() from None
+        if len(command.stdin) > _MAX_STDIN_BYTES:
+            # One client must not make a host hold unbounded input (each Send is capped by
+            # MaxEnvelopeSize, their sum was not).
+            raise faults.invalid_parameter()
         if (stream.get("End") or "").upper() in _TRUE and not command.started:
             self._start(command, shell, user)
         return w.build_send_response(request.message_id)

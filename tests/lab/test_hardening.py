@@ -124,3 +124,17 @@ def test_commands_count_against_max_operations_until_the_shell_is_deleted() -> N
     assert spec.code == 2150859174 and "maximum number of 2 concurrent operations" in spec.message
     call(service, envelope(w.ACTION_DELETE, shell_id=shell))
     call(service, envelope(w.ACTION_COMMAND, cmd, shell_id=open_shell(service)))
+
+
+def test_stdin_piled_up_over_many_sends_is_bounded() -> None:
+    service = ShellService(FakeHost(), ShellLimits())
+    shell = open_shell(service)
+    cmd = "<rsp:CommandLine><rsp:Command>msg * /TIME:5</rsp:Command></rsp:CommandLine>"
+    reply = call(service, envelope(w.ACTION_COMMAND, cmd, shell_id=shell))
+    cid = reply.findtext(f".//{{{w.NS_RSP}}}CommandId") or ""
+    chunk = base64.b64encode(b"x" * 400_000).decode()
+    send = f'<rsp:Send><rsp:Stream Name="stdin" CommandId="{cid}">{chunk}</rsp:Stream></rsp:Send>'
+    for _ in range(2):
+        call(service, envelope(w.ACTION_SEND, send, shell_id=shell))
+    spec = fault_of(service, envelope(w.ACTION_SEND, send, shell_id=shell))
+    assert spec.code == 87  # the parameter is incorrect
