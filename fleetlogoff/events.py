@@ -31,16 +31,6 @@ class Kind(StrEnum):
     INTERRUPTED = "interrupted"
 
 
-# Outcomes that end a planned session's story, for the recap.
-SESSION_OUTCOMES = (
-    Kind.LOGGED_OFF,
-    Kind.SPARED,
-    Kind.SKIPPED,
-    Kind.STUCK,
-    Kind.FAILED,
-)
-
-
 @dataclass(frozen=True, slots=True)
 class Event:
     """One fact.

@@ -2,7 +2,9 @@
 
 One WSMan per host, used by one thread (pypsrp is not thread-safe: pypsrp-notes.md §1.6),
 one WinRS shell per host reused for every command (Create once, Command+Receive per
-command, Delete at the end), UTF-8 code page so localized output needs no OEM guess.
+command, Delete at the end), in the UTF-8 code page unless fleetlogoff_codepage says
+otherwise, so localized output needs no OEM guess. WinRM's default path (NTLM with
+encryption over HTTP) runs on the lean transport of ntlm_http.py under pypsrp's messages.
 """
 
 from __future__ import annotations
