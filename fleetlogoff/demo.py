@@ -10,8 +10,10 @@ import tempfile
 from datetime import timedelta
 from pathlib import Path
 
-from fleetlogoff.app import ExitStatus, FleetOptions, PlanOptions, SelectOptions, run_plan
-from fleetlogoff.app_apply import ApplyOptions, run_apply
+from fleetlogoff.app.apply import ApplyOptions, run_apply
+from fleetlogoff.app.fleet import FleetOptions, SelectOptions
+from fleetlogoff.app.plan import PlanOptions, run_plan
+from fleetlogoff.app.status import ExitStatus
 from fleetlogoff.env import Environment
 from fleetlogoff.executor import ApplySettings
 from fleetlogoff.lab.fleet import start_fleet

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from fleetlogoff.app import ExitStatus
+from fleetlogoff.app.status import ExitStatus
 from fleetlogoff.cli import main
 from fleetlogoff.env import Environment
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fleetlogoff.app import ExitStatus
+from fleetlogoff.app.status import ExitStatus
 from tests.cliutil import run_cli
 
 CORPUS = Path(__file__).parents[1] / "fixtures" / "corpus"

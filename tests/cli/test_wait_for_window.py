@@ -7,8 +7,8 @@ import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from fleetlogoff.app import FleetOptions
-from fleetlogoff.app_apply import ApplyOptions, wait_for_windows
+from fleetlogoff.app.apply import ApplyOptions, wait_for_windows
+from fleetlogoff.app.fleet import FleetOptions
 from fleetlogoff.env import Environment
 from fleetlogoff.executor import ApplySettings
 from fleetlogoff.inventory import parse_inventory

@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from fleetlogoff.app import ExitStatus, FleetOptions, SelectOptions
-from fleetlogoff.app_apply import ApplyOptions, run_apply
+from fleetlogoff.app.apply import ApplyOptions, run_apply
+from fleetlogoff.app.fleet import FleetOptions, SelectOptions
+from fleetlogoff.app.status import ExitStatus
 from fleetlogoff.env import Environment
 from fleetlogoff.executor import ApplySettings
 from fleetlogoff.lab.commands import LogoffBehaviour

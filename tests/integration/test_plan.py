@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fleetlogoff.app import ExitStatus
+from fleetlogoff.app.status import ExitStatus
 from fleetlogoff.lab.contract import NetworkBehaviour
 from fleetlogoff.lab.host import SimHost
 from fleetlogoff.plan_file import read_plan

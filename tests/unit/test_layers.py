@@ -35,8 +35,6 @@ RANKS = {
     "messages": 1,
     "ui": 2,
     "app": 3,
-    "app_parse": 3,
-    "app_apply": 3,
     "demo": 4,
     "cli": 4,
     "__main__": 5,

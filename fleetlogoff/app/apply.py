@@ -12,16 +12,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from fleetlogoff.app import (
-    ExitStatus,
+from fleetlogoff.app.fleet import (
     FleetOptions,
-    PlanOptions,
     SelectOptions,
     load_fleet,
     make_selection,
-    plan_fleet,
     select_from_spec,
 )
+from fleetlogoff.app.plan import PlanOptions, plan_fleet
+from fleetlogoff.app.status import ExitStatus
 from fleetlogoff.audit import AuditError, AuditLog, default_audit_path
 from fleetlogoff.env import Environment
 from fleetlogoff.errors import UsageError

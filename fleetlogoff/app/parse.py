@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Literal
 
-from fleetlogoff.app import ExitStatus
+from fleetlogoff.app.status import ExitStatus
 from fleetlogoff.env import Environment
 from fleetlogoff.errors import UsageError
 from fleetlogoff.parsers import (

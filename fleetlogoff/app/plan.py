@@ -1,0 +1,86 @@
+"""`fleetlogoff plan`: read every host, judge every session, print and save the plan."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Literal
+
+from fleetlogoff.app.fleet import (
+    FleetOptions,
+    SelectOptions,
+    load_fleet,
+    make_selection,
+    read_fleet,
+    select_spec,
+)
+from fleetlogoff.app.status import ExitStatus
+from fleetlogoff.collect import HostReading
+from fleetlogoff.env import Environment
+from fleetlogoff.model import Host
+from fleetlogoff.plan_file import plan_document, write_plan
+from fleetlogoff.planner import HostPlan, Plan, Selection, plan_host, rules_digest
+from fleetlogoff.transport import Connector
+from fleetlogoff.ui import make_console
+from fleetlogoff.ui.plan_view import render_plan
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    fleet: FleetOptions
+    select: SelectOptions = field(default_factory=SelectOptions)
+    output: str | None = None
+    format: Literal["table", "json"] = "table"
+    detailed_exitcode: bool = False
+    show_all: bool = False
+
+
+def plan_fleet(
+    options: PlanOptions, env: Environment, connector: Connector
+) -> tuple[Plan, tuple[Host, ...], Selection]:
+    """Load, select, read every host and judge every session: the plan and its inputs."""
+    inventory, hosts = load_fleet(options.fleet, env)
+    selection = make_selection(options.select)
+    now = env.clock()
+    judged: dict[str, HostPlan] = {}
+
+    def judge(r: HostReading) -> None:
+        judged[r.host.name] = plan_host(
+            r.host, r.status, r.sessions, error=r.error, raw=r.raw, selection=selection, now_utc=now
+        )
+
+    read_fleet(hosts, options.fleet, env, connector, on_reading=judge)
+    plan = Plan(
+        created=now,
+        inventory_source=inventory.source,
+        inventory_digest=inventory.digest,
+        rules_source=selection.source,
+        rules_digest=rules_digest(hosts, selection),
+        limit=options.fleet.limit,
+        rules_spec=select_spec(options.select),
+        hosts=tuple(judged[h.name] for h in hosts),
+    )
+    return plan, hosts, selection
+
+
+def run_plan(options: PlanOptions, env: Environment, connector: Connector) -> ExitStatus:
+    plan, _, _ = plan_fleet(options, env, connector)
+    if options.output:
+        write_plan(plan, options.output)
+    if options.format == "json":
+        env.stdout.write(json.dumps(plan_document(plan), indent=2, ensure_ascii=False) + "\n")
+    else:
+        console = make_console(env.stdout, color=env.color)
+        render_plan(console, plan, show_all=options.show_all)
+        if options.output:
+            console.print(f"Plan saved to {options.output}", markup=False)
+    return plan_exit_status(plan, detailed=options.detailed_exitcode)
+
+
+def plan_exit_status(plan: Plan, *, detailed: bool) -> ExitStatus:
+    """Errors win over changes, as with terraform's -detailed-exitcode."""
+    if plan.failed_hosts:
+        return ExitStatus.ERROR
+    if detailed and plan.target_count:
+        return ExitStatus.CHANGES
+    return ExitStatus.OK

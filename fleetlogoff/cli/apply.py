@@ -1,0 +1,112 @@
+"""`fleetlogoff apply PLAN|INVENTORY`: flags, and the signals that ask a run to stop."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+from datetime import timedelta
+
+from fleetlogoff.app.apply import ApplyOptions, run_apply
+from fleetlogoff.app.status import ExitStatus
+from fleetlogoff.cli.flags import (
+    Commands,
+    add_fleet_flags,
+    add_select_flags,
+    duration,
+    fleet_options,
+    percent,
+    positive_int,
+    select_options,
+)
+from fleetlogoff.env import Environment
+from fleetlogoff.errors import UsageError
+from fleetlogoff.executor import ApplySettings
+from fleetlogoff.messages import DEFAULT_MESSAGE
+from fleetlogoff.transport import Connector
+
+
+def serial(text: str) -> tuple[float, bool]:
+    """--serial N (hosts) or N% (of the hosts with targets)."""
+    if text.endswith("%"):
+        value = percent(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError("must be more than 0%")
+        return value, True
+    return float(positive_int(text)), False
+
+
+def register(commands: Commands) -> None:
+    apply = commands.add_parser("apply", help="warn, wait, re-verify and log off")
+    apply.add_argument("source", help="a saved plan (JSON) or an inventory to plan from now")
+    apply.add_argument("--inventory", help="inventory to check a saved plan against")
+    add_fleet_flags(apply, positional=False)
+    add_select_flags(apply)
+    apply.add_argument("--warn", type=duration, default=timedelta(0), help="e.g. 5m")
+    apply.add_argument("--message", default=DEFAULT_MESSAGE, help="warning text")
+    apply.add_argument(
+        "--remind",
+        type=duration,
+        action="append",
+        default=[],
+        help="also remind this long before the deadline, e.g. 1m (repeatable)",
+    )
+    apply.add_argument("-y", "--yes", action="store_true", help="act without asking")
+    apply.add_argument("--serial", type=serial, help="rolling batches: N hosts or N%%")
+    apply.add_argument("--max-fail-percentage", type=percent, help="stop new batches above")
+    apply.add_argument("--wait-for-window", action="store_true")
+    apply.add_argument("--ignore-windows", action="store_true", help="act outside windows")
+    apply.add_argument("--window-margin", type=duration, default=timedelta(minutes=5))
+    apply.add_argument("--max-plan-age", type=duration, default=timedelta(hours=1))
+    apply.add_argument("--audit-log", help="JSON-lines audit file (default: XDG state dir)")
+    apply.add_argument("--report", help="write the outcome as JSON")
+    apply.add_argument("--no-cancel-notice", action="store_true", help="no 'cancelled' message")
+    apply.set_defaults(run=run)
+
+
+def apply_options(args: argparse.Namespace) -> ApplyOptions:
+    serial = args.serial
+    for before in args.remind:
+        if before >= args.warn:
+            raise UsageError(f"--remind {before} must be shorter than --warn {args.warn}")
+    settings = ApplySettings(
+        warn=args.warn,
+        message=args.message,
+        forks=args.forks,
+        batch_size=int(serial[0]) if serial and not serial[1] else None,
+        batch_percent=serial[0] if serial and serial[1] else None,
+        max_fail_percentage=args.max_fail_percentage,
+        host_timeout_s=max(args.timeout, 60.0),
+        command_timeout_s=args.timeout,
+        notify_cancel=not args.no_cancel_notice,
+        reminders=tuple(args.remind),
+    )
+    return ApplyOptions(
+        source=args.source,
+        fleet=fleet_options(args, inventory=args.source),
+        select=select_options(args),
+        inventory=args.inventory,
+        settings=settings,
+        yes=args.yes,
+        wait_for_window=args.wait_for_window,
+        ignore_windows=args.ignore_windows,
+        window_margin=args.window_margin,
+        max_plan_age=args.max_plan_age,
+        audit_log=args.audit_log,
+        report=args.report,
+    )
+
+
+def run(args: argparse.Namespace, env: Environment, connector: Connector) -> ExitStatus:
+    """Ctrl-C and SIGTERM ask apply to stop starting new work; they never kill it mid-act."""
+    options = apply_options(args)
+    stop = threading.Event()
+    previous: dict[signal.Signals, object] = {}
+    if threading.current_thread() is threading.main_thread():
+        for number in (signal.Signals.SIGINT, signal.Signals.SIGTERM):
+            previous[number] = signal.signal(number, lambda *_: stop.set())
+    try:
+        return run_apply(options, env, connector, stop)
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)  # type: ignore[arg-type]  # what signal() returned

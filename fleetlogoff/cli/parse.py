@@ -1,0 +1,26 @@
+"""`fleetlogoff parse quser|qwinsta FILE`: flags."""
+
+from __future__ import annotations
+
+import argparse
+
+from fleetlogoff.app.parse import run_parse
+from fleetlogoff.app.status import ExitStatus
+from fleetlogoff.cli.flags import Commands
+from fleetlogoff.env import Environment
+from fleetlogoff.transport import Connector
+
+
+def register(commands: Commands) -> None:
+    parse = commands.add_parser("parse", help="parse saved quser/qwinsta output to JSON")
+    parse.add_argument("kind", choices=("quser", "qwinsta"))
+    parse.add_argument("file", help="file with the output, or - for stdin")
+    parse.add_argument("--date-order", choices=("auto", "mdy", "dmy", "ymd"), default="auto")
+    parse.add_argument(
+        "--codepage", type=int, default=None, help="code page of the file (default: UTF-8)"
+    )
+    parse.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, env: Environment, connector: Connector) -> ExitStatus:
+    return run_parse(args.kind, args.file, args.date_order, args.codepage, env)
