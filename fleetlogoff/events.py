@@ -27,6 +27,7 @@ class Kind(StrEnum):
     LOGGED_OFF = "logged_off"
     STUCK = "stuck"  # logoff ran but the session is still there
     FAILED = "failed"  # logoff reported an error or did not finish
+    PHASE_STARTED = "phase_started"  # reason: warning, waiting, logging_off, confirming
     WAIT_STARTED = "wait_started"
     INTERRUPTED = "interrupted"
 
