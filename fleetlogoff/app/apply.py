@@ -31,6 +31,7 @@ from fleetlogoff.model import Host
 from fleetlogoff.plan_file import plan_document, read_plan
 from fleetlogoff.planner import Plan, Selection, host_window, rules_digest
 from fleetlogoff.recap import Recap
+from fleetlogoff.runlock import RunLockedError, hold_run_lock, inventory_key, plan_key
 from fleetlogoff.transport import Connector
 from fleetlogoff.ui import make_console
 from fleetlogoff.ui.apply_view import ApplyView, render_recap
@@ -185,12 +186,28 @@ def run_apply(
     check_message(options.settings.message)
     try:
         return _apply(options, env, connector, stop)
-    except RefusedError as exc:
+    except (RefusedError, RunLockedError) as exc:
         env.stderr.write(f"fleetlogoff: refused: {exc}\n")
         return ExitStatus.REFUSED
 
 
+def run_lock_keys(options: ApplyOptions) -> list[str]:
+    """What one apply excludes others from: its plan and the inventory it acts on."""
+    if not is_plan_file(options.source):
+        return [inventory_key(options.source)]
+    inventory = options.inventory or read_plan(options.source).inventory_source
+    return [plan_key(options.source), inventory_key(inventory)]
+
+
 def _apply(
+    options: ApplyOptions, env: Environment, connector: Connector, stop: threading.Event
+) -> ExitStatus:
+    keys = run_lock_keys(options)
+    with hold_run_lock(keys, env.environ, f"fleetlogoff apply {options.source}", env.clock):
+        return _apply_locked(options, env, connector, stop)
+
+
+def _apply_locked(
     options: ApplyOptions, env: Environment, connector: Connector, stop: threading.Event
 ) -> ExitStatus:
     if is_plan_file(options.source):

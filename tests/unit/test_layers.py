@@ -31,6 +31,7 @@ RANKS = {
     "executor": 2,
     "plan_file": 2,
     "audit": 2,
+    "runlock": 2,
     "recap": 2,
     "messages": 1,
     "ui": 2,
