@@ -32,6 +32,8 @@ RANKS = {
     "plan_file": 2,
     "audit": 2,
     "runlock": 2,
+    "guard": 2,
+    "guard_script": 1,
     "recap": 2,
     "messages": 1,
     "ui": 2,
