@@ -335,7 +335,7 @@ class Executor:
             self._event(Kind.FAILED, host, planned, "logoff did not finish in time")
             return False
         if outcome.event_kind is not None:
-            self._event(outcome.event_kind, host, planned, outcome.reason)
+            self._emit(outcome.event(host, planned, self._clock()))
             return outcome.event_kind is not Kind.FAILED
         sent.append(planned)
         return True

@@ -12,10 +12,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 from fleetlogoff.errors import HostCommandError, ParseError
-from fleetlogoff.events import Kind
+from fleetlogoff.events import Event, Kind
 from fleetlogoff.guard_script import (
     GuardResult,
     GuardTarget,
@@ -59,6 +60,18 @@ class GuardOutcome:
         if self.status == "sent":
             return None
         return Kind.FAILED if self.status == "failed" else Kind.SKIPPED
+
+    def event(self, host: str, planned: Session, time: datetime) -> Event:
+        """That event; the host's own words ride along as `host_text` (shown at -v)."""
+        return Event(
+            self.event_kind or Kind.LOGOFF_SENT,
+            time,
+            host=host,
+            session_id=planned.id,
+            username=planned.username,
+            reason=self.reason,
+            data={"host_text": self.detail} if self.detail else {},
+        )
 
 
 def guarded_logoff(

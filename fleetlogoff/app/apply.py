@@ -215,6 +215,21 @@ def _apply_locked(
     else:
         plan, hosts, selection = make_fresh_plan(options, env, connector)
         render_plan(make_console(env.stdout, color=env.color), plan)
+    return act_on_plan(plan, hosts, selection, options, env, connector, stop)
+
+
+def act_on_plan(
+    plan: Plan,
+    hosts: dict[str, Host],
+    selection: Selection,
+    options: ApplyOptions,
+    env: Environment,
+    connector: Connector,
+    stop: threading.Event,
+    on_event: Emit | None = None,
+) -> ExitStatus:
+    """Confirm, open the audit log and carry the plan out (apply's path, shared by the
+    `logoff` command); `on_event` sees every event once it is recorded."""
     if plan.target_count == 0:
         env.stdout.write("Nothing to log off.\n")
         return ExitStatus.NOTHING_TO_DO
@@ -229,7 +244,7 @@ def _apply_locked(
     except AuditError as exc:
         raise RefusedError(f"{exc}: no audit trail, no logoffs") from exc
     with audit:
-        status = _execute(plan, hosts, selection, options, env, connector, stop, audit)
+        status = _execute(plan, hosts, selection, options, env, connector, stop, audit, on_event)
     env.stderr.write(f"audit log: {audit_path}\n")
     return status
 
@@ -243,6 +258,7 @@ def _execute(
     connector: Connector,
     stop: threading.Event,
     audit: AuditLog,
+    on_event: Emit | None = None,
 ) -> ExitStatus:
     console = make_console(env.stdout, color=env.color)
     recap = Recap([h.name for h in plan.hosts if h.targets])
@@ -256,6 +272,8 @@ def _execute(
                 raise
             recap.add(event)
             view.on_event(event)
+            if on_event is not None:
+                on_event(event)
 
         emit(_run_started(plan, hosts, options, env))
         work = select_work(plan, hosts, options, env, emit)

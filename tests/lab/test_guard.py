@@ -241,3 +241,36 @@ def test_scenario_keys_for_the_guard() -> None:
         parse_scenario("hosts:\n  rds-1: {powershell: maybe}\n", "s.yml")
     with pytest.raises(Exception, match="command number"):
         parse_scenario("hosts:\n  r: {dynamics: [{logs_off_before_command: 0}]}\n", "s.yml")
+
+
+def _run_logoff(host: SimHost, line: str) -> tuple[str, str]:
+    result = host.run(CommandRequest(line, 65001, "Administrator"))
+    return result.stdout.decode(), result.stderr.decode()
+
+
+def test_logoff_exe_names_ids_and_v_as_the_lab_models_them() -> None:
+    console = Session(1, "Console", "console.user", SessionState.ACTIVE, START - 60, START)
+    named = Session(3, "RDP-Tcp#3", "bob", SessionState.ACTIVE, START - 60, START)
+    host = SimHost(
+        "rds-n", sessions=[*make_infrastructure()[:1], console, named], clock=FakeClock()
+    )
+    host.store.put(Session(65536, "RDP-Tcp", "", SessionState.LISTEN))
+    # /V: "Logging off session ID N" (LAB ASSUMPTION, FORMATS.md §3), by name.
+    assert _run_logoff(host, "logoff rdp-tcp#3 /v") == ("Logging off session ID 3\r\n", "")
+    # A name that matches no session (7022, the session API's code for it).
+    _, err = _run_logoff(host, "logoff rdp-tcp#3")
+    assert "Error [7022]: The specified session cannot be found." in err
+    # The listener's name: a listener cannot be logged off (KB 259436's form, error 5).
+    _, err = _run_logoff(host, "logoff RDP-TCP")
+    assert err.startswith("Could not logoff session ID 65536 from session RDP-Tcp, Error code 5")
+    # The console, with a user or not: "You cannot log off a user from the console session."
+    _, err = _run_logoff(host, "logoff 1")
+    assert err.startswith("Could not logoff session ID 1 from session Console, Error code 5")
+    assert (1, "console.user") in {(s.id, s.user) for s in host.sessions()}
+
+
+def test_a_name_shared_by_a_session_and_a_listener_names_the_session() -> None:
+    shared = Session(4, "RDP-Tcp", "eve", SessionState.ACTIVE, START - 60, START)
+    host = _host(shared)
+    assert _run_logoff(host, "logoff rdp-tcp") == ("", "")
+    assert _by_logoff(host) == [(4, "eve")]

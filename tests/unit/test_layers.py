@@ -34,6 +34,7 @@ RANKS = {
     "runlock": 2,
     "guard": 2,
     "guard_script": 1,
+    "logoff_select": 1,
     "recap": 2,
     "messages": 1,
     "ui": 2,
