@@ -34,6 +34,8 @@ from fleetlogoff.transport import HostSession
 log = logging.getLogger(__name__)
 
 OutcomeStatus = Literal["sent", "gone", "changed", "failed"]
+# How much of a host's own text an outcome keeps for the audit log (a quser table fits).
+_KEEP = 4000
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,9 +126,11 @@ def _kept(host: Host, planned: Session, result: GuardResult) -> GuardOutcome:
     try:
         current = parse_quser(text, date_order=date_order)  # type: ignore[arg-type]  # validated by the inventory
     except HostCommandError as exc:
-        return GuardOutcome("failed", f"not logged off: quser failed on the host: {exc}", text)
+        return GuardOutcome(
+            "failed", f"not logged off: quser failed on the host: {exc}", text[:_KEEP]
+        )
     except ParseError as exc:
-        return GuardOutcome("failed", f"not logged off: {exc}", text)
+        return GuardOutcome("failed", f"not logged off: {exc}", text[:_KEEP])
     found = next((s for s in current if s.id == planned.id), None)
     if found is None:
         return GuardOutcome("gone", "session is gone (checked on the host right before logoff)")
@@ -145,5 +149,5 @@ def _kept(host: Host, planned: Session, result: GuardResult) -> GuardOutcome:
         f"not logged off: the host-side check did not recognise session {planned.id} in "
         f"quser's rows (its row as read here: {found.username} {found.session_name} "
         f"{found.state_text} {found.logon_text})",
-        text,
+        text[:_KEEP],
     )
