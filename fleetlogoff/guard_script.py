@@ -93,7 +93,7 @@ function Split-Output($out) {
   $r = @($out | Where-Object { $_ -is $e } | ForEach-Object { [string]$_ })
   return @{ Out = ($o -join "`n"); Err = ($r -join "`n"); Rows = $o }
 }
-$lines = @($input | ForEach-Object { [string]$_ })
+$lines = @($input | ForEach-Object { ([string]$_).TrimEnd() })
 $targets = @()
 $ok = $lines.Count -ge 3 -and $lines[0] -ceq "$tag 1" -and $lines[-1] -cmatch '^end (\d{1,4})$'
 if ($ok) {

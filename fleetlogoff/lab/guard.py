@@ -23,7 +23,7 @@ from fleetlogoff.lab.commands import HostView, Invocation, Output, lines, run_lo
 
 # sha256 of the UTF-8 text of fleetlogoff.guard_script.GUARD_SCRIPT (tests/lab/
 # test_guard.py checks that the two agree).
-GUARD_SCRIPT_SHA256 = "597f8a55dffe74f21dd395471dd011b6b334f4e66f29ec3d74b2e73f8670b2ae"
+GUARD_SCRIPT_SHA256 = "031598a7750f8c68a5c8a5d3ad17d09672c1c7a3d21906b7ec55f3e730f154ea"
 TAG = "fleetlogoff-guard"
 _TARGET = re.compile(r"^target (\d{1,5}) (-|[0-9,]+) (-|[0-9,]+)$")
 _END = re.compile(r"^end (\d{1,4})$")
@@ -79,7 +79,7 @@ def run_guard(
 
 def _read_targets(stdin: str) -> list[_Target] | None:
     """The targets, or None when the input is not exactly what the script accepts."""
-    given = stdin.splitlines()
+    given = [line.rstrip() for line in stdin.splitlines()]
     if len(given) < 3 or given[0] != f"{TAG} 1":
         return None
     end = _END.match(given[-1])
