@@ -23,6 +23,7 @@ from fleetlogoff.errors import (
     TransportError,
 )
 from fleetlogoff.events import Event, Kind
+from fleetlogoff.guard import guarded_logoff
 from fleetlogoff.hostvars import host_codepage
 from fleetlogoff.messages import (
     CANCEL_MESSAGE,
@@ -326,19 +327,16 @@ class Executor:
             self._event(Kind.SPARED, host, planned, check.reason)
             return True
         self._event(Kind.LOGOFF_SENT, host, planned, check.reason)
-        try:
-            output = session.run(f"logoff {planned.id}", timeout=self._settings.command_timeout_s)
+        try:  # identity check and logoff in one host-side command (guard.py)
+            outcome = guarded_logoff(session, work.host, planned, self._settings.command_timeout_s)
         except TransportError as exc:
             if exc.kind != "timeout":
                 raise
             self._event(Kind.FAILED, host, planned, "logoff did not finish in time")
             return False
-        failure = command_failure(
-            output.stdout, output.stderr, output.exit_code, host_codepage(work.host)
-        )
-        if failure:
-            self._event(Kind.FAILED, host, planned, f"logoff failed: {failure}")
-            return False
+        if outcome.event_kind is not None:
+            self._emit(outcome.event(host, planned, self._clock()))
+            return outcome.event_kind is not Kind.FAILED
         sent.append(planned)
         return True
 

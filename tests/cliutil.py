@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -37,7 +38,13 @@ def run_cli(
         stderr=err,
         stdin_isatty=False,
         stdout_isatty=False,
-        environ={"HOME": "/nonexistent", **(environ or {})},
+        # The state directory (run locks, default audit log) is the test's own temporary
+        # one (tests/conftest.py), never the real home.
+        environ={
+            "HOME": "/nonexistent",
+            "XDG_STATE_HOME": os.environ["XDG_STATE_HOME"],
+            **(environ or {}),
+        },
         ask_password=lambda prompt: password,
     )
     status = main(list(argv), env)

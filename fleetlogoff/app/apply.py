@@ -31,6 +31,7 @@ from fleetlogoff.model import Host
 from fleetlogoff.plan_file import plan_document, read_plan
 from fleetlogoff.planner import Plan, Selection, host_window, rules_digest
 from fleetlogoff.recap import Recap
+from fleetlogoff.runlock import RunLockedError, hold_run_lock, inventory_key, plan_key
 from fleetlogoff.transport import Connector
 from fleetlogoff.ui import make_console
 from fleetlogoff.ui.apply_view import ApplyView, render_recap
@@ -185,12 +186,28 @@ def run_apply(
     check_message(options.settings.message)
     try:
         return _apply(options, env, connector, stop)
-    except RefusedError as exc:
+    except (RefusedError, RunLockedError) as exc:
         env.stderr.write(f"fleetlogoff: refused: {exc}\n")
         return ExitStatus.REFUSED
 
 
+def run_lock_keys(options: ApplyOptions) -> list[str]:
+    """What one apply excludes others from: its plan and the inventory it acts on."""
+    if not is_plan_file(options.source):
+        return [inventory_key(options.source)]
+    inventory = options.inventory or read_plan(options.source).inventory_source
+    return [plan_key(options.source), inventory_key(inventory)]
+
+
 def _apply(
+    options: ApplyOptions, env: Environment, connector: Connector, stop: threading.Event
+) -> ExitStatus:
+    keys = run_lock_keys(options)
+    with hold_run_lock(keys, env.environ, f"fleetlogoff apply {options.source}", env.clock):
+        return _apply_locked(options, env, connector, stop)
+
+
+def _apply_locked(
     options: ApplyOptions, env: Environment, connector: Connector, stop: threading.Event
 ) -> ExitStatus:
     if is_plan_file(options.source):
@@ -198,6 +215,21 @@ def _apply(
     else:
         plan, hosts, selection = make_fresh_plan(options, env, connector)
         render_plan(make_console(env.stdout, color=env.color), plan)
+    return act_on_plan(plan, hosts, selection, options, env, connector, stop)
+
+
+def act_on_plan(
+    plan: Plan,
+    hosts: dict[str, Host],
+    selection: Selection,
+    options: ApplyOptions,
+    env: Environment,
+    connector: Connector,
+    stop: threading.Event,
+    on_event: Emit | None = None,
+) -> ExitStatus:
+    """Confirm, open the audit log and carry the plan out (apply's path, shared by the
+    `logoff` command); `on_event` sees every event once it is recorded."""
     if plan.target_count == 0:
         env.stdout.write("Nothing to log off.\n")
         return ExitStatus.NOTHING_TO_DO
@@ -212,7 +244,7 @@ def _apply(
     except AuditError as exc:
         raise RefusedError(f"{exc}: no audit trail, no logoffs") from exc
     with audit:
-        status = _execute(plan, hosts, selection, options, env, connector, stop, audit)
+        status = _execute(plan, hosts, selection, options, env, connector, stop, audit, on_event)
     env.stderr.write(f"audit log: {audit_path}\n")
     return status
 
@@ -226,6 +258,7 @@ def _execute(
     connector: Connector,
     stop: threading.Event,
     audit: AuditLog,
+    on_event: Emit | None = None,
 ) -> ExitStatus:
     console = make_console(env.stdout, color=env.color)
     recap = Recap([h.name for h in plan.hosts if h.targets])
@@ -239,6 +272,8 @@ def _execute(
                 raise
             recap.add(event)
             view.on_event(event)
+            if on_event is not None:
+                on_event(event)
 
         emit(_run_started(plan, hosts, options, env))
         work = select_work(plan, hosts, options, env, emit)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from fleetlogoff import __version__
 from fleetlogoff.app.status import ExitStatus
-from fleetlogoff.cli import apply, lab, parse, plan, sessions
+from fleetlogoff.cli import apply, lab, logoff, parse, plan, sessions
 from fleetlogoff.cli.flags import Parser
 from fleetlogoff.env import Environment
 from fleetlogoff.errors import ConfigError, FleetLogoffError, UsageError
@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"fleetlogoff {__version__}")
     parser.add_argument("--debug", action="store_true", help="log details; tracebacks on errors")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    for command in (plan, apply, sessions, parse, lab):
+    for command in (plan, apply, logoff, sessions, parse, lab):
         command.register(commands)
     return parser
 

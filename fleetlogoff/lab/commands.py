@@ -86,6 +86,8 @@ class HostView(Protocol):
     def store(self) -> SessionStore: ...
     @property
     def logoff_behaviour(self) -> LogoffBehaviour: ...
+    @property
+    def powershell(self) -> str: ...
 
     def now(self) -> float: ...
     def log_off(self, session: Session, now: float) -> None: ...
@@ -211,6 +213,10 @@ def _logoff_failure(session_id: int, name: str, code: int) -> Output:
 
 
 def _find_logoff_target(view: HostView, target: str) -> Session | None:
+    """An id, else a WinStation name (case-insensitive; "If you specify <SessionName>, it
+    must be an active one": only named, i.e. connected, sessions and listeners match).
+    LAB ASSUMPTION: a name shared by a session and a listener names the first WinStation
+    in id order, the session (logoff.exe's enumeration order was not captured)."""
     if is_number(target):
         return view.store.get(int(target))
     return view.store.find_by_name(target)
@@ -238,10 +244,15 @@ def run_logoff(view: HostView, inv: Invocation) -> Output:
             ),
             exit_code=1,
         )
-    if not session.is_user_session or (
-        not inv.admin and session.user.lower() != inv.account.lower()
+    if (
+        not session.is_user_session
+        or session.name.lower() == "console"
+        or (not inv.admin and session.user.lower() != inv.account.lower())
     ):
-        # Session 0, listeners and an empty console cannot be logged off [logoff-en-us-errors].
+        # Session 0, listeners and an empty console cannot be logged off [logoff-en-us-errors];
+        # neither can the console's user: "You cannot log off a user from the console
+        # session." (Microsoft's logoff reference, Remarks; the wording of the refusal is
+        # KB 259436's, shown for the console there).
         return _logoff_failure(session.id, session.name, 5)
     behaviour = view.logoff_behaviour
     if behaviour.hang:

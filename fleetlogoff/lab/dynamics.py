@@ -21,6 +21,10 @@ class Trigger(Enum):
     RECONNECTS = "reconnects_after"  # a disconnected session becomes active T after start
     ACTIVE_AFTER_MESSAGE = "active_after_message"  # input T after a message reached it
     REUSE_FREED_ID = "reuse_freed_id"  # a new user logs on with a freed id T after a logoff
+    # The user logs off just before the host runs its Nth command (counted from lab start):
+    # a departure at an exact point between two commands of a client, e.g. between the
+    # read that verified a session and the logoff that follows it.
+    LOGS_OFF_BEFORE_COMMAND = "logs_off_before_command"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +33,9 @@ class DynamicRule:
 
     Attributes:
         trigger: what happens.
-        after_s: the delay T in seconds.
+        after_s: the delay T in seconds; for REUSE_FREED_ID, 0 means at once (the
+            newcomer is there as the logoff returns, before any next command); for
+            LOGS_OFF_BEFORE_COMMAND, the command number N.
         user: the user the rule applies to (case-insensitive); "" for every user.
             For REUSE_FREED_ID: the new user's name ("" picks "new.userN").
         session_id: the session the rule applies to, None for any.

@@ -68,6 +68,7 @@ class SimHost:
         network: NetworkBehaviour | None = None,
         logoff: LogoffBehaviour | None = None,
         dynamics: Sequence[DynamicRule] = (),
+        powershell: str = "available",
     ) -> None:
         """Create a host.
 
@@ -82,6 +83,8 @@ class SimHost:
             network: network misbehaviour of the endpoint.
             logoff: how logoff.exe misbehaves.
             dynamics: opt-in session dynamics.
+            powershell: "available", "missing" (not installed) or "blocked" (AppLocker
+                or a software restriction policy refuses powershell.exe).
         """
         self._name = name
         self._locale = locale if isinstance(locale, Locale) else get_locale(locale)
@@ -94,6 +97,8 @@ class SimHost:
         self._network = network or NetworkBehaviour()
         self._logoff = logoff or LogoffBehaviour()
         self._rules = tuple(dynamics)
+        self._powershell = powershell
+        self._command_count = 0
         self._lock = threading.Lock()
         self._store = SessionStore(
             list(sessions) if sessions is not None else make_infrastructure()
@@ -136,6 +141,7 @@ class SimHost:
         with self._lock:
             now = self._clock()
             self._timeline.run_due(now)
+            self._count_command(now)
             account = self._find_account(request.account)
             ctx = shell.ShellContext(
                 view=self,
@@ -143,6 +149,7 @@ class SimHost:
                 admin=account is not None and account.admin,
                 env=self._environment(request.account),
                 stdin=decode_input(request.stdin, codepage),
+                codepage=codepage,
             )
             out = shell.run_request(ctx, request.command_line, request.skip_cmd_shell)
             self._commands.append(
@@ -190,6 +197,11 @@ class SimHost:
     def logoff_behaviour(self) -> LogoffBehaviour:
         """How logoff.exe misbehaves."""
         return self._logoff
+
+    @property
+    def powershell(self) -> str:
+        """Whether powershell.exe can run: available, missing or blocked."""
+        return self._powershell
 
     def now(self) -> float:
         """Current epoch seconds from the host's clock."""
@@ -279,8 +291,25 @@ class SimHost:
             {"time": now, "session_id": session.id, "user": session.user, "by": by}
         )
         for rule in self._rules:
-            if rule.trigger is Trigger.REUSE_FREED_ID:
-                self._timeline.schedule(now + rule.after_s, self._make_logon(session.id, rule.user))
+            if rule.trigger is not Trigger.REUSE_FREED_ID:
+                continue
+            logon = self._make_logon(session.id, rule.user)
+            if rule.after_s <= 0:
+                logon(now)  # at once: the id is taken before anything else can run
+            else:
+                self._timeline.schedule(now + rule.after_s, logon)
+
+    def _count_command(self, now: float) -> None:
+        """Count a command; users due to leave before this one leave now."""
+        self._command_count += 1
+        for rule in self._rules:
+            if rule.trigger is not Trigger.LOGS_OFF_BEFORE_COMMAND:
+                continue
+            if int(rule.after_s) != self._command_count:
+                continue
+            for session in list(self._store):
+                if session.is_user_session and rule.matches(session.id, session.user):
+                    self._end_session(session, now, by="user")
 
     def _schedule_timed_rules(self) -> None:
         for rule in self._rules:

@@ -119,6 +119,7 @@ def _build_host(index: int, seed: int, spec: HostSpec, now: float, clock: Clock)
         network=spec.network,
         logoff=spec.logoff,
         dynamics=spec.dynamics or (),
+        powershell=spec.powershell or "available",
     )
 
 

@@ -58,6 +58,7 @@ class HostSpec:
         console_user: user at the console ("" for an empty console).
         sessions: explicit user sessions (replace the generated ones).
         dynamics: opt-in session dynamics.
+        powershell: available, missing or blocked (powershell.exe on the host).
     """
 
     locale: str | None = None
@@ -68,6 +69,7 @@ class HostSpec:
     console_user: str | None = None
     sessions: tuple[SessionSpec, ...] | None = None
     dynamics: tuple[DynamicRule, ...] | None = None
+    powershell: str | None = None
 
     def merged(self, other: HostSpec) -> HostSpec:
         """Return this spec with every field `other` sets taking precedence."""
@@ -134,8 +136,9 @@ _DURATION = re.compile(r"(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _HOST_KEYS = {
     "locale", "layout", "utc_offset_minutes", "network", "logoff", "console_user",
-    "sessions", "dynamics",
+    "sessions", "dynamics", "powershell",
 }  # fmt: skip
+_POWERSHELL = ("available", "missing", "blocked")
 _NETWORK_KEYS = {"down", "black_hole", "latency", "reset_rate", "error_rate", "auth_fails"}
 _LOGOFF_KEYS = {"hang", "error_code", "delay", "stuck"}
 _SESSION_KEYS = {"id", "user", "state", "logon", "idle"}
@@ -242,6 +245,13 @@ class _Reader:
         if "dynamics" in keys:
             items = self.sequence(keys["dynamics"], "dynamics")
             spec = replace(spec, dynamics=tuple(self.dynamic(item) for item in items))
+        if "powershell" in keys:
+            word = self.string(keys["powershell"], "powershell")
+            if word not in _POWERSHELL:
+                raise self.fail(
+                    keys["powershell"], f"powershell must be one of {', '.join(_POWERSHELL)}"
+                )
+            spec = replace(spec, powershell=word)
         return spec
 
     def locale(self, node: yaml.Node) -> str:
@@ -313,7 +323,12 @@ class _Reader:
         if len(triggers) != 1:
             raise self.fail(node, f"a dynamic rule needs exactly one of {', '.join(_TRIGGER_KEYS)}")
         trigger = _TRIGGER_KEYS[triggers[0]]
-        after = self.duration(keys[triggers[0]], triggers[0])
+        if trigger is Trigger.LOGS_OFF_BEFORE_COMMAND:
+            after = float(self.integer(keys[triggers[0]], triggers[0]))
+            if after < 1:
+                raise self.fail(keys[triggers[0]], f"{triggers[0]} must be a command number >= 1")
+        else:
+            after = self.duration(keys[triggers[0]], triggers[0])
         who = self.string(keys["user"], "user") if "user" in keys else ""
         session_id = self.integer(keys["session"], "session") if "session" in keys else None
         return DynamicRule(trigger, after, who, session_id)

@@ -26,6 +26,7 @@ from fleetlogoff.lab.cmdline import (
     strip_wrapper_lines,
 )
 from fleetlogoff.lab.commands import PROGRAMS, HostView, Invocation, Output, lines, reads_stdin
+from fleetlogoff.lab.guard import is_guard_script, run_guard
 
 # cmd.exe's ERRORLEVEL after a syntax error such as "& was unexpected at this time.".
 CMD_SYNTAX_EXIT = 255
@@ -45,6 +46,7 @@ class ShellContext:
     stdin: str = ""
     records: list[dict[str, Any]] = field(default_factory=list)
     depth: int = 0
+    codepage: int = 65001
 
     def take_stdin(self) -> str:
         """Return the client's stdin once (the first reader consumes it)."""
@@ -150,7 +152,7 @@ def _run_simple(
     elif name == "cmd":
         out = _run_nested_cmd(ctx, command.args)
     elif name in _POWERSHELL:
-        out = _run_powershell(ctx, command.args, record)
+        out = _run_powershell(ctx, command, stdin, record)
     elif name in PROGRAMS:
         invocation = Invocation(name, command.args, ctx.account, ctx.admin, stdin)
         out = PROGRAMS[name](ctx.view, invocation)
@@ -171,12 +173,19 @@ def _run_nested_cmd(ctx: ShellContext, args: str) -> Output:
         ctx.depth -= 1
 
 
-def _run_powershell(ctx: ShellContext, args: str, record: dict[str, Any]) -> Output:
+def _run_powershell(
+    ctx: ShellContext, command: SimpleCommand, stdin: str, record: dict[str, Any]
+) -> Output:
+    unavailable = _powershell_unavailable(ctx.view.powershell, command.program)
+    if unavailable is not None:
+        return unavailable
     try:
-        script = extract_powershell_script(args)
+        script = extract_powershell_script(command.args)
     except PowerShellArgumentError as exc:
         return Output(stderr=lines(str(exc)), exit_code=1)
     record["powershell_script"] = script
+    if is_guard_script(script):
+        return _run_guard(ctx, stdin)
     remaining = strip_wrapper_lines(script)
     if not remaining:
         return Output()
@@ -197,6 +206,28 @@ def _run_powershell(ctx: ShellContext, args: str, record: dict[str, Any]) -> Out
         return run_cmd_line(ctx, line, via="powershell")
     finally:
         ctx.depth -= 1
+
+
+def _powershell_unavailable(availability: str, program: str) -> Output | None:
+    """cmd.exe's answer when powershell.exe is not there or may not run."""
+    if availability == "missing":
+        return Output(stderr=lines(*texts.not_recognized(program)), exit_code=1)
+    if availability == "blocked":
+        return Output(stderr=lines(texts.BLOCKED_BY_POLICY), exit_code=1)
+    return None
+
+
+def _run_guard(ctx: ShellContext, stdin: str) -> Output:
+    """fleetlogoff's guard script: check and logoff in one step (lab/guard.py)."""
+
+    def record(program: str, args: str, exit_code: int) -> None:
+        command = SimpleCommand(f"{program} {args}".strip(), program, args)
+        entry = _record(ctx, command, "powershell", ran=True)
+        entry["depth"] = ctx.depth + 1
+        entry["exit_code"] = exit_code
+        ctx.records.append(entry)
+
+    return run_guard(ctx.view, ctx.account, ctx.admin, stdin, ctx.codepage, record)
 
 
 def is_native_program(program: str) -> bool:
@@ -229,8 +260,11 @@ def _command_reads_stdin(command: SimpleCommand, env: Mapping[str, str], depth: 
         return inner is not None and line_reads_stdin(inner, env, depth + 1)
     if name in _POWERSHELL:
         try:
-            remaining = strip_wrapper_lines(extract_powershell_script(command.args))
+            script = extract_powershell_script(command.args)
         except PowerShellArgumentError:
             return False
+        if is_guard_script(script):
+            return True  # its targets come on stdin ($input)
+        remaining = strip_wrapper_lines(script)
         return len(remaining) == 1 and line_reads_stdin(remaining[0], env, depth + 1)
     return reads_stdin(name, command.args)

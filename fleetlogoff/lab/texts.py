@@ -94,6 +94,14 @@ def describe_error(code: int) -> str:
     return WINDOWS_ERRORS.get(code, f"Unknown error (0x{code:x}).")
 
 
+# cmd.exe when CreateProcess fails with ERROR_ACCESS_DISABLED_BY_POLICY (1260): AppLocker
+# or a software restriction policy forbids the program (Windows' message text for 1260).
+BLOCKED_BY_POLICY = (
+    "This program is blocked by group policy. For more information, contact your system "
+    "administrator."
+)
+
+
 def not_recognized(program: str) -> tuple[str, ...]:
     """cmd.exe's two-line answer for a program it cannot find."""
     return (

@@ -227,7 +227,8 @@ def test_hostile_messages_are_delivered_verbatim_and_run_nothing(tmp_path: Path)
             for command in state["commands"]
             for record in command["subcommands"]
         ]
-        assert set(ran) <= {"quser", "msg", "logoff"}, (text, ran)
+        # powershell.exe runs only the guarded logoff (quser.exe, logoff.exe inside it)
+        assert {r.removesuffix(".exe") for r in ran} <= {"quser", "msg", "logoff", "powershell"}
 
 
 def test_stale_changed_or_unconfirmed_plans_are_refused(tmp_path: Path) -> None:

@@ -1,0 +1,153 @@
+"""Run the guarded logoff (guard_script.py) on an open host session and say, per target,
+what happened in words apply and `fleetlogoff logoff` report.
+
+The host decides match-or-not with a deliberately strict check; when it keeps a session,
+this side reads the quser rows it saw with the real, locale-proof parser to tell "gone"
+from "changed" (and a quser error from both), so nothing depends on the script reading a
+row the way the parser would.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from fleetlogoff.errors import HostCommandError, ParseError
+from fleetlogoff.events import Event, Kind
+from fleetlogoff.guard_script import (
+    GuardResult,
+    GuardTarget,
+    explain_windows_error,
+    guard_command_line,
+    guard_payload,
+    read_guard_output,
+)
+from fleetlogoff.hostvars import host_codepage
+from fleetlogoff.model import Host, Session
+from fleetlogoff.parsers import decode_output, parse_quser
+from fleetlogoff.planner import same_session
+from fleetlogoff.transport import HostSession
+
+log = logging.getLogger(__name__)
+
+OutcomeStatus = Literal["sent", "gone", "changed", "failed"]
+# How much of a host's own text an outcome keeps for the audit log (a quser table fits).
+_KEEP = 4000
+
+
+@dataclass(frozen=True, slots=True)
+class GuardOutcome:
+    """One target after the guarded logoff.
+
+    Attributes:
+        status: sent (checked and logged off; the post-logoff check confirms it), gone or
+            changed (nothing done: the planned session is not there any more), failed
+            (nothing confirmed: logoff reported an error, or the guard could not run).
+        reason: one line in English for the recap and the audit log.
+        detail: the host's own text, when it had any (shown at -v).
+        error_code: the Windows error number logoff reported, if any.
+    """
+
+    status: OutcomeStatus
+    reason: str = ""
+    detail: str = ""
+    error_code: int | None = None
+
+    @property
+    def event_kind(self) -> Kind | None:
+        """The audit event for an outcome that ends the target here (None for sent)."""
+        if self.status == "sent":
+            return None
+        return Kind.FAILED if self.status == "failed" else Kind.SKIPPED
+
+    def event(self, host: str, planned: Session, time: datetime) -> Event:
+        """That event; the host's own words ride along as `host_text` (shown at -v)."""
+        return Event(
+            self.event_kind or Kind.LOGOFF_SENT,
+            time,
+            host=host,
+            session_id=planned.id,
+            username=planned.username,
+            reason=self.reason,
+            data={"host_text": self.detail} if self.detail else {},
+        )
+
+
+def guarded_logoff(
+    session: HostSession, host: Host, planned: Session, timeout: float
+) -> GuardOutcome:
+    """Log one planned session off if, on the host, it is still the planned session."""
+    return guarded_logoffs(session, host, [planned], timeout)[0]
+
+
+def guarded_logoffs(
+    session: HostSession, host: Host, planned: Sequence[Session], timeout: float
+) -> list[GuardOutcome]:
+    """The same for several sessions of one host in one command (one PowerShell start).
+
+    Raises:
+        TransportError: the command could not be run or did not finish in time (what
+            happened on the host is then unknown, as with any lost command).
+    """
+    targets = [GuardTarget(p.id, p.username, p.logon_text) for p in planned]
+    codepage = host_codepage(host)
+    output = session.run(guard_command_line(), stdin=guard_payload(targets), timeout=timeout)
+    stdout = decode_output(output.stdout, codepage)
+    stderr = decode_output(output.stderr, codepage)
+    results = read_guard_output(stdout, stderr, targets)
+    return [_outcome(host, p, r) for p, r in zip(planned, results, strict=True)]
+
+
+def _outcome(host: Host, planned: Session, result: GuardResult) -> GuardOutcome:
+    if result.status == "logged_off":
+        return GuardOutcome("sent", "checked on the host and logged off")
+    if result.status == "kept":
+        return _kept(host, planned, result)
+    explained = explain_windows_error(result.text)
+    if result.exit_code is None:  # the script did not get as far as logoff.exe
+        return GuardOutcome(
+            "failed",
+            f"not logged off: the guarded logoff could not run on the host "
+            f"(PowerShell missing, blocked or failing?): {explained.original or 'no answer'}",
+            explained.original,
+        )
+    return GuardOutcome(
+        "failed", f"logoff failed: {explained.english}", explained.original, explained.code
+    )
+
+
+def _kept(host: Host, planned: Session, result: GuardResult) -> GuardOutcome:
+    """Nothing was done: read the host's quser rows to say why."""
+    text = result.rows if result.rows.strip() else result.errors
+    date_order = host.settings.get("fleetlogoff_date_order", "auto")
+    try:
+        current = parse_quser(text, date_order=date_order)  # type: ignore[arg-type]  # validated by the inventory
+    except HostCommandError as exc:
+        return GuardOutcome(
+            "failed", f"not logged off: quser failed on the host: {exc}", text[:_KEEP]
+        )
+    except ParseError as exc:
+        return GuardOutcome("failed", f"not logged off: {exc}", text[:_KEEP])
+    found = next((s for s in current if s.id == planned.id), None)
+    if found is None:
+        return GuardOutcome("gone", "session is gone (checked on the host right before logoff)")
+    if not same_session(planned, found):
+        who = found.username or "nobody"
+        return GuardOutcome(
+            "changed",
+            f"changed since plan: id {found.id} is now {who}, logon {found.logon_text or '-'} "
+            "(checked on the host right before logoff)",
+        )
+    log.warning(
+        "%s: the guard kept session %d that the parser reads as planned", host.name, planned.id
+    )
+    return GuardOutcome(
+        "failed",
+        f"not logged off: the host-side check did not recognise session {planned.id} in "
+        f"quser's rows (its row as read here: {found.username} {found.session_name} "
+        f"{found.state_text} {found.logon_text})",
+        text[:_KEEP],
+    )

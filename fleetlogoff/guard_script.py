@@ -1,0 +1,336 @@
+"""The guarded logoff, as text: a constant PowerShell script, what it reads on stdin, and
+how its answer is read. Pure: no I/O (guard.py runs it on a host).
+
+Why on the host: Windows hands a freed session id to the next logon at once, so a check
+made with one command and a logoff sent with the next leaves a window of network round
+trips in which `logoff ID` ends a newcomer's session. Here the check and the logoff are
+one command: for each target the script runs quser, logs the session off only when the
+row with that id still shows the planned user and logon time as printed, and says what it
+did. The window is the host's milliseconds between quser and logoff.exe.
+
+Design notes (with the sources they come from):
+
+* **Nothing from a user on a command line** (README promise). The command line is
+  constant: `powershell.exe ... -EncodedCommand <base64 of this constant script>`; the
+  targets travel on **stdin**, read by the script as `$input`. Ansible's winrm connection
+  feeds its pipelined module payload the same way: `exec_command` sends `in_data` through
+  WinRS Send to `PowerShell -NoProfile -NonInteractive -EncodedCommand <bootstrap>`, and
+  `bootstrap_wrapper.ps1` reads it with `$inputData = $input` (ansible/ansible,
+  lib/ansible/plugins/connection/winrm.py and lib/ansible/executor/powershell/).
+* **Only ASCII crosses the wire.** Ansible's payload is `json.dumps` output, pure ASCII,
+  so the console input code page cannot damage it. Here every text (user name, logon
+  time, quser's rows, logoff's error) travels as decimal UTF-16 code units, `98,111,98`:
+  digits and commas only, so neither stdin's code page, nor the output's, nor a line
+  break or quote inside a user name can change what the other side reads. The script's
+  own output is ASCII for the same reason. (Base64 would be shorter, but
+  [Convert]/[Text.Encoding] calls are refused in Constrained Language Mode; a [char]
+  cast is not.)
+* **Native output inside the script is decoded right.** PowerShell decodes what a native
+  command writes to a pipe with [Console]::OutputEncoding (jborean93 in
+  PowerShell/PowerShell#18156; the console-encoding guide in jborean93's gist 44b4688c),
+  which follows the console's output code page; quser.exe and logoff.exe encode with that
+  same code page when their output is redirected. Under WinRS that code page is the
+  shell's WINRS_CODEPAGE (65001 unless fleetlogoff_codepage says otherwise), so the rows
+  the script compares are the rows the controller would have read. A name the code page
+  cannot show reaches both sides as the same '?', and the planner never targets a row
+  with '?' (parsers.encoding.find_damage).
+* **Output lines are not wrapped**: plain strings written with Write-Output go out as
+  one line whatever their length (Ansible's exec wrapper returns a module's whole JSON
+  result the same way).
+* **The cmd.exe line limit** (8191 characters, Microsoft's "Command prompt (Cmd.exe)
+  command-line string limitation") bounds the script: base64 of UTF-16 costs 8/3
+  characters per character, so the script stays well under 3,000 characters.
+* **When PowerShell is missing or blocked** (not installed, AppLocker or a software
+  restriction policy, Constrained Language Mode failing a call), the script prints no
+  result line for a target, and that target fails with the host's own words: nothing is
+  logged off without the check.
+
+How the script recognises the planned row, conservatively (a false "kept" only skips a
+logoff; the controller then reads the rows itself and says why):
+the row without its marker column starts with the planned user name (case-insensitive)
+followed by at least two blanks (quser's user column is 22 wide for names of at most 20,
+FORMATS.md §1); after the name come an optional session name (`console`, or a name with
+`#` such as `rdp-tcp#12`), the id, the state and idle words, and the row ends with the
+planned logon text (whitespace-normalised, case-sensitive).
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+GUARD_TAG = "fleetlogoff-guard"
+PROTOCOL = 1
+
+# The script, byte for byte (the lab recognises it by its exact text). Functions:
+# Enc/Dec turn text into code units and back ('-' stands for the empty text); Words
+# splits on blanks; Test-Row is the row check described above.
+GUARD_SCRIPT = r"""$tag = 'fleetlogoff-guard'
+function Enc([string]$s) {
+  if (-not $s) { return '-' }; ($s.ToCharArray() | ForEach-Object { [int]$_ }) -join ','
+}
+function Dec([string]$s) {
+  if ($s -eq '-') { return '' }; -join ($s.Split(',') | ForEach-Object { [char][int]$_ })
+}
+function Words([string]$s) { @($s -split '\s+' | Where-Object { $_ }) }
+function Test-Row([string]$line, $t) {
+  if ($line.Length -lt 2) { return $false }
+  $s = $line.Substring(1); $u = $t.User
+  if ($s.Length -lt $u.Length + 2) { return $false }
+  if ($s.Substring(0, $u.Length) -ne $u -or $s.Substring($u.Length, 2) -ne '  ') { return $false }
+  $w = @(Words $s.Substring($u.Length)); $g = @(Words $t.Logon); $n = $w.Count - $g.Count
+  if ($g.Count -lt 1 -or $n -lt 3) { return $false }
+  if (($w[$n..($w.Count - 1)] -join ' ') -cne ($g -join ' ')) { return $false }
+  if ($w[0] -ceq $t.Id) { return $true }
+  return ($n -ge 4 -and $w[1] -ceq $t.Id -and ($w[0] -eq 'console' -or $w[0].Contains('#')))
+}
+function Split-Output($out) {
+  $e = [System.Management.Automation.ErrorRecord]
+  $o = @($out | Where-Object { $_ -isnot $e } | ForEach-Object { [string]$_ })
+  $r = @($out | Where-Object { $_ -is $e } | ForEach-Object { [string]$_ })
+  return @{ Out = ($o -join "`n"); Err = ($r -join "`n"); Rows = $o }
+}
+$lines = @($input | ForEach-Object { ([string]$_).TrimEnd() })
+$targets = @()
+$ok = $lines.Count -ge 3 -and $lines[0] -ceq "$tag 1" -and $lines[-1] -cmatch '^end (\d{1,4})$'
+if ($ok) {
+  $want = [int]$Matches[1]
+  foreach ($line in $lines[1..($lines.Count - 2)]) {
+    if ($line -cmatch '^target (\d{1,5}) (-|[0-9,]+) (-|[0-9,]+)$') {
+      $m = $Matches
+      $targets += @{ Id = $m[1]; User = (Dec $m[2]); Logon = (Dec $m[3]) }
+    } else { $ok = $false }
+  }
+  $ok = $ok -and $targets.Count -eq $want
+}
+if (-not $ok) { "$tag - error $(Enc 'unreadable input')"; exit 1 }
+foreach ($t in $targets) {
+  try {
+    $q = Split-Output @(& quser.exe 2>&1)
+    $hit = @($q.Rows | Where-Object { Test-Row $_ $t })
+    if ($hit.Count -ne 1) { "$tag $($t.Id) kept $(Enc $q.Out) $(Enc $q.Err)"; continue }
+    $said = @(& logoff.exe $t.Id 2>&1); $code = [int]$LASTEXITCODE
+    $l = Split-Output $said
+    if ($l.Err -or $code -ne 0) { "$tag $($t.Id) failed $code $(Enc ($l.Out + "`n" + $l.Err))" }
+    else { "$tag $($t.Id) logged_off" }
+  } catch { "$tag $($t.Id) failed - $(Enc $_.Exception.Message)" }
+}
+"""
+
+_COMMON_ARGS = "-NoProfile -NonInteractive -ExecutionPolicy Bypass -EncodedCommand"
+# cmd.exe's longest command line (Microsoft: "Command prompt (Cmd.exe) command-line
+# string limitation", 8191 characters).
+CMD_LINE_LIMIT = 8191
+
+
+def guard_command_line() -> str:
+    """The one command line the guard runs: constant, whatever the targets."""
+    encoded = base64.b64encode(GUARD_SCRIPT.encode("utf-16-le")).decode("ascii")
+    return f"powershell.exe {_COMMON_ARGS} {encoded}"
+
+
+@dataclass(frozen=True, slots=True)
+class GuardTarget:
+    """A session to log off if, and only if, the host still shows it as planned.
+
+    Attributes:
+        session_id: the Windows session id.
+        username: the user name as quser printed it at plan time.
+        logon_text: the LOGON TIME field as quser printed it.
+    """
+
+    session_id: int
+    username: str
+    logon_text: str
+
+
+def encode_text(text: str) -> str:
+    """Text as decimal UTF-16 code units joined by commas ("-" for the empty text)."""
+    data = text.encode("utf-16-le", "surrogatepass")
+    units = [int.from_bytes(data[i : i + 2], "little") for i in range(0, len(data), 2)]
+    return ",".join(str(unit) for unit in units) or "-"
+
+
+def decode_text(field: str) -> str:
+    """The inverse of encode_text; a malformed field raises ValueError."""
+    if field == "-":
+        return ""
+    units = [int(unit) for unit in field.split(",")]
+    if any(not 0 <= unit <= 0xFFFF for unit in units):
+        raise ValueError("code unit out of range")
+    data = b"".join(unit.to_bytes(2, "little") for unit in units)
+    return data.decode("utf-16-le", "replace")
+
+
+def guard_payload(targets: Sequence[GuardTarget]) -> bytes:
+    """What the script reads on stdin: a header, one line per target, an end count.
+
+    ASCII only (digits, commas, words), CRLF line ends (PowerShell's stdin reader takes
+    either). Answers are keyed by session id, so one payload names each id once.
+
+    Raises:
+        ValueError: two targets with one id.
+    """
+    if len({t.session_id for t in targets}) != len(targets):
+        raise ValueError("one session id twice in one guarded logoff")
+    lines = [f"{GUARD_TAG} {PROTOCOL}"]
+    for target in targets:
+        user, logon = encode_text(target.username), encode_text(target.logon_text)
+        lines.append(f"target {target.session_id} {user} {logon}")
+    lines.append(f"end {len(targets)}")
+    return ("\r\n".join(lines) + "\r\n").encode("ascii")
+
+
+GuardStatus = Literal["logged_off", "kept", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class GuardResult:
+    """What the host did with one target.
+
+    Attributes:
+        status: logged_off (checked, logoff.exe ran and reported nothing), kept (the check
+            did not match: nothing was done; `rows`/`errors` are quser's output), failed
+            (logoff.exe reported an error, the script failed, or the answer is unreadable).
+        rows: quser's stdout as the script saw it (kept).
+        errors: quser's stderr (kept).
+        text: logoff.exe's or the host's own words (failed).
+        exit_code: logoff.exe's exit code when it ran and failed.
+    """
+
+    status: GuardStatus
+    rows: str = ""
+    errors: str = ""
+    text: str = ""
+    exit_code: int | None = None
+
+
+_RESULT = re.compile(
+    rf"^{GUARD_TAG} (?P<id>\d+) (?:(?P<done>logged_off)"
+    r"|kept (?P<rows>-|[0-9,]+) (?P<errors>-|[0-9,]+)"
+    r"|failed (?P<code>-?\d+|-) (?P<text>-|[0-9,]+))$"
+)
+_ERROR = re.compile(rf"^{GUARD_TAG} - error (?P<text>-|[0-9,]+)$")
+
+
+def read_guard_output(
+    stdout: str, stderr: str, targets: Sequence[GuardTarget]
+) -> list[GuardResult]:
+    """One result per target, in order. Anything unexpected is a failure carrying the
+    host's text, never a success: a missing, repeated or malformed line, a script error.
+
+    Args:
+        stdout: the script's stdout, decoded.
+        stderr: its stderr, decoded (PowerShell's or cmd.exe's complaints).
+        targets: what was sent.
+    """
+    found: dict[int, list[GuardResult]] = {}
+    noise: list[str] = []
+    script_error = ""
+    for raw in stdout.splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        result, session_id = _read_line(line)
+        if result is None:
+            error = _ERROR.match(line)
+            if error is not None:
+                script_error = _decode_or(error["text"], line)
+            else:
+                noise.append(line)
+            continue
+        found.setdefault(session_id, []).append(result)
+    host_text = script_error or _one_line(" ".join([*noise, stderr])) or "no answer"
+    results = []
+    for target in targets:
+        answers = found.get(target.session_id, [])
+        if len(answers) == 1:
+            results.append(answers[0])
+        elif answers:
+            results.append(GuardResult("failed", text="conflicting answers from the host guard"))
+        else:
+            results.append(GuardResult("failed", text=host_text))
+    return results
+
+
+def _read_line(line: str) -> tuple[GuardResult | None, int]:
+    match = _RESULT.match(line)
+    if match is None:
+        return None, -1
+    session_id = int(match["id"])
+    try:
+        if match["done"]:
+            return GuardResult("logged_off"), session_id
+        if match["rows"] is not None:
+            return (
+                GuardResult(
+                    "kept", rows=decode_text(match["rows"]), errors=decode_text(match["errors"])
+                ),
+                session_id,
+            )
+        code = None if match["code"] == "-" else int(match["code"])
+        return GuardResult("failed", text=decode_text(match["text"]), exit_code=code), session_id
+    except ValueError:
+        return GuardResult(
+            "failed", text=f"unreadable answer from the host guard: {line[:120]}"
+        ), session_id
+
+
+def _decode_or(field: str, fallback: str) -> str:
+    try:
+        return decode_text(field)
+    except ValueError:
+        return fallback
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    return " ".join(text.split())[:limit]
+
+
+# Windows' own English texts for the errors logoff.exe reports (winerror.h; the lab's
+# texts agree). The host may print them in its language; the user reads them in English.
+_WINDOWS_ERRORS = {
+    5: "Access is denied.",
+    87: "The parameter is incorrect.",
+    1460: "This operation returned because the timeout period expired.",
+    1722: "The RPC server is unavailable.",
+    7022: "The specified session cannot be found.",  # ERROR_CTX_WINSTATION_NOT_FOUND
+}
+# "Error [5]:Access is denied." (captures) or "Error [5]: ..." (KB 259436), whatever the
+# language's word for "Error": the bracketed number is the code (FORMATS.md §3).
+_BRACKETED_CODE = re.compile(r"\[(\d{1,10})\]\s*:")
+_ERROR_CODE_WORDS = re.compile(r"Error code (\d{1,10})")
+INVALID_PARAMETERS = "Invalid parameter(s)"
+
+
+@dataclass(frozen=True, slots=True)
+class WindowsError:
+    """An error a Windows tool printed, explained in English.
+
+    Attributes:
+        code: the Windows error number, when the text names one.
+        english: one English line.
+        original: what the host printed, on one line.
+    """
+
+    code: int | None
+    english: str
+    original: str
+
+
+def explain_windows_error(text: str) -> WindowsError:
+    """Read the error logoff.exe printed (in any language) into one English line."""
+    original = _one_line(text)
+    if INVALID_PARAMETERS in text:
+        return WindowsError(87, "Invalid parameter(s) (logoff printed its usage)", original)
+    match = _BRACKETED_CODE.search(text) or _ERROR_CODE_WORDS.search(text)
+    if match is None:
+        return WindowsError(None, original or "an error without text", original)
+    code = int(match.group(1))
+    english = _WINDOWS_ERRORS.get(code)
+    if english is None:
+        return WindowsError(code, f"Windows error {code}: {original}", original)
+    return WindowsError(code, f"{english.rstrip('.')} (Windows error {code})", original)

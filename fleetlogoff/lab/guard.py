@@ -1,0 +1,145 @@
+"""fleetlogoff's guarded-logoff PowerShell script, as a simulated host runs it.
+
+The lab runs no PowerShell. It recognises the tool's guard script by its exact text (a
+SHA-256 of the decoded -EncodedCommand; any other script keeps the generic one-line
+behaviour of shell.py) and carries out what the script means, against the host's session
+store, while the host holds its lock: the check and the logoff are atomic, as they are
+on Windows within one command, and nothing else can happen between them. The rows the
+check compares are the host's own quser output in its language, passed through its code
+page the way PowerShell reads a native command's output ([Console]::OutputEncoding =
+the console code page, so an unencodable character arrives as '?').
+
+Protocol (stdin and output lines) as fleetlogoff/guard_script.py documents it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from fleetlogoff.lab.commands import HostView, Invocation, Output, lines, run_logoff, run_quser
+
+# sha256 of the UTF-8 text of fleetlogoff.guard_script.GUARD_SCRIPT (tests/lab/
+# test_guard.py checks that the two agree).
+GUARD_SCRIPT_SHA256 = "031598a7750f8c68a5c8a5d3ad17d09672c1c7a3d21906b7ec55f3e730f154ea"
+TAG = "fleetlogoff-guard"
+_TARGET = re.compile(r"^target (\d{1,5}) (-|[0-9,]+) (-|[0-9,]+)$")
+_END = re.compile(r"^end (\d{1,4})$")
+
+Record = Callable[[str, str, int], None]
+"""Records one program the script ran: (program, args, exit code)."""
+
+
+def is_guard_script(script: str) -> bool:
+    """True for exactly the tool's guard script."""
+    return hashlib.sha256(script.encode("utf-8")).hexdigest() == GUARD_SCRIPT_SHA256
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    session_id: str
+    user: str
+    logon: str
+
+
+def run_guard(
+    view: HostView, account: str, admin: bool, stdin: str, codepage: int, record: Record
+) -> Output:
+    """Run the guard script's semantics; `record` is told of every program it runs."""
+    targets = _read_targets(stdin)
+    if targets is None:
+        return Output(stdout=lines(f"{TAG} - error {_enc('unreadable input')}"), exit_code=1)
+    out: list[str] = []
+    delay = 0.0
+    for target in targets:
+        quser = run_quser(view, Invocation("quser", "", account, admin))
+        record("quser.exe", "", quser.exit_code)
+        rows = _as_powershell_reads(quser.stdout, codepage)
+        errors = _as_powershell_reads(quser.stderr, codepage)
+        hits = [row for row in rows if _test_row(row, target)]
+        if len(hits) != 1:
+            out.append(f"{TAG} {target.session_id} kept {_enc(_join(rows))} {_enc(_join(errors))}")
+            continue
+        said = run_logoff(view, Invocation("logoff", target.session_id, account, admin))
+        record("logoff.exe", target.session_id, said.exit_code)
+        if said.hang:
+            return Output(hang=True)
+        delay += said.delay_s
+        said_out = _as_powershell_reads(said.stdout, codepage)
+        said_err = _as_powershell_reads(said.stderr, codepage)
+        if said_err or said.exit_code != 0:
+            text = _join(said_out) + "\n" + _join(said_err)
+            out.append(f"{TAG} {target.session_id} failed {said.exit_code} {_enc(text)}")
+        else:
+            out.append(f"{TAG} {target.session_id} logged_off")
+    return Output(stdout=lines(*out), delay_s=delay)
+
+
+def _read_targets(stdin: str) -> list[_Target] | None:
+    """The targets, or None when the input is not exactly what the script accepts."""
+    given = [line.rstrip() for line in stdin.splitlines()]
+    if len(given) < 3 or given[0] != f"{TAG} 1":
+        return None
+    end = _END.match(given[-1])
+    if end is None:
+        return None
+    targets = []
+    for line in given[1:-1]:
+        match = _TARGET.match(line)
+        if match is None:
+            return None
+        try:
+            targets.append(_Target(match[1], _dec(match[2]), _dec(match[3])))
+        except (ValueError, OverflowError):  # PowerShell's [char][int] cast fails the same
+            return None
+    return targets if len(targets) == int(end[1]) else None
+
+
+def _test_row(line: str, target: _Target) -> bool:
+    """The script's Test-Row, character for character in meaning."""
+    if len(line) < 2:
+        return False
+    text, user = line[1:], target.user
+    if len(text) < len(user) + 2:
+        return False
+    if text[: len(user)].lower() != user.lower() or text[len(user) : len(user) + 2] != "  ":
+        return False
+    words, logon = text[len(user) :].split(), target.logon.split()
+    count = len(words) - len(logon)
+    if not logon or count < 3 or words[count:] != logon:
+        return False
+    if words[0] == target.session_id:
+        return True
+    named = words[0].lower() == "console" or "#" in words[0]
+    return count >= 4 and words[1] == target.session_id and named
+
+
+def _as_powershell_reads(text: str, codepage: int) -> list[str]:
+    """A native command's output as PowerShell receives it: encoded in the console code
+    page (unencodable characters become '?'), decoded with the same code page, one
+    string per line, without line ends."""
+    codec = "utf-8" if codepage == 65001 else f"cp{codepage}"
+    try:
+        seen = text.encode(codec, errors="replace").decode(codec, errors="replace")
+    except LookupError:
+        seen = text
+    return seen.splitlines()
+
+
+def _join(items: list[str]) -> str:
+    return "\n".join(items)
+
+
+def _enc(text: str) -> str:
+    data = text.encode("utf-16-le", "surrogatepass")
+    units = [str(int.from_bytes(data[i : i + 2], "little")) for i in range(0, len(data), 2)]
+    return ",".join(units) or "-"
+
+
+def _dec(field: str) -> str:
+    if field == "-":
+        return ""
+    data = b"".join(int(unit).to_bytes(2, "little") for unit in field.split(","))
+    return data.decode("utf-16-le", "replace")
