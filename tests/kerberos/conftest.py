@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+
 import pytest
 
 from fleetlogoff.lab.kdc import ENV_NAMES, KerberosRealm, missing_tools
