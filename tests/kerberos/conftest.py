@@ -33,6 +33,8 @@ def kerberos_unavailable() -> str | None:
 def realm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KerberosRealm]:
     """One running realm (LAB.TEST) for the session; this process uses it while it runs."""
     reason = kerberos_unavailable()
+    if reason and os.environ.get("FLEETLOGOFF_REQUIRE_KERBEROS"):
+        pytest.fail(f"Kerberos tests required (FLEETLOGOFF_REQUIRE_KERBEROS) but {reason}")
     if reason:
         pytest.skip(reason)
     running = KerberosRealm(tmp_path_factory.mktemp("realm")).start()
