@@ -5,13 +5,16 @@ NTLM_USER_FILE environment variable, read when the context is built and again wh
 AUTHENTICATE message arrives (spnego/_ntlm.py `_get_credential_file`, `_step_accept_authenticate`).
 Every host therefore gets its own small user file, and each acceptor step runs under one
 process-wide lock that points NTLM_USER_FILE at that host's file for the duration of the
-step and then restores it. Several labs in one process (parallel tests) stay independent,
-and two hosts may give the same user different passwords.
+step. Several labs in one process (parallel tests) stay independent, and two hosts may give
+the same user different passwords. The variable is set before any client runs and only
+ever re-pointed, never removed: clients in the same process (tests) read os.environ from
+other threads (requests iterates it for proxies, MIT Kerberos calls getenv), and removing
+a key under them raises KeyError or worse.
 
-Kerberos works the same way: MIT reads the acceptor's keytab from KRB5_KTNAME when the
-credential is acquired (on the first step), so a Kerberos lab host's steps run with
-KRB5_KTNAME pointing at that host's own keytab (kdc.py): a ticket for another host
-cannot be decrypted, as on a domain computer that holds only its own keys.
+Kerberos does not swap variables at all: the realm's one keytab (KRB5_KTNAME, set once)
+holds every host's keys, and each host checks, once the handshake completed, that the
+ticket was for one of its own principals (the acceptor's target name), so a ticket for
+another host is refused with 401 as on a domain computer.
 """
 
 from __future__ import annotations
@@ -35,7 +38,6 @@ from fleetlogoff.lab.contract import Account
 log = logging.getLogger(__name__)
 
 _ENV_VAR = "NTLM_USER_FILE"
-_KEYTAB_VAR = "KRB5_KTNAME"
 _ENV_LOCK = threading.Lock()
 # Domains a client may put in front of a local account name: none (pypsrp "alice"), ".",
 # the computer name, and the workgroup default. The NTLM acceptor matches the domain exactly.
@@ -77,23 +79,22 @@ def _user_line(domain: str, username: str, password: str) -> str:
     return f"{user}:0:{'0' * 32}:{nt_hash}:[U]:LCT-00000000"
 
 
-@contextmanager
-def _acceptor_files(user_file: Path, keytab: Path | None) -> Iterator[None]:
-    """Point the process-global variables at one host's user file and keytab."""
-    wanted = {_ENV_VAR: str(user_file)}
-    if keytab is not None:
-        wanted[_KEYTAB_VAR] = f"FILE:{keytab}"
+def prime_user_file_variable(user_file: Path) -> None:
+    """Set NTLM_USER_FILE once, before clients start, if it is not set yet (see above)."""
     with _ENV_LOCK:
-        previous = {name: os.environ.get(name) for name in wanted}
-        os.environ.update(wanted)
+        os.environ.setdefault(_ENV_VAR, str(user_file))
+
+
+@contextmanager
+def _user_file(path: Path) -> Iterator[None]:
+    with _ENV_LOCK:
+        previous = os.environ.get(_ENV_VAR)
+        os.environ[_ENV_VAR] = str(path)
         try:
             yield
         finally:
-            for name, value in previous.items():
-                if value is None:
-                    del os.environ[name]
-                else:
-                    os.environ[name] = value
+            if previous is not None:  # re-point, never remove (module docstring)
+                os.environ[_ENV_VAR] = previous
 
 
 class NegotiateAcceptor:
@@ -104,19 +105,20 @@ class NegotiateAcceptor:
         self,
         user_file: Path,
         *,
-        keytab: Path | None = None,
+        principals: frozenset[str] = frozenset(),
         channel_bindings: GssChannelBindings | None = None,
     ) -> None:
         """Prepare an acceptor.
 
         Args:
             user_file: the host's NTLM user file.
-            keytab: the host's Kerberos keytab; None accepts NTLM only.
+            principals: the host's own service principals (`HTTP/addr@REALM`, ...); a
+                Kerberos ticket for any other is refused. Empty: no Kerberos at all.
             channel_bindings: the TLS channel's tls-server-end-point bindings (HTTPS); a
                 client that sends other bindings is refused.
         """
         self._user_file = user_file
-        self._keytab = keytab
+        self._principals = frozenset(p.lower() for p in principals)
         self._bindings = channel_bindings
         self._context: Any = None
 
@@ -166,7 +168,7 @@ class NegotiateAcceptor:
             AuthFailed: the token is malformed or the credentials are wrong.
         """
         try:
-            with _acceptor_files(self._user_file, self._keytab):
+            with _user_file(self._user_file):
                 if self._context is None:
                     # use_negotiate keeps the pure-Python SPNEGO path even where gssapi is
                     # installed (pypsrp-notes §3.3); it accepts raw NTLMSSP tokens, and raw
@@ -181,7 +183,20 @@ class NegotiateAcceptor:
             # Kerberos binding mismatch an AttributeError about flags (kerberos.md)
             log.debug("handshake rejected: %s", exc)
             raise AuthFailed(str(exc)) from None
+        if self.complete and self.mechanism == "kerberos":
+            self._check_target()
         return out if isinstance(out, bytes) else None
+
+    def _check_target(self) -> None:
+        """The ticket must be for one of this host's principals (see the module docstring)."""
+        inner = _inner_gssapi_context(self._context)
+        try:
+            target = str(inner.target_name).rstrip("\x00") if inner is not None else ""
+        except Exception:  # gssapi raises assorted types for an odd context
+            target = ""
+        if target.lower() not in self._principals:
+            self._context = None
+            raise AuthFailed(f"Kerberos ticket for {target or 'an unknown principal'}")
 
 
 # GSS_C_CHANNEL_BOUND_FLAG (MIT gssapi_ext.h; python-gssapi RequirementFlag.channel_bound).

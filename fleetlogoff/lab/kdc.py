@@ -1,7 +1,7 @@
 """A private MIT Kerberos realm for the lab: krb5kdc on 127.0.0.1, owned as a child process.
 
-Everything lives in one temp folder: krb5.conf, kdc.conf, the database, one keytab per
-host. Facts measured on this kind of machine (../shared/reference/kerberos.md): krb5kdc runs
+Everything lives in one temp folder: krb5.conf, kdc.conf, the database, the keytab.
+Facts measured on this kind of machine (../shared/reference/kerberos.md): krb5kdc runs
 without root or systemd; `-n` keeps it in the foreground so the lab owns its PID;
 kadmin.local exits 0 even when a line fails, so its output is checked; krb5.conf needs
 `dns_canonicalize_hostname = false` and `rdns = false` or 127.x addresses are
@@ -10,8 +10,9 @@ included, needs KRB5_CONFIG (the packaged /etc/krb5.conf names another realm).
 
 Each simulated host gets HTTP/, host/ and WSMAN/ principals for its address and its name
 (HTTP/ for pywinrm and Ansible's winrm, host/ for pypsrp 0.9's default, WSMAN/ for
-Ansible's psrp default), with keys in its own keytab: like a domain computer, a host
-holds only its own keys, so a ticket for another host cannot be read.
+Ansible's psrp default; Active Directory maps HTTP/ to HOST/, MIT does not). Their keys go
+to the realm's one keytab (KRB5_KTNAME): the lab's acceptors run in one process, where
+that variable cannot differ per host, so each host checks the ticket's target itself.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
@@ -79,19 +79,6 @@ def missing_tools() -> list[str]:
     return [name for name in _TOOLS if find_tool(name) is None]
 
 
-@dataclass(frozen=True, slots=True)
-class HostPrincipals:
-    """The service principals of one host and the keytab that holds their keys.
-
-    Attributes:
-        names: e.g. ("HTTP/127.20.0.1@LAB.TEST", "host/rds01.lab.test@LAB.TEST", ...).
-        keytab: the host's own keytab file.
-    """
-
-    names: tuple[str, ...]
-    keytab: Path
-
-
 class KerberosRealm:
     """A running krb5kdc for one realm (a context manager; `stop()` is idempotent).
 
@@ -130,6 +117,7 @@ class KerberosRealm:
         self.realm = realm.upper()
         self.krb5_conf = directory / "krb5.conf"
         self._kdc_conf = directory / "kdc.conf"
+        self.keytab = directory / "default.keytab"
         self._clock_offset_s = clock_offset_s
         self._client_timesync = client_timesync
         self._process: subprocess.Popen[bytes] | None = None
@@ -144,7 +132,7 @@ class KerberosRealm:
             "KRB5_CONFIG": str(self.krb5_conf),
             "KRB5_KDC_PROFILE": str(self._kdc_conf),
             "KRB5CCNAME": f"FILE:{self.directory / 'ccache'}",
-            "KRB5_KTNAME": f"FILE:{self.directory / 'default.keytab'}",
+            "KRB5_KTNAME": f"FILE:{self.keytab}",
             "KRB5_CLIENT_KTNAME": f"FILE:{self.directory / 'client.keytab'}",
             "KRB5RCACHEDIR": str(self.directory / "rcache"),
             "KRB5RCACHETYPE": "dfl",
@@ -242,26 +230,22 @@ class KerberosRealm:
             lines.append(f'addprinc -pw "{_quote(password)}" {self.principal(name)}')
         self._kadmin(lines)
 
-    def add_host(self, tag: str, address: str, name: str) -> HostPrincipals:
-        """Create one host's service principals (for its address and its DNS name) and
-        write their keys to the host's own keytab.
+    def add_hosts(self, hosts: Iterable[tuple[str, str]]) -> list[tuple[str, ...]]:
+        """Create hosts' service principals, for each host's address and DNS name, and add
+        their keys to the realm's keytab (one kadmin.local run: 1,000 hosts in seconds).
 
         Args:
-            tag: a file-name-safe unique label for the keytab.
-            address: the IP clients connect to.
-            name: the host's DNS name (e.g. rds01.lab.test), used with a hostname override.
+            hosts: (address clients connect to, DNS name for a hostname override) pairs.
+
+        Returns:
+            Each host's principals, e.g. ("HTTP/127.20.0.1@LAB.TEST", ...), in order.
 
         Raises:
             KdcError: kadmin.local reported an error.
         """
-        return self.add_hosts([(tag, address, name)])[0]
-
-    def add_hosts(self, hosts: Iterable[tuple[str, str, str]]) -> list[HostPrincipals]:
-        """add_host for many hosts with one kadmin.local run (1,000 hosts in seconds)."""
         lines: list[str] = []
-        result: list[HostPrincipals] = []
-        for tag, address, name in hosts:
-            keytab = self.directory / f"host-{tag}.keytab"
+        result: list[tuple[str, ...]] = []
+        for address, name in hosts:
             names = tuple(
                 self.principal(f"{service}/{target}")
                 for target in dict.fromkeys((address, name.lower()))
@@ -270,8 +254,8 @@ class KerberosRealm:
             for principal in names:
                 _check_kadmin_word(principal)
                 lines.append(f"addprinc -randkey {principal}")
-            lines.append(f"ktadd -k {keytab} -norandkey {' '.join(names)}")
-            result.append(HostPrincipals(names, keytab))
+            lines.append(f"ktadd -k {self.keytab} -norandkey {' '.join(names)}")
+            result.append(names)
         self._kadmin(lines)
         return result
 

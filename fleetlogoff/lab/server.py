@@ -114,7 +114,7 @@ class HostSite:
         self.address = "127.0.0.1"
         self.connections: set[Connection] = set()
         self.kerberos = options.kerberos
-        self.keytab: Path | None = None  # set at start when the lab has a realm
+        self.principals: frozenset[str] = frozenset()  # set at start when the lab has a realm
 
     @property
     def dns_name(self) -> str:
@@ -154,6 +154,8 @@ class LabServer:
             LabStartError: no address could be bound at all.
         """
         raise_fd_limit()
+        if self.sites:
+            auth.prime_user_file_variable(self.sites[0].user_file)
         if self.options.https:
             self.ca = LabCertificateAuthority(self.work_dir)
         addresses = pick_addresses(len(self.sites), self.options.bind_base)
@@ -172,9 +174,9 @@ class LabServer:
             for site in self.sites
             for account in site.host.accounts
         )
-        registered = realm.add_hosts((s.tag, s.address, s.dns_name) for s in self.sites)
+        registered = realm.add_hosts((s.address, s.dns_name) for s in self.sites)
         for site, principals in zip(self.sites, registered, strict=True):
-            site.keytab = principals.keytab
+            site.principals = frozenset(principals)
 
     async def stop(self) -> None:
         """Close listeners and connections, cancel running commands."""

@@ -184,7 +184,7 @@ class Connection:
         if self.acceptor is None or self.acceptor.complete:
             self.acceptor = auth.NegotiateAcceptor(
                 self.site.user_file,
-                keytab=self.site.keytab,
+                principals=self.site.principals,
                 channel_bindings=self.channel_bindings,
             )
         out = self.acceptor.step(token)

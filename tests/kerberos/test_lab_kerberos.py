@@ -270,3 +270,17 @@ def test_https_bindings_are_the_certificate_hash(kerberos_lab: RunningFleet) -> 
     assert server.ca.certificate_der("KRB01", endpoint.address) == der
     bindings = tls_channel_bindings(der).application_data or b""
     assert bindings.startswith(b"tls-server-end-point:")
+
+
+def test_a_lab_without_kerberos_refuses_a_valid_ticket(
+    kerberos_lab: RunningFleet, realm: KerberosRealm
+) -> None:
+    """The realm's keytab is process-wide: an NTLM-only lab must still say no."""
+    with start_fleet([FakeHost("NTLM01")], https=False) as plain:
+        with (
+            client(plain, "NTLM01", negotiate_hostname_override="krb01.lab.test") as c,
+            pytest.raises(AuthenticationError),
+        ):
+            c.execute_cmd("hostname")
+        with client(plain, "NTLM01", auth="ntlm", username=ADMIN.username) as c:
+            assert c.execute_cmd("hostname")[0] == "NTLM01\r\n"
