@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import importlib
 import logging
+from collections.abc import Sequence
+from dataclasses import replace
 
 from fleetlogoff.errors import TransportError
-from fleetlogoff.model import Connection
+from fleetlogoff.model import Connection, Host
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +96,47 @@ def check_available(host: str, conn: Connection) -> None:
             f"Kerberos needs the kerberos extra: {EXTRA_INSTALL} "
             f"(python {' and '.join(missing)} not installed)",
         )
+
+
+def with_cache_principal(hosts: Sequence[Host]) -> tuple[Host, ...]:
+    """Name the account of hosts that will log on with the kinit ticket cache.
+
+    A host with Kerberos (or Negotiate) and neither user nor password authenticates as the
+    cache's principal. The planner never selects the sessions of the account fleetlogoff
+    connects as, so that account must be known: it is read from the default cache
+    (KRB5CCNAME), once. Without the extra or a cache, hosts stay as they are.
+    """
+    wanted = [h for h in hosts if _uses_cache(h.connection)]
+    if not wanted:
+        return tuple(hosts)
+    principal = default_cache_principal()
+    if principal is None:
+        return tuple(hosts)
+    return tuple(
+        replace(h, connection=replace(h.connection, username=principal))
+        if _uses_cache(h.connection)
+        else h
+        for h in hosts
+    )
+
+
+def _uses_cache(conn: Connection) -> bool:
+    return (
+        conn.transport in ("kerberos", "negotiate") and not conn.username and conn.password is None
+    )
+
+
+def default_cache_principal() -> str | None:
+    """The principal of the default ticket cache (what `klist` shows), or None."""
+    try:
+        krb5 = importlib.import_module("krb5")
+        context = krb5.init_context()
+        cache = krb5.cc_default(context)
+        principal = krb5.cc_get_principal(context, cache)
+        return str(principal.name.decode()) if principal.name else None
+    except Exception as exc:  # no extra, no cache, unreadable cache: nothing to name
+        log.debug("no default Kerberos cache principal: %s", exc)
+        return None
 
 
 def user_principal(username: str | None) -> str | None:

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from fleetlogoff.app.status import ExitStatus
+from fleetlogoff.lab.contract import Account
 from fleetlogoff.lab.fleet import RunningFleet, start_fleet
 from fleetlogoff.lab.host import LAB_ADMIN, SimHost
 from fleetlogoff.lab.inventory_out import KerberosInventory, write_inventory
@@ -188,10 +189,10 @@ def test_user_principal_forms(realm: KerberosRealm, tmp_path: Path) -> None:
 def test_kinit_ticket_cache_without_a_password(
     realm: KerberosRealm, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cache = tmp_path / "user.ccache"
-    realm.kinit(LAB_ADMIN.username, LAB_ADMIN.password, cache)
-    monkeypatch.setenv("KRB5CCNAME", f"FILE:{cache}")
     with kerberos_fleet([_host("cc01"), _host("cc02")], tmp_path, realm) as (_, inventory):
+        cache = tmp_path / "user.ccache"
+        realm.kinit(LAB_ADMIN.username, LAB_ADMIN.password, cache)  # once the lab made it
+        monkeypatch.setenv("KRB5CCNAME", f"FILE:{cache}")
         set_vars(inventory, ansible_password=None)
         with_user = plan(inventory)
         set_vars(inventory, ansible_user=None)
@@ -286,3 +287,29 @@ def test_clock_skew_is_one_line(
         skewed.stop()
         use_realm_env(realm)
     assert_one_line_failures(result, words)
+
+
+def test_the_cache_principal_is_protected_like_ansible_user(
+    realm: KerberosRealm, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a kinit cache and no ansible_user, fleetlogoff still knows whose sessions are
+    its own and never selects them."""
+    service = Account("svc.logoff", "Svc-Logoff-Passw0rd!", admin=True)
+    sessions = [
+        *services_and_console(),
+        disconnected(2, "stale.user", idle_h=5),
+        disconnected(4, "svc.logoff", idle_h=6),
+    ]
+    host = SimHost("own01", sessions=sessions, accounts=[LAB_ADMIN, service])
+    with kerberos_fleet([host], tmp_path, realm) as (_, inventory):
+        cache = tmp_path / "svc.ccache"
+        realm.kinit(service.username, service.password, cache)
+        monkeypatch.setenv("KRB5CCNAME", f"FILE:{cache}")
+        set_vars(inventory, ansible_user=None, ansible_password=None)
+        result = plan(inventory)
+    assert result.status == ExitStatus.OK, result.stdout + result.stderr
+    (only,) = result.json()["hosts"]
+    assert [t["username"] for t in only["targets"]] == ["stale.user"]
+    action = {s["username"]: (s["action"], s.get("reason", "")) for s in only["sessions"]}
+    assert action["svc.logoff"][0] == "protected"
+    assert "own account" in action["svc.logoff"][1]
