@@ -155,27 +155,21 @@ class KerberosRealm:
             KdcError: a tool is missing, the database cannot be made, or the KDC does not
                 answer in time.
         """
-        missing = missing_tools()
-        if missing:
-            raise KdcError(
-                f"MIT Kerberos KDC tools not found ({', '.join(missing)}); "
-                "install krb5-kdc and krb5-admin-server (Debian/Ubuntu)"
-            )
-        (self.directory / "rcache").mkdir(parents=True, exist_ok=True)
-        self.port = _free_port()
-        self._write_config()
-        self._run(
-            [
-                "kdb5_util",
-                "create",
-                "-s",
-                "-r",
-                self.realm,
-                "-P",
-                self._master_password,
-            ]
-        )
-        self._start_kdc()
+        try:
+            missing = missing_tools()
+            if missing:
+                raise KdcError(
+                    f"MIT Kerberos KDC tools not found ({', '.join(missing)}); "
+                    "install krb5-kdc and krb5-admin-server (Debian/Ubuntu)"
+                )
+            (self.directory / "rcache").mkdir(parents=True, exist_ok=True)
+            self.port = _free_port()
+            self._write_config()
+            self._run(["kdb5_util", "create", "-s", "-r", self.realm, "-P", self._master_password])
+            self._start_kdc()
+        except BaseException:
+            self.stop()  # no half-made realm: no KDC, no temp folder left
+            raise
         return self
 
     def stop(self) -> None:
