@@ -17,21 +17,26 @@ that variable cannot differ per host, so each host checks the ticket's target it
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 
-from fleetlogoff.lab.server_errors import LabError
+from fleetlogoff.lab.kdc_tools import (
+    KdcError,
+    answers,
+    die_with_parent,
+    free_port,
+    missing_tools,
+    tool_path,
+)
+
+__all__ = ["DEFAULT_REALM", "ENV_NAMES", "KdcError", "KerberosRealm", "missing_tools"]
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +45,7 @@ DEFAULT_REALM = "LAB.TEST"
 # krb5.conf clockskew = 300).
 CLOCK_SKEW_S = 300
 SERVICES = ("HTTP", "host", "WSMAN")
-_TOOLS = ("krb5kdc", "kdb5_util", "kadmin.local")
-_SBIN = ("/usr/sbin", "/usr/local/sbin", "/sbin")
 _START_TIMEOUT_S = 30.0
-_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 _STOP_TIMEOUT_S = 10.0
 # The variables MIT Kerberos reads; all of them are set for the lab and its children so
 # nothing of the machine's own Kerberos setup (or a user's ticket cache) leaks in.
@@ -56,27 +58,6 @@ ENV_NAMES = (
     "KRB5RCACHEDIR",
     "KRB5RCACHETYPE",
 )
-
-
-class KdcError(LabError):
-    """The realm could not be created, started or changed."""
-
-
-def find_tool(name: str) -> str | None:
-    """Where an MIT Kerberos admin tool is (they live in sbin, often not on a user's PATH)."""
-    found = shutil.which(name)
-    if found:
-        return found
-    for directory in _SBIN:
-        candidate = Path(directory) / name
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return str(candidate)
-    return None
-
-
-def missing_tools() -> list[str]:
-    """The MIT KDC programs this machine lacks (Debian: krb5-kdc, krb5-admin-server)."""
-    return [name for name in _TOOLS if find_tool(name) is None]
 
 
 class KerberosRealm:
@@ -163,7 +144,7 @@ class KerberosRealm:
                     "install krb5-kdc and krb5-admin-server (Debian/Ubuntu)"
                 )
             (self.directory / "rcache").mkdir(parents=True, exist_ok=True)
-            self.port = _free_port()
+            self.port = free_port()
             self._write_config()
             self._run(["kdb5_util", "create", "-s", "-r", self.realm, "-P", self._master_password])
             self._start_kdc()
@@ -277,64 +258,59 @@ class KerberosRealm:
     # ---- internals -----------------------------------------------------------------
 
     def _write_config(self) -> None:
-        kdc_address = f"127.0.0.1:{self.port}"
-        self.krb5_conf.write_text(
-            "\n".join(
-                [
-                    "[libdefaults]",
-                    f"    default_realm = {self.realm}",
-                    "    dns_lookup_kdc = false",
-                    "    dns_lookup_realm = false",
-                    "    dns_canonicalize_hostname = false",
-                    "    rdns = false",
-                    "    forwardable = true",
-                    f"    clockskew = {CLOCK_SKEW_S}",
-                    f"    kdc_timesync = {1 if self._client_timesync else 0}",
-                    "",
-                    "[realms]",
-                    f"    {self.realm} = {{",
-                    f"        kdc = {kdc_address}",
-                    "    }",
-                    "",
-                    "[domain_realm]",
-                    f"    .{self.realm.lower()} = {self.realm}",
-                    f"    {self.realm.lower()} = {self.realm}",
-                    "",
-                ]
-            ),
-            encoding="utf-8",
-        )
+        self.krb5_conf.write_text(self._krb5_conf_text(), encoding="utf-8")
+        self._kdc_conf.write_text(self._kdc_conf_text(), encoding="utf-8")
+        (self.directory / "kadm5.acl").write_text("", encoding="utf-8")
+
+    def _krb5_conf_text(self) -> str:
+        lines = [
+            "[libdefaults]",
+            f"    default_realm = {self.realm}",
+            "    dns_lookup_kdc = false",
+            "    dns_lookup_realm = false",
+            "    dns_canonicalize_hostname = false",
+            "    rdns = false",
+            "    forwardable = true",
+            f"    clockskew = {CLOCK_SKEW_S}",
+            f"    kdc_timesync = {1 if self._client_timesync else 0}",
+            "",
+            "[realms]",
+            f"    {self.realm} = {{",
+            f"        kdc = 127.0.0.1:{self.port}",
+            "    }",
+            "",
+            "[domain_realm]",
+            f"    .{self.realm.lower()} = {self.realm}",
+            f"    {self.realm.lower()} = {self.realm}",
+        ]
+        return "\n".join(lines) + "\n"
+
+    def _kdc_conf_text(self) -> str:
         d = self.directory
-        self._kdc_conf.write_text(
-            "\n".join(
-                [
-                    "[kdcdefaults]",
-                    f"    kdc_listen = {kdc_address}",
-                    f"    kdc_tcp_listen = {kdc_address}",
-                    "",
-                    "[realms]",
-                    f"    {self.realm} = {{",
-                    f"        database_name = {d / 'principal'}",
-                    f"        key_stash_file = {d / 'stash'}",
-                    f"        acl_file = {d / 'kadm5.acl'}",
-                    "        max_life = 10h 0m 0s",
-                    "        max_renewable_life = 1d 0h 0m 0s",
-                    "    }",
-                    "",
-                    # [logging] in one file only (kerberos.md): here, not in krb5.conf.
-                    "[logging]",
-                    f"    kdc = FILE:{d / 'kdc.log'}",
-                    f"    admin_server = FILE:{d / 'kadmin.log'}",
-                    f"    default = FILE:{d / 'krb5lib.log'}",
-                    "",
-                ]
-            ),
-            encoding="utf-8",
-        )
-        (d / "kadm5.acl").write_text("", encoding="utf-8")
+        lines = [
+            "[kdcdefaults]",
+            f"    kdc_listen = 127.0.0.1:{self.port}",
+            f"    kdc_tcp_listen = 127.0.0.1:{self.port}",
+            "",
+            "[realms]",
+            f"    {self.realm} = {{",
+            f"        database_name = {d / 'principal'}",
+            f"        key_stash_file = {d / 'stash'}",
+            f"        acl_file = {d / 'kadm5.acl'}",
+            "        max_life = 10h 0m 0s",
+            "        max_renewable_life = 1d 0h 0m 0s",
+            "    }",
+            "",
+            # [logging] in one file only (kerberos.md): here, not in krb5.conf.
+            "[logging]",
+            f"    kdc = FILE:{d / 'kdc.log'}",
+            f"    admin_server = FILE:{d / 'kadmin.log'}",
+            f"    default = FILE:{d / 'krb5lib.log'}",
+        ]
+        return "\n".join(lines) + "\n"
 
     def _start_kdc(self) -> None:
-        argv = [_tool("krb5kdc"), "-n", "-r", self.realm]
+        argv = [tool_path("krb5kdc"), "-n", "-r", self.realm]
         if self._clock_offset_s:
             argv += ["-T", str(self._clock_offset_s)]
         log_path = self.directory / "krb5kdc.out"
@@ -346,10 +322,10 @@ class KerberosRealm:
                 stderr=subprocess.STDOUT,
                 env=self.child_env(),
                 cwd=self.directory,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
             )
         deadline = time.monotonic() + _START_TIMEOUT_S
-        while not _answers("127.0.0.1", self.port):
+        while not answers("127.0.0.1", self.port):
             if self._process.poll() is not None or time.monotonic() > deadline:
                 detail = log_path.read_text(errors="replace").strip().splitlines()
                 self.stop()
@@ -377,7 +353,7 @@ class KerberosRealm:
             raise KdcError(f"kadmin.local: {errors[0].strip()}")
 
     def _run(self, argv: list[str], stdin: str | None = None) -> str:
-        command = [_tool(argv[0]), *argv[1:]]
+        command = [tool_path(argv[0]), *argv[1:]]
         completed = subprocess.run(
             command,
             input=(stdin or "").encode(),
@@ -392,48 +368,6 @@ class KerberosRealm:
             last = output.strip().splitlines()
             raise KdcError(f"{argv[0]} failed: {last[-1] if last else completed.returncode}")
         return output
-
-
-def _die_with_parent() -> None:
-    """In the child before exec: have Linux send SIGTERM to krb5kdc when the thread that
-    started it ends (PR_SET_PDEATHSIG), so a lab killed with SIGKILL leaves no KDC behind.
-    Start realms from a thread that lives as long as the realm (the main thread)."""
-    if sys.platform != "linux":
-        return
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
-
-
-def _tool(name: str) -> str:
-    path = find_tool(name)
-    if path is None:
-        raise KdcError(f"{name} not found; install krb5-kdc and krb5-admin-server")
-    return path
-
-
-def _free_port() -> int:
-    # The port is free for both protocols when we look; krb5kdc binds it moments later.
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-            tcp.bind(("127.0.0.1", 0))
-            port = int(tcp.getsockname()[1])
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-                try:
-                    udp.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-            return port
-
-
-def _answers(address: str, port: int) -> bool:
-    try:
-        with socket.create_connection((address, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 def _check_kadmin_word(text: str) -> None:
