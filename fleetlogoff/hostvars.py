@@ -151,6 +151,10 @@ _WINRM_VARS = {
     "both_timeouts": ("ansible_winrm_connection_timeout",),
     "operation_timeout": ("ansible_winrm_operation_timeout_sec",),
     "read_timeout": ("ansible_winrm_read_timeout_sec",),
+    # pywinrm's Kerberos options, passed through by Ansible's winrm plugin as extras.
+    "kerberos_hostname": ("ansible_winrm_kerberos_hostname_override",),
+    "kerberos_service": ("ansible_winrm_service",),
+    "send_cbt": ("ansible_winrm_send_cbt",),
 }
 _PSRP_VARS = {
     "address": ("ansible_psrp_host",),
@@ -167,6 +171,18 @@ _PSRP_VARS = {
     "connection_timeout": ("ansible_psrp_connection_timeout",),
     "operation_timeout": ("ansible_psrp_operation_timeout",),
     "read_timeout": ("ansible_psrp_read_timeout",),
+    "kerberos_hostname": ("ansible_psrp_negotiate_hostname_override",),
+    "kerberos_service": ("ansible_psrp_negotiate_service",),
+    "send_cbt": ("ansible_psrp_negotiate_send_cbt",),
+}
+# The SPN service each plugin asks for when the inventory names none: pywinrm's HTTP for
+# winrm, WSMAN for psrp (Ansible's psrp plugin documentation).
+_KERBEROS_SERVICE = {"winrm": "HTTP", "psrp": "WSMAN"}
+_BOOLEANS = {"yes": True, "true": True, "on": True, "1": True} | {
+    "no": False,
+    "false": False,
+    "off": False,
+    "0": False,
 }
 
 
@@ -250,7 +266,21 @@ def resolve_connection(
         connection_timeout=view.seconds("connection_timeout") or defaults.connection_timeout,
         operation_timeout=operation,
         read_timeout=read,
+        kerberos_service=view.text("kerberos_service") or _KERBEROS_SERVICE[plugin],
+        kerberos_hostname_override=view.text("kerberos_hostname") or None,
+        send_cbt=_boolean(view, "send_cbt", default=True),
     )
+
+
+def _boolean(view: _Vars, what: str, *, default: bool) -> bool:
+    """An Ansible boolean (yes/no, true/false, on/off, 1/0, any case)."""
+    value = view.text(what)
+    found = view.find(what)
+    if value is None or found is None:
+        return default
+    if value.lower() not in _BOOLEANS:
+        raise found[1].pos.error(f"{found[0]} must be true or false, not {value!r}")
+    return _BOOLEANS[value.lower()]
 
 
 def _plugin(host: str, merged: Mapping[str, Var]) -> str:

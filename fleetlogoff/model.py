@@ -89,7 +89,14 @@ Scheme = Literal["http", "https"]
 
 @dataclass(frozen=True, slots=True)
 class Connection:
-    """How to reach one host over WinRM (from ansible_* / ansible_psrp_* variables)."""
+    """How to reach one host over WinRM (from ansible_* / ansible_psrp_* variables).
+
+    The Kerberos fields name the host's service principal (SPN) as `service/hostname`:
+    `kerberos_service` is HTTP for the winrm plugin (pywinrm's default) and WSMAN for psrp
+    (Ansible's psrp default); `kerberos_hostname_override` replaces the address in the SPN
+    (a host reached by IP whose principal is HTTP/rds01.corp.example). `send_cbt` binds
+    the authentication to the TLS channel over HTTPS (Windows' CbtHardeningLevel).
+    """
 
     address: str
     port: int
@@ -105,6 +112,9 @@ class Connection:
     connection_timeout: float = 10.0
     operation_timeout: float = 20.0
     read_timeout: float = 30.0
+    kerberos_service: str = "HTTP"
+    kerberos_hostname_override: str | None = None
+    send_cbt: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from fleetlogoff.inventory_files import load_inventory_file
 from fleetlogoff.model import Host
 from fleetlogoff.planner import Selection
 from fleetlogoff.rules import load_rules_file, rule_from_cli
-from fleetlogoff.transport import Connector
+from fleetlogoff.transport import Connector, kerberos
 from fleetlogoff.ui import make_console
 from fleetlogoff.ui.progress import HostProgress
 
@@ -53,7 +53,7 @@ def load_fleet(options: FleetOptions, env: Environment) -> tuple[Inventory, tupl
     if options.ask_pass:
         password = env.ask_password("WinRM password: ")
     inventory = load_inventory_file(options.inventory, env=env.environ, password=password)
-    return inventory, inventory.select(options.limit)
+    return inventory, kerberos.with_cache_principal(inventory.select(options.limit))
 
 
 def select_spec(options: SelectOptions) -> dict[str, object]:

@@ -1,18 +1,27 @@
-"""Server-side authentication for the lab: Negotiate/NTLM via pyspnego, and Basic.
+"""Server-side authentication for the lab: Negotiate (NTLM or Kerberos) via pyspnego, and Basic.
 
 pyspnego's NTLM acceptor finds passwords only through the file named by the process-global
 NTLM_USER_FILE environment variable, read when the context is built and again when the
 AUTHENTICATE message arrives (spnego/_ntlm.py `_get_credential_file`, `_step_accept_authenticate`).
 Every host therefore gets its own small user file, and each acceptor step runs under one
 process-wide lock that points NTLM_USER_FILE at that host's file for the duration of the
-step and then restores it. Several labs in one process (parallel tests) stay independent,
-and two hosts may give the same user different passwords.
+step. Several labs in one process (parallel tests) stay independent, and two hosts may give
+the same user different passwords. The variable is set before any client runs and only
+ever re-pointed, never removed: clients in the same process (tests) read os.environ from
+other threads (requests iterates it for proxies, MIT Kerberos calls getenv), and removing
+a key under them raises KeyError or worse.
+
+Kerberos does not swap variables at all: the realm's one keytab (KRB5_KTNAME, set once)
+holds every host's keys, and each host checks, once the handshake completed, that the
+ticket was for one of its own principals (the acceptor's target name), so a ticket for
+another host is refused with 401 as on a domain computer.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import logging
 import os
 import threading
@@ -22,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import spnego
+from spnego.channel_bindings import GssChannelBindings
 
 from fleetlogoff.lab.contract import Account
 
@@ -69,6 +79,12 @@ def _user_line(domain: str, username: str, password: str) -> str:
     return f"{user}:0:{'0' * 32}:{nt_hash}:[U]:LCT-00000000"
 
 
+def prime_user_file_variable(user_file: Path) -> None:
+    """Set NTLM_USER_FILE once, before clients start, if it is not set yet (see above)."""
+    with _ENV_LOCK:
+        os.environ.setdefault(_ENV_VAR, str(user_file))
+
+
 @contextmanager
 def _user_file(path: Path) -> Iterator[None]:
     with _ENV_LOCK:
@@ -77,17 +93,33 @@ def _user_file(path: Path) -> Iterator[None]:
         try:
             yield
         finally:
-            if previous is None:
-                del os.environ[_ENV_VAR]
-            else:
+            if previous is not None:  # re-point, never remove (module docstring)
                 os.environ[_ENV_VAR] = previous
 
 
 class NegotiateAcceptor:
-    """The server side of one Negotiate (raw NTLM or SPNEGO) handshake on one connection."""
+    """The server side of one Negotiate (raw NTLM, SPNEGO or raw Kerberos) handshake on one
+    connection."""
 
-    def __init__(self, user_file: Path) -> None:
+    def __init__(
+        self,
+        user_file: Path,
+        *,
+        principals: frozenset[str] = frozenset(),
+        channel_bindings: GssChannelBindings | None = None,
+    ) -> None:
+        """Prepare an acceptor.
+
+        Args:
+            user_file: the host's NTLM user file.
+            principals: the host's own service principals (`HTTP/addr@REALM`, ...); a
+                Kerberos ticket for any other is refused. Empty: no Kerberos at all.
+            channel_bindings: the TLS channel's tls-server-end-point bindings (HTTPS); a
+                client that sends other bindings is refused.
+        """
         self._user_file = user_file
+        self._principals = frozenset(p.lower() for p in principals)
+        self._bindings = channel_bindings
         self._context: Any = None
 
     @property
@@ -102,9 +134,26 @@ class NegotiateAcceptor:
 
     @property
     def user(self) -> str:
-        """The authenticated user name without its domain."""
-        principal = str(self._context.client_principal or "") if self.complete else ""
-        return principal.rsplit("\\", 1)[-1]
+        """The authenticated client as it names itself: `DOMAIN\\user` (NTLM) or
+        `user@REALM` (Kerberos); "" before completion."""
+        return str(self._context.client_principal or "") if self.complete else ""
+
+    @property
+    def mechanism(self) -> str:
+        """ "kerberos" or "ntlm" once complete ("" before)."""
+        return str(self._context.negotiated_protocol or "") if self.complete else ""
+
+    def channel_bound(self) -> bool:
+        """Whether the client's Kerberos authenticator carried channel bindings that matched
+        (GSS_C_CHANNEL_BOUND_FLAG, MIT krb5 1.19+). MIT accepts a client that sends none,
+        which Windows' CbtHardeningLevel=Strict refuses; this tells the two apart."""
+        inner = _inner_gssapi_context(self._context)
+        if inner is None:
+            return False
+        try:
+            return bool(int(inner.actual_flags) & _GSS_C_CHANNEL_BOUND_FLAG)
+        except Exception:  # pyspnego/gssapi raise assorted types for an odd context
+            return False
 
     def step(self, token: bytes) -> bytes | None:
         """Feed one client token.
@@ -122,15 +171,56 @@ class NegotiateAcceptor:
             with _user_file(self._user_file):
                 if self._context is None:
                     # use_negotiate keeps the pure-Python SPNEGO path even where gssapi is
-                    # installed (pypsrp-notes §3.3); it also accepts raw NTLMSSP tokens.
+                    # installed (pypsrp-notes §3.3); it accepts raw NTLMSSP tokens, and raw
+                    # or SPNEGO-wrapped Kerberos ones when gssapi is there (kerberos.md).
                     options = spnego.NegotiateOptions.wrapping_winrm
                     options |= spnego.NegotiateOptions.use_negotiate
-                    self._context = spnego.server(protocol="negotiate", options=options)
+                    self._context = spnego.server(
+                        protocol="negotiate", options=options, channel_bindings=self._bindings
+                    )
                 out = self._context.step(token)
-        except Exception as exc:  # pyspnego raises SpnegoError subclasses, KeyError, ValueError
-            log.debug("NTLM handshake rejected: %s", exc)
+        except Exception as exc:  # SpnegoError, GSSError, KeyError, ValueError, and for a
+            # Kerberos binding mismatch an AttributeError about flags (kerberos.md)
+            log.debug("handshake rejected: %s", exc)
             raise AuthFailed(str(exc)) from None
+        if self.complete and self.mechanism == "kerberos":
+            self._check_target()
         return out if isinstance(out, bytes) else None
+
+    def _check_target(self) -> None:
+        """The ticket must be for one of this host's principals (see the module docstring)."""
+        inner = _inner_gssapi_context(self._context)
+        try:
+            target = str(inner.target_name).rstrip("\x00") if inner is not None else ""
+        except Exception:  # gssapi raises assorted types for an odd context
+            target = ""
+        if target.lower() not in self._principals:
+            self._context = None
+            raise AuthFailed(f"Kerberos ticket for {target or 'an unknown principal'}")
+
+
+# GSS_C_CHANNEL_BOUND_FLAG (MIT gssapi_ext.h; python-gssapi RequirementFlag.channel_bound).
+_GSS_C_CHANNEL_BOUND_FLAG = 2048
+
+
+def _inner_gssapi_context(context: Any) -> Any:
+    """The python-gssapi SecurityContext under a pyspnego acceptor, or None (NTLM).
+
+    pyspnego maps gssapi's flags onto its own ContextReq, which has no channel-bound flag,
+    so the flag is read from the gssapi context itself (private attributes, pyspnego<1).
+    """
+    chosen = getattr(context, "_chosen_mech", None)
+    entries = getattr(context, "_context_list", {})
+    proxy = entries[chosen][0] if chosen in entries else context
+    return getattr(proxy, "_context", None) if hasattr(proxy, "_context") else None
+
+
+def tls_channel_bindings(certificate_der: bytes) -> GssChannelBindings:
+    """tls-server-end-point bindings for a server certificate (RFC 5929 §4.1): the hash of
+    the certificate's DER with its signature's hash (SHA-256 for MD5/SHA-1 and for the lab
+    CA's SHA-256 certificates), as pypsrp computes them (winrm-wire.md §3)."""
+    digest = hashlib.sha256(certificate_der).digest()
+    return GssChannelBindings(application_data=b"tls-server-end-point:" + digest)
 
 
 def parse_authorization(value: str) -> tuple[str, bytes]:
@@ -164,7 +254,19 @@ def check_basic(token: bytes, accounts: Sequence[Account]) -> Account:
     return account
 
 
-def find_account(accounts: Sequence[Account], user: str) -> Account | None:
-    """Find a local account by name, case-insensitively, ignoring any `DOMAIN\\` prefix."""
-    name = user.rsplit("\\", 1)[-1].lower()
-    return next((a for a in accounts if a.username.lower() == name), None)
+def find_account(
+    accounts: Sequence[Account], user: str, realm: str | None = None
+) -> Account | None:
+    """Find an account by name, case-insensitively, ignoring any `DOMAIN\\` prefix.
+
+    Args:
+        accounts: the host's accounts.
+        user: `name`, `DOMAIN\\name` or a Kerberos principal `name@REALM`.
+        realm: the lab's Kerberos realm; a principal of any other realm matches nothing.
+    """
+    name = user.rsplit("\\", 1)[-1]
+    if "@" in name:
+        name, _, user_realm = name.rpartition("@")
+        if realm is None or user_realm.upper() != realm.upper():
+            return None
+    return next((a for a in accounts if a.username.lower() == name.lower()), None)

@@ -4,6 +4,10 @@ One framing satisfies every client: a tab before each part header (pypsrp strips
 "\\tContent-Type: application/octet-stream\\r\\n"), the literal
 protocol="application/HTTP-SPNEGO-session-encrypted" (pywinrm needs it), and the boundary
 parameter quoted and last (pypsrp's greedy regex).
+
+The protocol label names the auth scheme (MS-WSMV 2.2.9.1.1, 2.2.9.1.2): SPNEGO for the
+Negotiate scheme, whether it ended in NTLM or Kerberos, and Kerberos for the raw Kerberos
+scheme. Windows answers with the label the request carried; so does the lab.
 """
 
 from __future__ import annotations
@@ -16,8 +20,11 @@ from typing import Protocol
 from fleetlogoff.lab.server_errors import LabError
 
 PROTOCOL = "application/HTTP-SPNEGO-session-encrypted"
+KERBEROS_PROTOCOL = "application/HTTP-Kerberos-session-encrypted"
+PROTOCOLS = (PROTOCOL, KERBEROS_PROTOCOL)
 BOUNDARY = "Encrypted Boundary"
 CONTENT_TYPE = f'multipart/encrypted;protocol="{PROTOCOL}";boundary="{BOUNDARY}"'
+_PROTOCOL_PARAM = re.compile(r'protocol\s*=\s*"?([^";]+)"?', re.IGNORECASE)
 _TRAILER = re.compile(rb"--\s*" + re.escape(BOUNDARY.encode()) + rb"--\r\n\Z")
 _LENGTH = re.compile(rb"Length=(\d+)")
 _OCTET_HEADER = re.compile(rb"\s*Content-Type: application/octet-stream\r\n")
@@ -51,6 +58,27 @@ class SealedMessage:
 def is_encrypted(content_type: str) -> bool:
     """True when a Content-Type announces a multipart/encrypted WinRM body."""
     return content_type.strip().lower().startswith("multipart/encrypted")
+
+
+def content_type(protocol: str = PROTOCOL) -> str:
+    """The Content-Type of a sealed body with this protocol label."""
+    return f'multipart/encrypted;protocol="{protocol}";boundary="{BOUNDARY}"'
+
+
+def request_protocol(content_type_value: str) -> str:
+    """The protocol label of a multipart/encrypted Content-Type (SPNEGO when absent).
+
+    Raises:
+        EncryptionError: a label the lab does not speak (CredSSP, anything else).
+    """
+    match = _PROTOCOL_PARAM.search(content_type_value)
+    if match is None:
+        return PROTOCOL
+    label = match.group(1).strip()
+    for known in PROTOCOLS:
+        if label.lower() == known.lower():
+            return known
+    raise EncryptionError(f"unsupported encryption protocol {label!r}")
 
 
 def parse_sealed(body: bytes) -> SealedMessage:
@@ -95,12 +123,16 @@ def unseal(context: WinrmWrapper, body: bytes) -> bytes:
     return plain
 
 
-def seal(context: WinrmWrapper, plain: bytes) -> bytes:
-    """Encrypt and frame a reply body (the caller sends it with CONTENT_TYPE)."""
+def seal(context: WinrmWrapper, plain: bytes, protocol: str = PROTOCOL) -> bytes:
+    """Encrypt and frame a reply body (the caller sends it with content_type(protocol)).
+
+    The Length is the plaintext plus the padding the cipher reports: 0 for NTLM's RC4 and
+    Kerberos AES (kerberos.md), which pypsrp and pywinrm both add back before comparing.
+    """
     signature, data, padding = context.wrap_winrm(plain)
     return b"".join(
         (
-            f"--{BOUNDARY}\r\n\tContent-Type: {PROTOCOL}\r\n".encode(),
+            f"--{BOUNDARY}\r\n\tContent-Type: {protocol}\r\n".encode(),
             f"\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length="
             f"{len(plain) + padding}\r\n".encode(),
             f"--{BOUNDARY}\r\n\tContent-Type: application/octet-stream\r\n".encode(),

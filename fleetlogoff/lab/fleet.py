@@ -24,7 +24,7 @@ from typing import IO
 
 from fleetlogoff.lab.contract import SimulatedHost
 from fleetlogoff.lab.inventory_out import read_endpoints
-from fleetlogoff.lab.server import Endpoint, LabServer, ServerOptions
+from fleetlogoff.lab.server import Endpoint, KerberosOptions, LabServer, ServerOptions
 from fleetlogoff.lab.server_errors import LabStartError
 from fleetlogoff.lab.server_shells import ShellLimits
 
@@ -103,6 +103,7 @@ def start_fleet(
     seed: int = 0,
     work_dir: Path | None = None,
     connection_idle_s: float | None = None,
+    kerberos: KerberosOptions | None = None,
 ) -> RunningFleet:
     """Serve hosts from this process until `.stop()` (or the end of a `with` block).
 
@@ -115,6 +116,8 @@ def start_fleet(
         work_dir: where the CA PEM and user files go; None uses a temp dir.
         connection_idle_s: how long a connection may wait for its next complete request
             before the lab closes it; None keeps Windows' 120 s.
+        kerberos: also accept Kerberos from this running realm (the caller owns the realm
+            and sets its KRB5_* variables); None keeps NTLM and Basic only.
 
     Returns:
         The running fleet, endpoints ready.
@@ -125,6 +128,7 @@ def start_fleet(
         limits=limits or ShellLimits(),
         seed=seed,
         work_dir=work_dir,
+        kerberos=kerberos,
     )
     if connection_idle_s is not None:
         options = replace(options, connection_idle_s=connection_idle_s)

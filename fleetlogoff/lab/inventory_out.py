@@ -3,12 +3,16 @@
 Shape: all.children.rds.hosts.<name> with the winrm connection vars Ansible and fleetlogoff
 read. The production default is NTLM over HTTP with message encryption, so ansible_port is
 the HTTP port; HTTPS hosts also carry the CA trust path, certificate validation and
-`lab_https_port` (Ansible ignores unknown host vars).
+`lab_https_port` (Ansible ignores unknown host vars). A Kerberos lab's hosts use
+`ansible_winrm_transport: kerberos` with a user principal, carry their DNS name as
+`lab_kerberos_hostname` (for ansible_winrm_kerberos_hostname_override), and all.vars names
+the realm's krb5.conf as `lab_krb5_config`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,22 +23,48 @@ from fleetlogoff.lab.server import Endpoint
 from fleetlogoff.lab.server_errors import LabError
 
 
+@dataclass(frozen=True, slots=True)
+class KerberosInventory:
+    """What a Kerberos lab adds to its inventory.
+
+    Attributes:
+        realm: the realm name (user principals are `user@REALM`).
+        krb5_conf: the realm's krb5.conf.
+        dns_names: each host's DNS name, in host order.
+    """
+
+    realm: str
+    krb5_conf: str
+    dns_names: Sequence[str]
+
+
 def build_inventory(
-    hosts: Sequence[SimulatedHost], endpoints: Sequence[Endpoint]
+    hosts: Sequence[SimulatedHost],
+    endpoints: Sequence[Endpoint],
+    kerberos: KerberosInventory | None = None,
 ) -> dict[str, Any]:
     """Build the inventory mapping.
 
     Args:
         hosts: the simulated hosts (their first admin account becomes ansible_user).
         endpoints: where each host listens, in the same order.
+        kerberos: the lab's realm, when it has one.
 
     Returns:
         A mapping ready for yaml.safe_dump.
     """
     entries: dict[str, Any] = {}
-    for host, endpoint in zip(hosts, endpoints, strict=True):
-        entries[endpoint.name] = _host_vars(host, endpoint)
-    return {"all": {"children": {"rds": {"hosts": entries}}}}
+    for index, (host, endpoint) in enumerate(zip(hosts, endpoints, strict=True)):
+        entry = _host_vars(host, endpoint)
+        if kerberos is not None:
+            entry["ansible_user"] = f"{entry['ansible_user']}@{kerberos.realm}"
+            entry["ansible_winrm_transport"] = "kerberos"
+            entry["lab_kerberos_hostname"] = kerberos.dns_names[index]
+        entries[endpoint.name] = entry
+    inventory: dict[str, Any] = {"all": {"children": {"rds": {"hosts": entries}}}}
+    if kerberos is not None:
+        inventory["all"] = {"vars": {"lab_krb5_config": kerberos.krb5_conf}, **inventory["all"]}
+    return inventory
 
 
 def _host_vars(host: SimulatedHost, endpoint: Endpoint) -> dict[str, Any]:
@@ -56,10 +86,13 @@ def _host_vars(host: SimulatedHost, endpoint: Endpoint) -> dict[str, Any]:
 
 
 def write_inventory(
-    path: Path, hosts: Sequence[SimulatedHost], endpoints: Sequence[Endpoint]
+    path: Path,
+    hosts: Sequence[SimulatedHost],
+    endpoints: Sequence[Endpoint],
+    kerberos: KerberosInventory | None = None,
 ) -> None:
     """Write the inventory YAML (atomically: a temp file renamed into place)."""
-    text = yaml.safe_dump(build_inventory(hosts, endpoints), sort_keys=False)
+    text = yaml.safe_dump(build_inventory(hosts, endpoints, kerberos), sort_keys=False)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)

@@ -1,7 +1,8 @@
 """`fleetlogoff lab`: build a simulated fleet, serve it until SIGINT/SIGTERM, then dump state.
 
 Runnable on its own as `python -m fleetlogoff.lab.runner ARGS` (the main CLI wiring lives
-elsewhere). Prints one line containing `ready` once every host serves.
+elsewhere). Prints one line containing `ready` once every host serves. With
+`--auth kerberos` it first starts a private MIT KDC (kdc.py) and stops it on the way out.
 """
 
 from __future__ import annotations
@@ -18,10 +19,18 @@ from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 from fleetlogoff.lab.contract import SimulatedHost
-from fleetlogoff.lab.inventory_out import write_inventory
+from fleetlogoff.lab.inventory_out import KerberosInventory, write_inventory
+from fleetlogoff.lab.kdc import DEFAULT_REALM, KerberosRealm
+from fleetlogoff.lab.kerberos_lab import admin_principal, start_lab_realm, usage_lines
 from fleetlogoff.lab.population import build_fleet
 from fleetlogoff.lab.scenario import ScenarioError, load_scenario
-from fleetlogoff.lab.server import Endpoint, LabServer, ServerOptions, pick_addresses
+from fleetlogoff.lab.server import (
+    Endpoint,
+    KerberosOptions,
+    LabServer,
+    ServerOptions,
+    pick_addresses,
+)
 from fleetlogoff.lab.server_errors import LabError
 
 log = logging.getLogger(__name__)
@@ -41,6 +50,67 @@ class _Parser(argparse.ArgumentParser):
         raise _UsageError(message)
 
 
+_DESCRIPTION = """\
+Serve a simulated fleet of Windows RDS hosts that speak real WinRM on loopback addresses,
+write its Ansible inventory, and run until Ctrl-C or SIGTERM.
+
+Authentication: NTLM (and Basic over HTTPS) by default. With --auth kerberos the lab also
+starts a private MIT Kerberos KDC on 127.0.0.1 (krb5kdc as its own child process; needs the
+Debian packages krb5-kdc and krb5-admin-server, and fleetlogoff[kerberos] for the tool), with
+realm files in a temp folder, a user principal for every lab account and HTTP/, host/ and
+WSMAN/ principals for every host (by address and by name); its hosts accept Kerberos and
+Negotiate with message encryption over HTTP, and with channel binding over HTTPS. The
+inventory then uses ansible_winrm_transport: kerberos, and the lab prints the krb5.conf to
+use: KRB5_CONFIG=<krb5.conf> fleetlogoff plan <inventory>, or without a password
+KRB5_CONFIG=<krb5.conf> KRB5CCNAME=<cache> kinit Administrator@LAB.TEST first.
+The KDC stops with the lab."""
+
+
+def _build_parser() -> _Parser:
+    parser = _Parser(prog="fleetlogoff lab", add_help=False, description=_DESCRIPTION)
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.add_argument("-h", "--help", action="store_true", help="show this help and exit")
+    parser.add_argument("--hosts", type=int, required=True, help="how many hosts to serve")
+    parser.add_argument(
+        "--inventory-out", type=Path, required=True, help="where to write the inventory"
+    )
+    parser.add_argument("--state-out", type=Path, help="write host state here on shutdown")
+    parser.add_argument("--scenario", help="a scenario file (docs/lab-scenarios.md)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the fleet's randomness")
+    parser.add_argument("--https", action="store_true", help="also serve HTTPS (lab CA)")
+    parser.add_argument("--bind-base", help="first loopback address (default: random block)")
+    parser.add_argument(
+        "--auth",
+        choices=AUTH_CHOICES,
+        default="ntlm",
+        help="ntlm (default), or kerberos: start a KDC and write a Kerberos inventory",
+    )
+    parser.add_argument(
+        "--realm", default=DEFAULT_REALM, help=f"Kerberos realm (default {DEFAULT_REALM})"
+    )
+    parser.add_argument(
+        "--cbt",
+        choices=("relaxed", "strict"),
+        default="relaxed",
+        help="HTTPS channel binding: relaxed (Windows' default) or strict (refuse Kerberos "
+        "clients that send no bindings, as CbtHardeningLevel=Strict)",
+    )
+    parser.add_argument(
+        "--kerberos-only",
+        action="store_true",
+        help="offer only the Kerberos scheme, not Negotiate (Auth/Negotiate=false)",
+    )
+    return parser
+
+
+AUTH_CHOICES = ("ntlm", "kerberos")
+
+
+def lab_help() -> str:
+    """The `fleetlogoff lab --help` text."""
+    return _build_parser().format_help()
+
+
 @dataclass(frozen=True, slots=True)
 class LabArgs:
     """Parsed `fleetlogoff lab` flags."""
@@ -52,6 +122,11 @@ class LabArgs:
     seed: int
     https: bool
     bind_base: str | None
+    auth: str = "ntlm"
+    realm: str = DEFAULT_REALM
+    strict_cbt: bool = False
+    kerberos_only: bool = False
+    show_help: bool = False
 
 
 def parse_args(argv: Sequence[str]) -> LabArgs:
@@ -60,15 +135,9 @@ def parse_args(argv: Sequence[str]) -> LabArgs:
     Raises:
         _UsageError: unknown flag, missing --hosts/--inventory-out, or a value out of range.
     """
-    parser = _Parser(prog="fleetlogoff lab", add_help=False)
-    parser.add_argument("--hosts", type=int, required=True)
-    parser.add_argument("--inventory-out", type=Path, required=True)
-    parser.add_argument("--state-out", type=Path)
-    parser.add_argument("--scenario")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--https", action="store_true")
-    parser.add_argument("--bind-base")
-    ns = parser.parse_args(list(argv))
+    if any(arg in ("-h", "--help") for arg in argv):
+        return LabArgs(0, Path(), None, None, 0, False, None, show_help=True)
+    ns = _build_parser().parse_args(list(argv))
     if not 1 <= ns.hosts <= _MAX_HOSTS:
         raise _UsageError(f"--hosts {ns.hosts}: must be between 1 and {_MAX_HOSTS}")
     if ns.bind_base is not None:
@@ -78,8 +147,20 @@ def parse_args(argv: Sequence[str]) -> LabArgs:
             raise _UsageError(str(exc)) from None
     if not ns.inventory_out.parent.is_dir():
         raise _UsageError(f"--inventory-out {ns.inventory_out}: directory does not exist")
+    if not ns.realm or not all(ch.isalnum() or ch in ".-" for ch in ns.realm):
+        raise _UsageError(f"--realm {ns.realm!r}: letters, digits, dots and dashes only")
     return LabArgs(
-        ns.hosts, ns.inventory_out, ns.state_out, ns.scenario, ns.seed, ns.https, ns.bind_base
+        ns.hosts,
+        ns.inventory_out,
+        ns.state_out,
+        ns.scenario,
+        ns.seed,
+        ns.https,
+        ns.bind_base,
+        auth=ns.auth,
+        realm=ns.realm.upper(),
+        strict_cbt=ns.cbt == "strict",
+        kerberos_only=ns.kerberos_only,
     )
 
 
@@ -113,6 +194,9 @@ def run_lab(argv: list[str], stdout: TextIO | None = None, stderr: TextIO | None
     err = stderr or sys.stderr
     try:
         args = parse_args(argv)
+        if args.show_help:
+            print(lab_help(), file=out, end="")
+            return EXIT_OK
         hosts = build_hosts(args)
     except _UsageError as exc:
         print(f"fleetlogoff lab: error: {exc}", file=err)
@@ -120,17 +204,35 @@ def run_lab(argv: list[str], stdout: TextIO | None = None, stderr: TextIO | None
     except LabError as exc:
         print(f"fleetlogoff lab: error: {exc}", file=err)
         return EXIT_FAILURE
+    realm: KerberosRealm | None = None
     try:
-        asyncio.run(serve_until_signal(hosts, args, out))
+        if args.auth == "kerberos":
+            realm = start_lab_realm(args.realm)
+        asyncio.run(serve_until_signal(hosts, args, out, realm))
     except (LabError, OSError) as exc:
         print(f"fleetlogoff lab: error: {exc}", file=err)
         return EXIT_FAILURE
+    finally:
+        if realm is not None:
+            realm.stop()
     return EXIT_OK
 
 
-async def serve_until_signal(hosts: list[SimulatedHost], args: LabArgs, out: TextIO) -> None:
+async def serve_until_signal(
+    hosts: list[SimulatedHost],
+    args: LabArgs,
+    out: TextIO,
+    realm: KerberosRealm | None = None,
+) -> None:
     """Serve, announce `ready`, wait for SIGINT/SIGTERM, stop and write the state file."""
-    options = ServerOptions(https=args.https, bind_base=args.bind_base, seed=args.seed)
+    kerberos = None
+    if realm is not None:
+        kerberos = KerberosOptions(
+            realm, offer_negotiate=not args.kerberos_only, strict_cbt=args.strict_cbt
+        )
+    options = ServerOptions(
+        https=args.https, bind_base=args.bind_base, seed=args.seed, kerberos=kerberos
+    )
     server = LabServer(hosts, options)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -138,8 +240,15 @@ async def serve_until_signal(hosts: list[SimulatedHost], args: LabArgs, out: Tex
         loop.add_signal_handler(signum, stop.set)
     try:
         endpoints = await server.start()
-        write_inventory(args.inventory_out, hosts, endpoints)
+        names = [site.dns_name for site in server.sites]
+        inventory_kerberos = (
+            KerberosInventory(realm.realm, str(realm.krb5_conf), names) if realm else None
+        )
+        write_inventory(args.inventory_out, hosts, endpoints, inventory_kerberos)
         print(f"ready: {len(endpoints)} hosts serving, inventory {args.inventory_out}", file=out)
+        if realm is not None:
+            for line in usage_lines(realm, args.inventory_out, admin_principal(hosts, realm)):
+                print(line, file=out)
         out.flush()
         await stop.wait()
     finally:

@@ -3,7 +3,8 @@
 One asyncio event loop serves every host (no thread per host). Each host gets its own
 loopback address 127.x.y.z with ports 5985/5986 where binding works, else 127.0.0.1 with
 ephemeral ports. Per connection: HTTP/1.1 keep-alive, Negotiate/NTLM (or Basic over HTTPS),
-message encryption over HTTP, then WS-Man dispatch to the host's ShellService.
+Kerberos when the lab has a realm (kdc.py), message encryption over HTTP, then WS-Man
+dispatch to the host's ShellService.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 
 from fleetlogoff.lab import auth
 from fleetlogoff.lab.contract import SimulatedHost
+from fleetlogoff.lab.kdc import KerberosRealm
 from fleetlogoff.lab.server_conn import Connection
 from fleetlogoff.lab.server_errors import LabStartError
 from fleetlogoff.lab.server_shells import ShellLimits, ShellService
@@ -59,6 +61,24 @@ class Endpoint:
 
 
 @dataclass(frozen=True, slots=True)
+class KerberosOptions:
+    """How a lab's hosts take Kerberos (winrm/config/service/auth on Windows).
+
+    Attributes:
+        realm: the running realm; the lab registers each host's principals in it at start
+            and a user principal for every account of every host (domain accounts).
+        offer_negotiate: offer the Negotiate scheme as well as Kerberos (Windows' default);
+            False makes clients use the raw Kerberos scheme and its encryption label.
+        strict_cbt: CbtHardeningLevel=Strict: over HTTPS, refuse a Kerberos client whose
+            authenticator carries no channel bindings (Windows' default, Relaxed, allows it).
+    """
+
+    realm: KerberosRealm
+    offer_negotiate: bool = True
+    strict_cbt: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class ServerOptions:
     """How a lab serves its hosts.
 
@@ -70,6 +90,7 @@ class ServerOptions:
         work_dir: where user files and certificates go; None makes a temp dir.
         connection_idle_s: how long a connection may take to deliver its next complete
             request before it is closed (idle keep-alive or a slow, endless head or body).
+        kerberos: accept Kerberos with this realm; None keeps NTLM and Basic only.
     """
 
     https: bool = True
@@ -78,6 +99,7 @@ class ServerOptions:
     seed: int = 0
     work_dir: Path | None = None
     connection_idle_s: float = CONNECTION_IDLE_S
+    kerberos: KerberosOptions | None = None
 
 
 class HostSite:
@@ -85,11 +107,21 @@ class HostSite:
 
     def __init__(self, host: SimulatedHost, index: int, options: ServerOptions, work: Path) -> None:
         self.host = host
+        self.tag = f"{index}-{host.name}"
         self.shells = ShellService(host, options.limits)
         self.rng = random.Random(options.seed * 1_000_003 + index)
-        self.user_file = auth.write_user_file(work, f"{index}-{host.name}", host.accounts)
+        self.user_file = auth.write_user_file(work, self.tag, host.accounts)
         self.address = "127.0.0.1"
         self.connections: set[Connection] = set()
+        self.kerberos = options.kerberos
+        self.principals: frozenset[str] = frozenset()  # set at start when the lab has a realm
+
+    @property
+    def dns_name(self) -> str:
+        """The host's DNS name in the realm's domain (rds01.lab.test), or its bare name."""
+        if self.kerberos is None:
+            return self.host.name.lower()
+        return f"{self.host.name.lower()}.{self.kerberos.realm.realm.lower()}"
 
 
 class LabServer:
@@ -122,13 +154,29 @@ class LabServer:
             LabStartError: no address could be bound at all.
         """
         raise_fd_limit()
+        if self.sites:
+            auth.prime_user_file_variable(self.sites[0].user_file)
         if self.options.https:
             self.ca = LabCertificateAuthority(self.work_dir)
         addresses = pick_addresses(len(self.sites), self.options.bind_base)
         for site, address in zip(self.sites, addresses, strict=True):
             self.endpoints.append(await self._bind_site(site, address))
+        if self.options.kerberos is not None:
+            # kadmin.local is a subprocess: keep the loop free while it runs.
+            await asyncio.to_thread(self._register_principals, self.options.kerberos.realm)
         log.info("lab serving %d hosts", len(self.endpoints))
         return self.endpoints
+
+    def _register_principals(self, realm: KerberosRealm) -> None:
+        """Every account becomes a domain user; every host gets its own service keys."""
+        realm.add_users(
+            (account.username, account.password)
+            for site in self.sites
+            for account in site.host.accounts
+        )
+        registered = realm.add_hosts((s.address, s.dns_name) for s in self.sites)
+        for site, principals in zip(self.sites, registered, strict=True):
+            site.principals = frozenset(principals)
 
     async def stop(self) -> None:
         """Close listeners and connections, cancel running commands."""
@@ -194,7 +242,18 @@ class LabServer:
         sock = writer.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        conn = Connection(site, reader, writer, tls=tls, idle_s=self.options.connection_idle_s)
+        bindings = None
+        if tls and self.ca is not None and site.kerberos is not None:
+            der = self.ca.certificate_der(site.host.name, site.address)
+            bindings = auth.tls_channel_bindings(der)
+        conn = Connection(
+            site,
+            reader,
+            writer,
+            tls=tls,
+            idle_s=self.options.connection_idle_s,
+            channel_bindings=bindings,
+        )
         site.connections.add(conn)
         try:
             if tls and self.ca is not None:

@@ -1,8 +1,9 @@
 """One client TCP connection to a simulated host: HTTP keep-alive, auth, encryption, faults.
 
-Negotiate/NTLM auth is bound to the connection (RFC 4559; winrm-wire.md §3): later requests
-carry no Authorization header, and a new header restarts the handshake. Over plain HTTP the
-lab behaves like AllowUnencrypted=false: SOAP must arrive sealed (winrm-wire.md §4).
+Negotiate/NTLM and Kerberos auth are bound to the connection (RFC 4559; winrm-wire.md §3):
+later requests carry no Authorization header, and a new header restarts the handshake. Over
+plain HTTP the lab behaves like AllowUnencrypted=false: SOAP must arrive sealed
+(winrm-wire.md §4), and the answer carries the request's encryption label.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import socket
 import struct
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+from spnego.channel_bindings import GssChannelBindings
 
 from fleetlogoff.lab import auth, encryption, wsman
 from fleetlogoff.lab import wsman_fault as faults
@@ -27,6 +30,7 @@ log = logging.getLogger(__name__)
 
 SOAP_CONTENT_TYPE = "application/soap+xml;charset=UTF-8"
 _NEGOTIATE_SCHEMES = ("negotiate", "ntlm")
+_KERBEROS_SCHEME = "kerberos"
 
 
 @dataclass(slots=True)
@@ -50,8 +54,10 @@ class Connection:
         *,
         tls: bool,
         idle_s: float = 120.0,
+        channel_bindings: GssChannelBindings | None = None,
     ) -> None:
         self.site = site
+        self.channel_bindings = channel_bindings
         self.idle_s = idle_s
         self.reader = reader
         self.writer = writer
@@ -128,7 +134,13 @@ class Connection:
         await self.writer.drain()
 
     def _offer(self) -> Reply:
-        headers = [("WWW-Authenticate", "Negotiate")]
+        # Windows lists its schemes in this order (winrm-wire.md §3, capture S17).
+        kerberos = self.site.kerberos
+        headers = []
+        if kerberos is None or kerberos.offer_negotiate:
+            headers.append(("WWW-Authenticate", "Negotiate"))
+        if kerberos is not None:
+            headers.append(("WWW-Authenticate", "Kerberos"))
         if self.tls:
             headers.append(("WWW-Authenticate", 'Basic realm="WSMAN"'))
         return Reply(401, headers)
@@ -167,16 +179,47 @@ class Connection:
             if not self.tls:
                 raise auth.AuthFailed("Basic is only accepted over HTTPS")
             return auth.check_basic(token, self.site.host.accounts).username, []
-        if scheme.lower() not in _NEGOTIATE_SCHEMES:
+        if scheme.lower() not in self._schemes():
             raise auth.AuthFailed(f"unsupported scheme {scheme}")
         if self.acceptor is None or self.acceptor.complete:
-            self.acceptor = auth.NegotiateAcceptor(self.site.user_file)
+            self.acceptor = auth.NegotiateAcceptor(
+                self.site.user_file,
+                principals=self.site.principals,
+                channel_bindings=self.channel_bindings,
+            )
         out = self.acceptor.step(token)
-        # Echo the client's scheme name: requests_ntlm only reads a challenge under "NTLM".
+        # Echo the client's scheme name: requests_ntlm only reads a challenge under "NTLM";
+        # the Kerberos mutual-auth token on the 200 goes back under the scheme it came in.
         answer = [("WWW-Authenticate", f"{scheme} {_b64(out)}")] if out else []
         if not self.acceptor.complete:
             raise _Challenge(Reply(401, answer))
+        self._check_kerberos(scheme)
         return self.acceptor.user, answer
+
+    def _schemes(self) -> tuple[str, ...]:
+        kerberos = self.site.kerberos
+        if kerberos is None:
+            return _NEGOTIATE_SCHEMES
+        offered = _NEGOTIATE_SCHEMES if kerberos.offer_negotiate else ()
+        return (*offered, _KERBEROS_SCHEME)
+
+    def _check_kerberos(self, scheme: str) -> None:
+        """What Windows checks once a handshake completed: the Kerberos scheme carries only
+        Kerberos, and under CbtHardeningLevel=Strict an HTTPS client must bind its
+        authenticator to the TLS channel."""
+        acceptor = self.acceptor
+        kerberos = self.site.kerberos
+        if acceptor is None or kerberos is None:
+            return
+        if scheme.lower() == _KERBEROS_SCHEME and acceptor.mechanism != "kerberos":
+            raise auth.AuthFailed(f"{acceptor.mechanism} token under the Kerberos scheme")
+        if (
+            kerberos.strict_cbt
+            and self.tls
+            and acceptor.mechanism == "kerberos"
+            and not acceptor.channel_bound()
+        ):
+            raise auth.AuthFailed("no channel bindings (CbtHardeningLevel=Strict)")
 
     async def _answer_soap(self, request: HttpRequest, user: str) -> Reply:
         if not encryption.is_encrypted(request.headers.get("content-type", "")):
@@ -188,6 +231,7 @@ class Connection:
             return self._offer()
         context = self.acceptor.context
         try:
+            label = encryption.request_protocol(request.headers.get("content-type", ""))
             body = encryption.unseal(context, request.body)
         except encryption.EncryptionError as exc:
             log.info("%s: %s", self.site.host.name, exc)
@@ -195,8 +239,8 @@ class Connection:
         plain = await self._dispatch(body, user)
         # Faults are sealed too (pypsrp decrypts before raise_for_status). The acceptor may
         # have been replaced meanwhile; seal with the context that unsealed the request.
-        wrapped = encryption.seal(context, plain.body)
-        return Reply(plain.status, [("Content-Type", encryption.CONTENT_TYPE)], wrapped)
+        wrapped = encryption.seal(context, plain.body, label)
+        return Reply(plain.status, [("Content-Type", encryption.content_type(label))], wrapped)
 
     async def _dispatch(self, body: bytes, user: str) -> Reply:
         host = self.site.host
@@ -205,7 +249,8 @@ class Connection:
         except WsmanParseError as exc:
             log.info("%s: %s", host.name, exc)
             return _fault_reply(faults.invalid_xml(), exc.message_id, host.name)
-        account = auth.find_account(host.accounts, user)
+        realm = self.site.kerberos.realm.realm if self.site.kerberos is not None else None
+        account = auth.find_account(host.accounts, user, realm)
         try:
             if account is None or not account.admin:
                 raise faults.access_denied()

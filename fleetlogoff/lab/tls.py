@@ -51,6 +51,7 @@ class LabCertificateAuthority:
         self.ca_path = directory / "lab-ca.pem"
         self.ca_path.write_bytes(self._cert.public_bytes(serialization.Encoding.PEM))
         self._contexts: dict[tuple[str, str], ssl.SSLContext] = {}
+        self._certificates: dict[tuple[str, str], bytes] = {}
 
     def server_context(self, host_name: str, address: str) -> ssl.SSLContext:
         """Return (creating once) the TLS server context for one host.
@@ -71,6 +72,12 @@ class LabCertificateAuthority:
             context.load_cert_chain(cert_path)
             self._contexts[key] = context
         return context
+
+    def certificate_der(self, host_name: str, address: str) -> bytes:
+        """The DER of the certificate server_context presents for this host (its
+        tls-server-end-point channel binding is a hash of these bytes)."""
+        self.server_context(host_name, address)
+        return self._certificates[(host_name, address)]
 
     def _issue(self, host_name: str, address: str) -> Path:
         key = ec.generate_private_key(ec.SECP256R1())
@@ -95,6 +102,7 @@ class LabCertificateAuthority:
             )
             .sign(self._key, hashes.SHA256())
         )
+        self._certificates[(host_name, address)] = cert.public_bytes(serialization.Encoding.DER)
         path = self._directory / f"host-{host_name}-{address}.pem"
         key_pem = key.private_bytes(
             serialization.Encoding.PEM,

@@ -26,7 +26,7 @@ from pypsrp.wsman import NAMESPACES, OptionSet, WSMan, WSManAction
 from fleetlogoff.errors import TransportError
 from fleetlogoff.hostvars import host_codepage
 from fleetlogoff.model import Connection, Host
-from fleetlogoff.transport import CommandOutput
+from fleetlogoff.transport import CommandOutput, kerberos
 from fleetlogoff.transport.http11 import HttpProtocolError
 from fleetlogoff.transport.ntlm_http import (
     FramingError,
@@ -65,7 +65,9 @@ class WinRMSession:
     def __init__(self, host: Host, *, deadline: float) -> None:
         self._host = host
         self._deadline = deadline
-        self._wsman = _build_wsman(host.connection, self._remaining())
+        kerberos.check_available(host.name, host.connection)
+        with _translate_errors(host.name, "connect", host.connection):
+            self._wsman = _build_wsman(host.connection, self._remaining())
         if _fast_path_applies(host):
             # pypsrp types the attribute as its own class; ours has the same duck shape
             # (endpoint, send, close), which is all WSMan uses.
@@ -74,16 +76,17 @@ class WinRMSession:
         self._shell = WinRS(self._wsman, codepage=host_codepage(host))
 
     def open(self) -> None:
-        if not isinstance(self._wsman.transport, _FastTransport):
-            _stop_rereading_proxy_settings(self._wsman)
-        with _translate_errors(self._host.name, "open shell"):
+        with _translate_errors(self._host.name, "open shell", self._host.connection):
+            if not isinstance(self._wsman.transport, _FastTransport):
+                _stop_rereading_proxy_settings(self._wsman)  # builds pypsrp's auth
             self._shell.open()
 
     def run(
         self, command_line: str, *, stdin: bytes | None = None, timeout: float
     ) -> CommandOutput:
         deadline = min(self._deadline, time.monotonic() + timeout)
-        with _translate_errors(self._host.name, command_line.split(" ", 1)[0]):
+        what = command_line.split(" ", 1)[0]
+        with _translate_errors(self._host.name, what, self._host.connection):
             response = self._shell.command(command_line, None)
             found = response.find("rsp:CommandResponse/rsp:CommandId", namespaces=NAMESPACES)
             command_id = found.text if found is not None and found.text else ""
@@ -167,12 +170,15 @@ def _build_wsman(conn: Connection, remaining_s: float) -> WSMan:
     connect_timeout = max(1, math.ceil(min(conn.connection_timeout, remaining_s)))
     read_timeout = max(2, math.ceil(min(conn.read_timeout, remaining_s)))
     verify: bool | str = (conn.ca_trust_path or True) if conn.cert_validation else False
+    username = conn.username
+    if conn.transport in ("kerberos", "negotiate"):
+        username = kerberos.user_principal(username)
     return WSMan(
         conn.address,
         port=conn.port,
         ssl=conn.scheme == "https",
         auth=conn.transport,
-        username=conn.username,
+        username=username,
         password=_password_for(conn),
         # pypsrp hands this to requests' `verify`, which takes a CA bundle path too.
         cert_validation=verify,  # type: ignore[arg-type]  # typed bool, documented bool|path
@@ -185,6 +191,10 @@ def _build_wsman(conn: Connection, remaining_s: float) -> WSMan:
         no_proxy=True,
         certificate_pem=conn.cert_pem,
         certificate_key_pem=conn.cert_key_pem,
+        # The SPN is service/host (kerberos.md); pypsrp's own default service is "host".
+        negotiate_service=conn.kerberos_service,
+        negotiate_hostname_override=conn.kerberos_hostname_override,
+        negotiate_send_cbt=conn.send_cbt,
     )
 
 
@@ -279,9 +289,10 @@ def _password_for(conn: Connection) -> str | None:
 class _translate_errors:
     """Turn pypsrp/requests exceptions into TransportError with a kind and a one-line cause."""
 
-    def __init__(self, host: str, what: str) -> None:
+    def __init__(self, host: str, what: str, conn: Connection | None = None) -> None:
         self._host = host
         self._what = what
+        self._conn = conn
 
     def __enter__(self) -> None:
         return None
@@ -289,13 +300,22 @@ class _translate_errors:
     def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
         if exc is None or isinstance(exc, TransportError) or not isinstance(exc, Exception):
             return
-        kind, reason = classify_error(exc)
+        kind, reason = classify_error(exc, self._conn)
         raise TransportError(self._host, kind, f"{self._what}: {reason}") from exc
 
 
-def classify_error(exc: Exception) -> tuple[str, str]:
+def classify_error(exc: Exception, conn: Connection | None = None) -> tuple[str, str]:
     """Map a pypsrp/requests exception to (kind, reason) without leaking credentials."""
+    known = kerberos.classify(exc, conn) or _classify_setup(exc, conn)
+    if known is not None:
+        return known
     if isinstance(exc, AuthenticationError):
+        if conn is not None and conn.transport == "kerberos":
+            spn = kerberos.service_principal(conn)
+            return "auth_failed", (
+                f"the host refused the Kerberos ticket for {spn} (HTTP 401): not its "
+                "principal, or its clock is more than 5 minutes off the domain's"
+            )
         return "auth_failed", "credentials rejected (HTTP 401)"
     if isinstance(exc, WSManFaultError):
         if exc.code in _ACCESS_DENIED_FAULTS:
@@ -324,6 +344,22 @@ def classify_error(exc: Exception) -> tuple[str, str]:
     if isinstance(exc, WinRMError):
         return "protocol", _one_line(str(exc))
     return "protocol", f"{type(exc).__name__}: {_one_line(str(exc))}"
+
+
+def _classify_setup(exc: Exception, conn: Connection | None) -> tuple[str, str] | None:
+    """Auth settings pypsrp refuses before sending anything: one line, not a traceback."""
+    if isinstance(exc, ImportError) and "credssp" in str(exc).lower():
+        return "auth_failed", "CredSSP needs requests-credssp: pip install 'pypsrp[credssp]'"
+    if isinstance(exc, ValueError) and "message encryption" in str(exc):
+        auth = conn.transport if conn else "this auth"
+        return "auth_failed", (
+            f"{auth} cannot encrypt messages over HTTP: use HTTPS (ansible_winrm_scheme: "
+            "https) or, where the host allows unencrypted traffic, "
+            "ansible_winrm_message_encryption: never"
+        )
+    if isinstance(exc, ValueError) and "must be specified" in str(exc):
+        return "auth_failed", f"{_one_line(str(exc))} (ansible_user / ansible_password)"
+    return None
 
 
 def _classify_connection_error(exc: Exception) -> tuple[str, str]:

@@ -101,3 +101,17 @@ def test_subprocess_fleet_serves_and_writes_state(tmp_path: Path) -> None:
         code = fleet.stop()
     assert code == 0
     assert len(json.loads(fleet.state_path.read_text())["hosts"]) == 3
+
+
+def test_kerberos_without_the_kdc_tools_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fleetlogoff.lab import kdc
+
+    monkeypatch.setattr(kdc, "missing_tools", lambda: ["krb5kdc"])
+    err = io.StringIO()
+    argv = ["--hosts", "1", "--inventory-out", str(tmp_path / "i.yml"), "--auth", "kerberos"]
+    assert run_lab(argv, stdout=io.StringIO(), stderr=err) == 1
+    (line,) = err.getvalue().splitlines()
+    assert "install krb5-kdc and krb5-admin-server" in line
+    assert not (tmp_path / "i.yml").exists()
