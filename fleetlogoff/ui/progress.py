@@ -7,16 +7,28 @@ from types import TracebackType
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from fleetlogoff.visible import visible
 
 
 def progress_bar(console: Console) -> Progress:
-    """The one look of every progress bar: what, bar, done/total, elapsed; gone when done."""
+    """The one look of every progress bar: what, bar, done/total, elapsed, ETA; gone when
+    done."""
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
         console=console,
         transient=True,
     )
@@ -64,4 +76,4 @@ class HostProgress:
             return
         if status != "ok" and not self._quiet:
             line = f"[{done}/{self._total}] {name}: {status}" + (f": {detail}" if detail else "")
-            self._console.print(line, markup=False)
+            self._console.print(visible(line), markup=False, soft_wrap=True)
