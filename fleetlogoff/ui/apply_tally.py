@@ -29,7 +29,15 @@ OUTCOME_KINDS = (
 )
 # Outcomes and host facts an admin must look at; printed as they happen.
 PROBLEM_KINDS = frozenset(
-    {"failed", "stuck", "not_warned", "host_unreachable", "internal_error", "host_skipped"}
+    {
+        "failed",
+        "stuck",
+        "not_warned",
+        "warn_failed",
+        "host_unreachable",
+        "internal_error",
+        "host_skipped",
+    }
 )
 HOST_LOST_KINDS = frozenset({"host_unreachable", "host_skipped", "internal_error"})
 PHASE_TITLES = {
@@ -61,6 +69,7 @@ class HostFacts:
 
     counts: Counter[str] = field(default_factory=Counter)
     notes: list[str] = field(default_factory=list)
+    lost: set[str] = field(default_factory=set)  # host-level problem kinds seen
 
     @property
     def problem(self) -> bool:
@@ -107,6 +116,7 @@ class ApplyTally:
             ):
                 facts.counts[kind] += 1
             if kind in HOST_LOST_KINDS:
+                facts.lost.add(kind)
                 facts.notes.append(f"{kind.replace('_', ' ')}: {event.reason}".rstrip(": "))
                 self._settle_host(event.host)
             return started
@@ -196,7 +206,13 @@ class ApplyTally:
     @property
     def lost_hosts(self) -> int:
         with self.lock:
-            return sum(1 for facts in self.hosts.values() if facts.notes)
+            return sum(1 for facts in self.hosts.values() if facts.lost)
+
+    def lost_by_kind(self) -> dict[str, int]:
+        """Hosts by host-level problem: {"host_unreachable": 2, "host_skipped": 5}."""
+        with self.lock:
+            counted = Counter(kind for facts in self.hosts.values() for kind in facts.lost)
+        return dict(sorted(counted.items()))
 
 
 def _deadline(event: Event) -> datetime | None:

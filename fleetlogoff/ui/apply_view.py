@@ -51,7 +51,8 @@ _SILENT_KINDS = frozenset(
     {"host_started", "host_done", "run_started", "run_ended", "logoff_sent", "phase_started"}
 )
 _PLAIN_COUNTDOWN_STEP_S = 60
-_PLAIN_PROGRESS_STEPS = 10  # a progress line every tenth of a phase
+_PLAIN_PROGRESS_STEPS = 10  # a progress line every tenth of a phase...
+_PLAIN_PROGRESS_MIN_S = 5.0  # ...at most every 5 s of the run (and always at its end)
 _BAR_PHASES = ("warning", "logging_off", "cancelling")
 _PHASE_COUNTS = {
     "warning": ("warned", "warn_failed", "not_warned", "skipped", "spared"),
@@ -123,9 +124,11 @@ class ApplyView:
         self._live_enabled = console.is_terminal and not quiet
         self._live: Live | None = None
         self._lock = threading.Lock()
-        self._printed_steps: dict[str, int] = {}
+        self._printed_steps: dict[str, tuple[int, datetime]] = {}  # phase: tenth, when
+        self._printed_done: dict[str, int] = {}  # phase: the count its last line showed
         self._last_countdown: float | None = None
         self._last_reminded = 0
+        self._phase_shown: str | None = None
 
     def __enter__(self) -> ApplyView:
         if self._live_enabled:
@@ -149,6 +152,9 @@ class ApplyView:
         if self._live is not None:
             self._live.stop()
             self._live = None
+        if not self._quiet:
+            with self._lock:
+                self._phase_done(self._phase_shown)
 
     # -- events -------------------------------------------------------------------------
 
@@ -157,11 +163,11 @@ class ApplyView:
         kind = event.kind.value
         with self._lock:
             if started is not None and not self._quiet:
-                self._print(Text(f"{PHASE_TITLES.get(started, started)}", style="bold"))
+                self._phase_change(started)
             if kind in PROBLEM_KINDS or (self._verbose and kind not in _SILENT_KINDS):
                 self._print(event_line(event))
             if not self._live_enabled and not self._quiet:
-                self._plain_progress()
+                self._plain_progress(event.time)
 
     def countdown(self, remaining_s: float) -> None:
         """Called about once a second during the shared wait. The time shown is to the
@@ -192,21 +198,46 @@ class ApplyView:
             text += f"; next reminder at {clock_text(deadline - upcoming[0])}"
         return text
 
+    def _phase_change(self, started: str) -> None:
+        """On a terminal the live display names the phase, and the one that ended leaves
+        its last count above it; in a log each phase starts with its title."""
+        self._phase_done(self._phase_shown)
+        if not self._live_enabled:
+            self._print(Text(PHASE_TITLES.get(started, started), style="bold"))
+        self._phase_shown = started
+
+    def _phase_done(self, phase: str | None) -> None:
+        """The last count of a phase that ended, unless a log already has that line."""
+        with self.tally.lock:
+            progress = self.tally.phases.get(phase or "")
+            if progress is None or phase not in _BAR_PHASES:
+                return
+            if self._printed_done.get(phase) == progress.done:
+                return
+            self._printed_done[phase] = progress.done
+            line = self.progress_text(progress)
+        self._print(Text(line))
+
     def _print(self, text: Text) -> None:
         self._console.print(text, soft_wrap=not self._console.is_terminal)
 
     # -- plain lines --------------------------------------------------------------------
 
-    def _plain_progress(self) -> None:
+    def _plain_progress(self, now: datetime) -> None:
+        """A line each tenth of a phase, at most every few seconds, and at its end."""
         with self.tally.lock:
             phase = self.tally.phase
             progress = self.tally.phases.get(phase or "")
             if progress is None or phase not in _BAR_PHASES or progress.total == 0:
                 return
             step = progress.done * _PLAIN_PROGRESS_STEPS // progress.total
-            if step <= self._printed_steps.get(phase, 0):
+            last_step, last_time = self._printed_steps.get(phase, (0, progress.started))
+            finished = progress.done >= progress.total
+            recent = (now - last_time).total_seconds() < _PLAIN_PROGRESS_MIN_S
+            if step <= last_step or (recent and not finished):
                 return
-            self._printed_steps[phase] = step
+            self._printed_steps[phase] = (step, now)
+            self._printed_done[phase] = progress.done
             line = self.progress_text(progress)
         self._print(Text(line))
 
@@ -226,7 +257,7 @@ class ApplyView:
         if counts:
             text += f": {counts}"
         eta = self.eta(progress)
-        if eta is not None:
+        if eta is not None and eta >= 1:
             text += f"; ETA {span_text(eta)}"
         return text
 
@@ -271,7 +302,7 @@ class ApplyView:
             if counts:
                 detail += f"  {counts}"
             eta = self.eta(progress)
-            if eta is not None:
+            if eta is not None and eta >= 1:
                 detail += f"  ETA {span_text(eta)}"
             bars.add_row(label, bar, detail)
         rows.append(bars)

@@ -22,11 +22,14 @@ def totals_line(tally: ApplyTally) -> str:
     with tally.lock:
         parts = [f"{tally.counts['warned']} warned"]
         parts += [f"{n} {k.replace('_', ' ')}" for k, n in tally.outcome_counts().items()]
-        lost = tally.lost_hosts
+        lost = tally.lost_by_kind()
         line = f"RECAP: {tally.total_targets} session(s) planned on {len(tally.targets)} host(s): "
     line += ", ".join(parts)
     if lost:
-        line += f"; {lost} host(s) with a problem of their own (listed below)"
+        words = (
+            f"{n} {kind.replace('_', ' ').replace('host ', 'host(s) ')}" for kind, n in lost.items()
+        )
+        line += "; " + ", ".join(words)
     if tally.interrupted:
         line += "; interrupted"
     return line + "."
