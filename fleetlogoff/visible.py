@@ -23,10 +23,11 @@ _HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 # ZERO WIDTH NON-JOINER and ZERO WIDTH JOINER change how letters join, not what a
 # terminal does or the order text is read in.
 _SPELLING_FORMAT = frozenset({"\u200c", "\u200d"})
-# Only characters outside printable ASCII can need escaping; \n is handled by the caller's
-# choice (keep_newlines).
-_CANDIDATE = re.compile(r"[^\x20-\x7e]")
-_JSON_CANDIDATE = re.compile(r"[^\x20-\x7e\n]")
+# Candidates for escaping: anything but printable ASCII and letters or digits of any
+# script (\w, which no control, format or separator character is), so names in Cyrillic
+# or CJK never reach the per-character check.
+_CANDIDATE = re.compile(r"[^\w\x20-\x7e]")
+_JSON_CANDIDATE = re.compile(r"[^\w\x20-\x7e\n]")
 
 
 def _hidden(char: str) -> bool:
