@@ -89,6 +89,7 @@ class ApplyTally:
         self.phase: str | None = None
         self.phases: dict[str, PhaseProgress] = {}
         self.deadline: datetime | None = None
+        self.wait_started: datetime | None = None
         self.interrupted = False
         self._told_phases = False  # the executor announces phases: stop inferring them
         self._outcomes: dict[Key, str] = {}
@@ -106,6 +107,7 @@ class ApplyTally:
                 self._start_phase(started, event.time)
             if kind == "wait_started":
                 self.deadline = _deadline(event) or self.deadline
+                self.wait_started = self.wait_started or event.time
             elif kind == "interrupted":
                 self.interrupted = True
             if event.host is None:

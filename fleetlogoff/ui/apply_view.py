@@ -13,7 +13,6 @@ from types import TracebackType
 
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
-from rich.progress_bar import ProgressBar
 from rich.status import Status
 from rich.table import Table
 from rich.text import Text
@@ -26,6 +25,7 @@ from fleetlogoff.ui.apply_tally import (
     ApplyTally,
     PhaseProgress,
 )
+from fleetlogoff.ui.progress import BAR_WIDTH, bar_text
 from fleetlogoff.visible import visible
 
 Clock = Callable[[], datetime]
@@ -54,6 +54,7 @@ _PLAIN_COUNTDOWN_STEP_S = 60
 _PLAIN_PROGRESS_STEPS = 10  # a progress line every tenth of a phase...
 _PLAIN_PROGRESS_MIN_S = 5.0  # ...at most every 5 s of the run (and always at its end)
 _BAR_PHASES = ("warning", "logging_off", "cancelling")
+_BAR_LABELS = {"warning": "Warning", "logging_off": "Logoff", "cancelling": "Cancel"}
 _PHASE_COUNTS = {
     "warning": ("warned", "warn_failed", "not_warned", "skipped", "spared"),
     "logging_off": (
@@ -282,34 +283,45 @@ class ApplyView:
     # -- the live display ---------------------------------------------------------------
 
     def render_live(self) -> RenderableType:
-        """The phase, then a bar per phase begun, then the countdown while waiting."""
+        """The phase, then a bar per phase begun, and the wait's bar while waiting."""
         with self.tally.lock:
             phase = self.tally.phase
             phases = [self.tally.phases[p] for p in _BAR_PHASES if p in self.tally.phases]
-            deadline = self.tally.deadline
-        rows: list[RenderableType] = []
-        title = PHASE_TITLES.get(phase or "", phase or "Starting")
-        rows.append(Text(title, style="bold"))
         bars = Table.grid(padding=(0, 1))
         bars.add_column(no_wrap=True)
-        bars.add_column(width=30, no_wrap=True)
+        bars.add_column(width=BAR_WIDTH, no_wrap=True)
         bars.add_column(no_wrap=True, overflow="ellipsis")
         for progress in phases:
-            label = PHASE_TITLES.get(progress.name, progress.name).split()[0]
-            bar = ProgressBar(total=max(1, progress.total), completed=progress.done, width=30)
-            detail = f"{progress.done}/{progress.total}"
-            counts = self.counts_text(progress.name)
-            if counts:
-                detail += f"  {counts}"
-            eta = self.eta(progress)
-            if eta is not None and eta >= 1:
-                detail += f"  ETA {span_text(eta)}"
-            bars.add_row(label, bar, detail)
-        rows.append(bars)
-        if phase == "waiting" and deadline is not None:
-            left = max(0.0, (deadline - self._clock()).total_seconds())
-            rows.append(Text(self.countdown_text(left), style="bold cyan"))
-        return Group(*rows)
+            bars.add_row(*self._phase_row(progress))
+            if progress.name == "warning" and phase == "waiting":
+                bars.add_row(*self._wait_row())
+        title = PHASE_TITLES.get(phase or "", phase or "Starting")
+        return Group(Text(title, style="bold"), bars)
+
+    def _phase_row(self, progress: PhaseProgress) -> tuple[str, Text, str]:
+        bar = bar_text(progress.done, progress.total)
+        detail = f"{progress.done}/{progress.total}"
+        counts = self.counts_text(progress.name)
+        if counts:
+            detail += f"  {counts}"
+        eta = self.eta(progress)
+        if eta is not None and eta >= 1:
+            detail += f"  ETA {span_text(eta)}"
+        return _BAR_LABELS.get(progress.name, progress.name), bar, detail
+
+    def _wait_row(self) -> tuple[str, Text, str]:
+        """The shared wait as a bar filling up to the logoff, the countdown beside it."""
+        with self.tally.lock:
+            deadline, started = self.tally.deadline, self.tally.wait_started
+            reminded = self.tally.counts["reminded"]
+        now = self._clock()
+        if deadline is None or started is None:
+            return "Wait", bar_text(0, 1), "until every warning's deadline"
+        total = max(1.0, (deadline - started).total_seconds())
+        left = max(0.0, (deadline - now).total_seconds())
+        bar = bar_text(total - left, total)
+        detail = self.countdown_text(left) + (f"  ({reminded} reminded)" if reminded else "")
+        return "Wait", bar, detail
 
 
 def window_wait_text(opens_at: datetime, now: datetime) -> str:
