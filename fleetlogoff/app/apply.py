@@ -34,9 +34,10 @@ from fleetlogoff.planner import Plan, Selection, host_window, rules_digest
 from fleetlogoff.recap import Recap
 from fleetlogoff.transport import Connector
 from fleetlogoff.ui import console_for
-from fleetlogoff.ui.apply_view import ApplyView, WindowWaitView
+from fleetlogoff.ui.apply_view import ApplyView
 from fleetlogoff.ui.plan_view import render_plan
 from fleetlogoff.ui.recap_view import render_recap
+from fleetlogoff.ui.window_wait import WindowWaitView
 from fleetlogoff.visible import safe_json
 
 

@@ -119,7 +119,8 @@ class ApplyTally:
                 facts.counts[kind] += 1
             if kind in HOST_LOST_KINDS:
                 facts.lost.add(kind)
-                facts.notes.append(f"{kind.replace('_', ' ')}: {event.reason}".rstrip(": "))
+                note = f"{kind.replace('_', ' ')}: {event_detail(event)}"
+                facts.notes.append(note.rstrip(": "))
                 self._settle_host(event.host)
             return started
 
@@ -227,3 +228,14 @@ def _deadline(event: Event) -> datetime | None:
         except ValueError:
             return None
     return None
+
+
+def event_detail(event: Event) -> str:
+    """The event's reason, and the error behind it when the reason does not say it."""
+    # getattr: events gain a structured `error` (ErrorInfo) from the engine; its reason
+    # is the detail when an event carries no reason of its own.
+    error = getattr(event, "error", None)
+    cause = str(getattr(error, "reason", "") or "")
+    if cause and cause not in event.reason:
+        return f"{event.reason}: {cause}" if event.reason else cause
+    return event.reason

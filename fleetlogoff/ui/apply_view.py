@@ -13,7 +13,6 @@ from types import TracebackType
 
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
-from rich.status import Status
 from rich.table import Table
 from rich.text import Text
 
@@ -24,6 +23,7 @@ from fleetlogoff.ui.apply_tally import (
     PROBLEM_KINDS,
     ApplyTally,
     PhaseProgress,
+    event_detail,
 )
 from fleetlogoff.ui.progress import BAR_WIDTH, bar_text
 from fleetlogoff.visible import visible
@@ -80,8 +80,9 @@ def event_line(event: Event) -> Text:
     line = Text(f"{host}{who}: ")
     kind = event.kind.value
     line.append(kind.replace("_", " "), style=_STYLE.get(kind, ""))
-    if event.reason:
-        line.append(f": {visible(event.reason)}")
+    detail = event_detail(event)
+    if detail:
+        line.append(f": {visible(detail)}")
     return line
 
 
@@ -322,38 +323,3 @@ class ApplyView:
         bar = bar_text(total - left, total)
         detail = self.countdown_text(left) + (f"  ({reminded} reminded)" if reminded else "")
         return "Wait", bar, detail
-
-
-def window_wait_text(opens_at: datetime, now: datetime) -> str:
-    """The line shown while apply waits for a maintenance window to open."""
-    left = max(0.0, (opens_at - now).total_seconds())
-    when = opens_at.astimezone().strftime("%a %H:%M %Z").strip()
-    return f"Waiting for a maintenance window: the first opens at {when} (in {span_text(left)})"
-
-
-class WindowWaitView:
-    """--wait-for-window: a status line that stays current on a terminal; a line per
-    change of the opening time (or per hour of waiting) without one."""
-
-    def __init__(self, console: Console) -> None:
-        self._console = console
-        self._status: Status | None = None
-        self._last: tuple[datetime, float] | None = None
-
-    def show(self, opens_at: datetime, now: datetime) -> None:
-        text = window_wait_text(opens_at, now)
-        if self._console.is_terminal:
-            if self._status is None:
-                self._status = self._console.status(text)
-                self._status.start()
-            self._status.update(text)
-            return
-        left = (opens_at - now).total_seconds()
-        if self._last is None or self._last[0] != opens_at or self._last[1] - left >= 3600:
-            self._last = (opens_at, left)
-            self._console.print(Text(text), soft_wrap=True)
-
-    def close(self) -> None:
-        if self._status is not None:
-            self._status.stop()
-            self._status = None

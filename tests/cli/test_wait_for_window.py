@@ -14,7 +14,7 @@ from fleetlogoff.executor import ApplySettings
 from fleetlogoff.inventory import parse_inventory
 from fleetlogoff.model import Session, SessionState
 from fleetlogoff.planner import Plan, Selection, plan_host
-from fleetlogoff.ui.apply_view import window_wait_text
+from fleetlogoff.ui.window_wait import window_wait_text
 
 INVENTORY = """
 all:

@@ -7,11 +7,14 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+from typing import cast
 
 from rich.console import Console
 
 from fleetlogoff.events import Event, Kind
 from fleetlogoff.ui import make_console
+from fleetlogoff.ui.apply_tally import event_detail
 from fleetlogoff.ui.apply_view import ApplyView, clock_text
 from fleetlogoff.ui.recap_view import render_recap
 
@@ -260,3 +263,28 @@ def test_hostile_names_in_events_are_escaped() -> None:
     text = out.getvalue()
     assert "\x1b" not in text and "\u202e" not in text and "\x9b" not in text
     assert "rds-\\x1b[2J session 2 (\\u202eeve): failed: \\x9b31m" in text
+
+
+def test_an_events_structured_error_is_shown_when_its_reason_is_empty() -> None:
+    # Events gain a structured `error` (the engine's ErrorInfo); a stand-in with the same
+    # shape proves the view reads it without depending on its class.
+    error = SimpleNamespace(reason="open shell: connection refused")
+    event = SimpleNamespace(
+        kind=Kind.HOST_UNREACHABLE,
+        time=T0,
+        host="rds-001",
+        session_id=None,
+        username=None,
+        reason="",
+        data={},
+        error=error,
+    )
+    assert event_detail(cast(Event, event)) == "open shell: connection refused"
+    event.reason = "logoff phase"
+    assert event_detail(cast(Event, event)) == "logoff phase: open shell: connection refused"
+    plan = targets(2)
+    view, out = plain_view(plan, Clock())
+    view.on_event(cast(Event, event))
+    assert "rds-001: host unreachable: logoff phase: open shell: connection refused" in (
+        out.getvalue()
+    )
