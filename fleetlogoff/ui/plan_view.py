@@ -40,7 +40,7 @@ def logon_text(session: Session) -> str:
 
 
 def doubts_text(session: Session) -> str:
-    return visible("; ".join(session.doubts))
+    return visible("; ".join(str(doubt) for doubt in session.doubts))
 
 
 def render_plan(
@@ -55,14 +55,14 @@ def render_plan(
         sink: overrides the console's sink (tests).
     """
     out = sink if sink is not None else make_sink(console)
-    render_targets(out, plan)
+    render_targets(out, plan, with_reasons=show_all)
     render_unread(out, plan.failed_hosts)
     render_staying(out, plan, show_all=show_all)
     render_windows(out, plan)
     render_summary(out, plan)
 
 
-def _target_columns(with_doubts: bool) -> list[Column]:
+def _target_columns(with_doubts: bool, with_reasons: bool) -> list[Column]:
     columns = [
         Column("HOST", shrink=2, minimum=8),
         Column("ID", align="right"),
@@ -74,10 +74,13 @@ def _target_columns(with_doubts: bool) -> list[Column]:
     ]
     if with_doubts:
         columns.append(Column("DOUBTS", shrink=5))
+    if with_reasons:
+        columns.append(Column("REASON", shrink=6, minimum=20))
     return columns
 
 
-def render_targets(out: Sink, plan: Plan) -> None:
+def render_targets(out: Sink, plan: Plan, *, with_reasons: bool = False) -> None:
+    """A line per session to log off, by host; with its full reason at --all / -v."""
     targets = [(h, p) for h in plan.hosts for p in h.targets]
     if not targets:
         out.line(("No sessions to log off.", "bold"))
@@ -100,8 +103,11 @@ def render_targets(out: Sink, plan: Plan) -> None:
         ]
         if with_doubts:
             row.append(doubts_text(s))
+        if with_reasons:
+            row.append(visible(planned.reason))
         rows.append(row)
-    for line in grid_lines(_target_columns(with_doubts), rows, width=out.width):
+    columns = _target_columns(with_doubts, with_reasons)
+    for line in grid_lines(columns, rows, width=out.width):
         out.line(*line)
     out.line()
 

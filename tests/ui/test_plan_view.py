@@ -54,6 +54,7 @@ def test_what_stays_is_counted_by_reason_with_hosts() -> None:
 
 def test_all_lists_every_session_that_stays_with_its_reason() -> None:
     lines = render(fleet(3), show_all=True)
+    assert lines[1].split()[-1] == "REASON" and lines[2].endswith("disconnected (rule stale)")
     assert sum(1 for line in lines if "protected user user2" in line) == 1
     assert sum(1 for line in lines if re.match(r"  rds-000\d +\d+ ", line)) == 3 * 4 + 2 * 2
 
