@@ -83,7 +83,10 @@ def record_apply(frames: Frames, plan: Path, audit: Path) -> None:
     type_line("y")
     frames.take(
         "apply: warning every user, with progress, counts and an ETA",
-        wait_for(lambda s: re.search(r"Warning +\S+ +\d+/\d+ ", s) is not None and "ETA" in s),
+        wait_for(
+            lambda s: "ETA" in s
+            and any(50 <= int(done) < 397 for done in re.findall(r"Warning +\S+ +(\d+)/", s))
+        ),
     )
     frames.take(
         "apply: the shared wait, counting down to the logoff, the next reminder announced",
