@@ -247,6 +247,7 @@ def _execute(
         quiet=options.fleet.quiet,
         reminders=options.settings.reminders,
     )
+    json_lock = threading.Lock()
     with view:
 
         def emit(event: Event) -> None:
@@ -258,7 +259,8 @@ def _execute(
             recap.add(event)
             view.on_event(event)
             if options.output_format == "json":
-                _json_line(env.stdout, event, audit.run_id)
+                with json_lock:  # events come from worker threads: whole lines only
+                    _json_line(env.stdout, event, audit.run_id)
 
         emit(_run_started(plan, hosts, options, env))
         work = select_work(plan, hosts, options, env, emit)
