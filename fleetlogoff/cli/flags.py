@@ -22,7 +22,7 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
         default = action.default
         shown = not (
             "%(default)" in text
-            or "default:" in text
+            or "(default" in text
             or not action.option_strings
             or default in (None, False, argparse.SUPPRESS)
             or (isinstance(default, list | tuple) and not default)
@@ -126,22 +126,26 @@ def add_fleet_flags(parser: argparse.ArgumentParser, *, positional: bool = True)
 
 def add_common_flags(parser: argparse.ArgumentParser, *, top: bool) -> None:
     """-v and --debug, accepted before and after the command (`fleetlogoff -v plan` and
-    `fleetlogoff plan -v`); main() adds the two counts together."""
-    prefix = "" if top else "sub_"
-    parser.add_argument(
-        "-v",
-        "--verbose",
-        dest=f"{prefix}verbose",
-        action="count",
-        default=0,
-        help="more detail; -vv, -vvv, -vvvv for more (`fleetlogoff --help` says what)",
-    )
-    parser.add_argument(
-        "--debug",
-        dest=f"{prefix}debug",
-        action="store_true",
-        help="tracebacks on internal errors, and the logs of -vvv",
-    )
+    `fleetlogoff plan -v`); main() adds the counts together. A command that gives -v a
+    meaning of its own (logoff's /V) keeps it."""
+    prefix = "global_" if top else "sub_"
+    taken = parser._option_string_actions
+    if "-v" not in taken and "--verbose" not in taken:
+        parser.add_argument(
+            "-v",
+            "--verbose",
+            dest=f"{prefix}verbose",
+            action="count",
+            default=0,
+            help="more detail; -vv, -vvv, -vvvv for more (`fleetlogoff --help` says what)",
+        )
+    if "--debug" not in taken:
+        parser.add_argument(
+            "--debug",
+            dest=f"{prefix}debug",
+            action="store_true",
+            help="tracebacks on internal errors, and the logs of -vvv",
+        )
 
 
 def add_format_flag(

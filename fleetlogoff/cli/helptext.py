@@ -63,6 +63,16 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "  fleetlogoff show plan.json --all\n"
         "  fleetlogoff show plan.json --format csv > plan.csv",
     ),
+    "logoff": (
+        "Log off one session (by id or name) or a user's sessions, the way logoff.exe does\n"
+        "(LOGOFF [sessionname | sessionid | user] /SERVER:name [/V]), on a host of the\n"
+        "inventory or a pattern of them, through apply's own path: shown, confirmed,\n"
+        "optionally warned, checked on the host, audited.",
+        "examples:\n"
+        "  fleetlogoff logoff 12 --server rds-07 -i inventory.yml\n"
+        "  fleetlogoff logoff rdp-tcp#5 /server:rds-07 -i inventory.yml /v\n"
+        "  fleetlogoff logoff jdoe --server 'rds-*' -i inventory.yml --warn 5m",
+    ),
     "sessions": (
         "Every host's sessions in one table: the fleet-wide quser. Nothing is judged or\nchanged.",
         "examples:\n"

@@ -62,8 +62,10 @@ def parse_command_line(argv: Sequence[str]) -> argparse.Namespace:
         args.lab_args = extra + list(args.lab_args)
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    args.verbose = args.verbose + getattr(args, "sub_verbose", 0)
-    args.debug = args.debug or getattr(args, "sub_debug", False)
+    # A command's own -v (logoff's, for logoff.exe's /V) counts as one more level.
+    own = int(bool(getattr(args, "verbose", 0)))
+    args.verbose = args.global_verbose + getattr(args, "sub_verbose", 0) + own
+    args.debug = args.global_debug or getattr(args, "sub_debug", False)
     args.parser = parser
     return args
 

@@ -14,6 +14,7 @@ import pytest
 
 from fleetlogoff.app.status import ExitStatus
 from fleetlogoff.cli.completion import bash_script, zsh_script
+from fleetlogoff.cli.flags import Parser, add_common_flags
 from fleetlogoff.cli.logs import WIRE_LOGGER, configure_logging, logger_levels
 from fleetlogoff.cli.main import build_parser, parse_command_line
 from fleetlogoff.env import Environment
@@ -197,3 +198,13 @@ def test_bash_completes_commands_flags_and_choices() -> None:
 def test_completion_prints_a_script() -> None:
     result = run_cli(["completion", "bash"])
     assert result.status == ExitStatus.OK and "complete -o filenames" in result.stdout
+
+
+def test_a_command_with_its_own_v_keeps_it() -> None:
+    # logoff gives -v logoff.exe's /V meaning; the common flags must not collide with it.
+    parser = Parser(prog="fleetlogoff logoff")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show each logoff")
+    add_common_flags(parser, top=False)
+    args = parser.parse_args(["-v", "--debug"])
+    assert args.verbose is True and args.sub_debug is True
+    assert not hasattr(args, "sub_verbose")
