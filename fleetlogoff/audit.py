@@ -56,6 +56,11 @@ class AuditLog:
         except OSError as exc:
             raise AuditError(f"audit log {path}: cannot open: {exc.strerror}") from exc
 
+    @property
+    def run_id(self) -> str:
+        """The id every record of this run carries."""
+        return self._run_id
+
     def write(self, event: Event) -> None:
         line = json.dumps(event_record(event, self._run_id), ensure_ascii=False) + "\n"
         data = line.encode("utf-8")

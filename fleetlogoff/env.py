@@ -22,8 +22,9 @@ class Environment:
 
     Attributes:
         stdin, stdout, stderr: text streams.
-        stdin_isatty, stdout_isatty: whether a person is there to read and answer.
-        environ: environment variables (credentials, NO_COLOR).
+        stdin_isatty, stdout_isatty, stderr_isatty: whether a person is there to read
+            and answer, on each stream.
+        environ: environment variables (credentials, NO_COLOR, COLUMNS, TERM).
         clock: returns the current time, UTC-aware.
         ask_password: prompts for a password without echo.
     """
@@ -33,6 +34,7 @@ class Environment:
     stderr: TextIO = field(default_factory=lambda: sys.stderr)
     stdin_isatty: bool = field(default_factory=lambda: sys.stdin.isatty())
     stdout_isatty: bool = field(default_factory=lambda: sys.stdout.isatty())
+    stderr_isatty: bool = field(default_factory=lambda: sys.stderr.isatty())
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     clock: Callable[[], datetime] = _utc_now
     ask_password: Callable[[str], str] = getpass.getpass
@@ -40,4 +42,28 @@ class Environment:
     @property
     def color(self) -> bool:
         """Colour only for a terminal, and never when NO_COLOR is set (no-color.org)."""
-        return self.stdout_isatty and "NO_COLOR" not in self.environ
+        return self.stdout_is_terminal and not self.no_color
+
+    @property
+    def no_color(self) -> bool:
+        """NO_COLOR set to anything but "" (no-color.org): no colour, nothing else changes."""
+        return bool(self.environ.get("NO_COLOR"))
+
+    @property
+    def stdout_is_terminal(self) -> bool:
+        """A terminal that can redraw (live displays, fitted widths); TERM=dumb cannot."""
+        return self.stdout_isatty and not self._dumb
+
+    @property
+    def stderr_is_terminal(self) -> bool:
+        return self.stderr_isatty and not self._dumb
+
+    @property
+    def _dumb(self) -> bool:
+        return self.environ.get("TERM", "") in ("dumb", "unknown")
+
+    @property
+    def columns(self) -> int | None:
+        """COLUMNS when it is a usable width (as shells and curses read it), else None."""
+        text = self.environ.get("COLUMNS", "").strip()
+        return int(text) if text.isdigit() and 20 <= int(text) <= 10000 else None

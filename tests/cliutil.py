@@ -13,6 +13,7 @@ from typing import Any
 from fleetlogoff.app.status import ExitStatus
 from fleetlogoff.cli import main
 from fleetlogoff.env import Environment
+from fleetlogoff.transport import Connector
 
 
 @dataclass
@@ -31,6 +32,17 @@ def run_cli(
     environ: Mapping[str, str] | None = None,
     password: str = "",
 ) -> Result:
+    return run_cli_with(argv, None, stdin, environ, password)
+
+
+def run_cli_with(
+    argv: Sequence[str],
+    connector: Connector | None,
+    stdin: str = "",
+    environ: Mapping[str, str] | None = None,
+    password: str = "",
+) -> Result:
+    """run_cli with a connector of the test's own (None: the real WinRM one)."""
     out, err = io.StringIO(), io.StringIO()
     env = Environment(
         stdin=io.StringIO(stdin),
@@ -47,5 +59,5 @@ def run_cli(
         },
         ask_password=lambda prompt: password,
     )
-    status = main(list(argv), env)
+    status = main(list(argv), env, connector)
     return Result(status, out.getvalue(), err.getvalue())

@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Literal, TextIO
 
 from fleetlogoff.app.fleet import (
     FleetOptions,
@@ -21,7 +22,7 @@ from fleetlogoff.app.fleet import (
 )
 from fleetlogoff.app.plan import PlanOptions, plan_fleet
 from fleetlogoff.app.status import ExitStatus
-from fleetlogoff.audit import AuditError, AuditLog, default_audit_path
+from fleetlogoff.audit import AuditError, AuditLog, default_audit_path, event_record
 from fleetlogoff.env import Environment
 from fleetlogoff.errors import UsageError
 from fleetlogoff.events import Event, Kind
@@ -33,9 +34,12 @@ from fleetlogoff.planner import Plan, Selection, host_window, rules_digest
 from fleetlogoff.recap import Recap
 from fleetlogoff.runlock import RunLockedError, hold_run_lock, inventory_key, plan_key
 from fleetlogoff.transport import Connector
-from fleetlogoff.ui import make_console
-from fleetlogoff.ui.apply_view import ApplyView, render_recap
+from fleetlogoff.ui import console_for
+from fleetlogoff.ui.apply_view import ApplyView
 from fleetlogoff.ui.plan_view import render_plan
+from fleetlogoff.ui.recap_view import render_recap
+from fleetlogoff.ui.window_wait import WindowWaitView
+from fleetlogoff.visible import safe_json
 
 
 class RefusedError(Exception):
@@ -58,6 +62,7 @@ class ApplyOptions:
     max_plan_age: timedelta = timedelta(hours=1)
     audit_log: str | None = None
     report: str | None = None
+    output_format: Literal["table", "json"] = "table"  # json: one event per line on stdout
 
 
 def is_plan_file(path: str) -> bool:
@@ -157,18 +162,22 @@ def wait_for_windows(
     one opens. Waiting for every window could wait for ever (one closes while another
     opens); hosts still closed afterwards are skipped and reported as such."""
     needed = options.settings.warn + options.window_margin
-    while not stop.is_set():
-        statuses = [
-            host_window(hosts[h.name], env.clock(), needed) for h in plan.hosts if h.targets
-        ]
-        if any(s.fits for s in statuses):
-            return
-        openings = [s.opens_at for s in statuses if s.opens_at is not None]
-        if not openings:
-            return  # nothing will open: select_work reports every host as closed
-        remaining = (min(openings) - env.clock()).total_seconds()
-        env.stderr.write(f"waiting for a maintenance window: opens in {int(remaining)}s\n")
-        stop.wait(max(1.0, min(remaining, 60.0)))
+    view = WindowWaitView(console_for(env, "stderr"))
+    try:
+        while not stop.is_set():
+            statuses = [
+                host_window(hosts[h.name], env.clock(), needed) for h in plan.hosts if h.targets
+            ]
+            if any(s.fits for s in statuses):
+                return
+            openings = [s.opens_at for s in statuses if s.opens_at is not None]
+            if not openings:
+                return  # nothing will open: select_work reports every host as closed
+            view.show(min(openings), env.clock())
+            remaining = (min(openings) - env.clock()).total_seconds()
+            stop.wait(max(1.0, min(remaining, 60.0)))
+    finally:
+        view.close()
 
 
 def plan_digest(plan: Plan) -> str:
@@ -214,7 +223,8 @@ def _apply_locked(
         plan, hosts, selection = load_saved_plan(options, env)
     else:
         plan, hosts, selection = make_fresh_plan(options, env, connector)
-        render_plan(make_console(env.stdout, color=env.color), plan)
+        console = console_for(env, _human_side(options))
+        render_plan(console, plan, show_all=options.fleet.verbose > 0)
     return act_on_plan(plan, hosts, selection, options, env, connector, stop)
 
 
@@ -231,7 +241,7 @@ def act_on_plan(
     """Confirm, open the audit log and carry the plan out (apply's path, shared by the
     `logoff` command); `on_event` sees every event once it is recorded."""
     if plan.target_count == 0:
-        env.stdout.write("Nothing to log off.\n")
+        _human_stream(options, env).write("Nothing to log off.\n")
         return ExitStatus.NOTHING_TO_DO
     if options.report and not Path(options.report).resolve().parent.is_dir():
         raise UsageError(f"--report {options.report}: its directory does not exist")
@@ -260,9 +270,18 @@ def _execute(
     audit: AuditLog,
     on_event: Emit | None = None,
 ) -> ExitStatus:
-    console = make_console(env.stdout, color=env.color)
+    console = console_for(env, _human_side(options))
     recap = Recap([h.name for h in plan.hosts if h.targets])
-    with ApplyView(console, len(recap.hosts), quiet=options.fleet.quiet) as view:
+    view = ApplyView(
+        console,
+        {h.name: [t.session.id for t in h.targets] for h in plan.hosts if h.targets},
+        clock=env.clock,
+        verbose=options.fleet.verbose,
+        quiet=options.fleet.quiet,
+        reminders=options.settings.reminders,
+    )
+    json_lock = threading.Lock()
+    with view:
 
         def emit(event: Event) -> None:
             try:
@@ -274,12 +293,15 @@ def _execute(
             view.on_event(event)
             if on_event is not None:
                 on_event(event)
+            if options.output_format == "json":
+                with json_lock:  # events come from worker threads: whole lines only
+                    _json_line(env.stdout, event, audit.run_id)
 
         emit(_run_started(plan, hosts, options, env))
         work = select_work(plan, hosts, options, env, emit)
         if not work:
             emit(Event(Kind.RUN_ENDED, env.clock(), reason="no host in its maintenance window"))
-            render_recap(console, recap)
+            render_recap(console, view.tally, verbose=options.fleet.verbose)
             return ExitStatus.REFUSED
         executor = Executor(
             work,
@@ -293,7 +315,7 @@ def _execute(
         _run_phases(executor, options, env, stop, emit, view)
         status = _exit_status(recap, stop)
         emit(Event(Kind.RUN_ENDED, env.clock(), data={"exit_code": int(status)}))
-    render_recap(console, recap)
+    render_recap(console, view.tally, verbose=options.fleet.verbose)
     if options.report:
         Path(options.report).write_text(json.dumps(recap.document(), indent=2) + "\n")
     return status
@@ -334,7 +356,14 @@ def _wait_with_reminders(
 ) -> bool:
     """The one shared wait, broken where reminders are due; False when interrupted."""
     until = deadline.astimezone().strftime("%H:%M:%S")
-    emit(Event(Kind.WAIT_STARTED, env.clock(), reason=f"logoffs start at {until}"))
+    emit(
+        Event(
+            Kind.WAIT_STARTED,
+            env.clock(),
+            reason=f"logoffs start at {until}",
+            data={"deadline": deadline.isoformat(timespec="seconds")},
+        )
+    )
     for before in sorted(options.settings.reminders, reverse=True):
         if not executor.wait_until(deadline - before, view.countdown):
             return False
@@ -359,6 +388,21 @@ def _run_started(
             "warn_seconds": int(options.settings.warn.total_seconds()),
         },
     )
+
+
+def _human_stream(options: ApplyOptions, env: Environment) -> TextIO:
+    """Where people read: stdout, unless stdout carries JSON events for a tool."""
+    return env.stderr if _human_side(options) == "stderr" else env.stdout
+
+
+def _human_side(options: ApplyOptions) -> Literal["stdout", "stderr"]:
+    return "stderr" if options.output_format == "json" else "stdout"
+
+
+def _json_line(stream: TextIO, event: Event, run_id: str) -> None:
+    """One event as one JSON line, the audit log's record shape (docs/audit-and-report)."""
+    stream.write(safe_json(event_record(event, run_id), indent=None) + "\n")
+    stream.flush()
 
 
 def _operator(env: Environment) -> str:

@@ -15,7 +15,7 @@ from fleetlogoff.model import Host
 from fleetlogoff.planner import Selection
 from fleetlogoff.rules import load_rules_file, rule_from_cli
 from fleetlogoff.transport import Connector, kerberos
-from fleetlogoff.ui import make_console
+from fleetlogoff.ui import console_for
 from fleetlogoff.ui.progress import HostProgress
 
 
@@ -30,6 +30,7 @@ class FleetOptions:
     ask_pass: bool = False
     quiet: bool = False
     processes: int = 1
+    verbose: int = 0  # -v count: how much the views show (cli/helptext.VERBOSITY)
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,7 @@ def read_fleet(
         if on_reading is not None:
             on_reading(reading)
 
-    console = make_console(env.stderr, color=env.color and not options.quiet)
+    console = console_for(env, "stderr")
     collect = CollectOptions(
         forks=options.forks, deadline_s=options.timeout, processes=options.processes
     )

@@ -33,7 +33,7 @@ from fleetlogoff.planner import HostPlan, Plan, Selection, plan_host, rules_dige
 from fleetlogoff.rules import Rule
 from fleetlogoff.runlock import RunLockedError, hold_run_lock, host_key, inventory_key
 from fleetlogoff.transport import Connector
-from fleetlogoff.ui import make_console
+from fleetlogoff.ui import console_for
 from fleetlogoff.ui.plan_view import render_plan
 
 QWINSTA = "qwinsta"
@@ -109,7 +109,7 @@ def _logoff(
         plan, refused, missing = build_plan(options, reads, selection, source, digest, env)
         for line in [*refused, *missing]:
             env.stderr.write(f"fleetlogoff: {line}\n")
-        render_plan(make_console(env.stdout, color=env.color), plan)
+        render_plan(console_for(env, "stdout"), plan)
         if plan.target_count == 0:
             return _nothing_done(plan, reads, bool(refused), env)
         apply_options = _apply_options(options, source)

@@ -3,7 +3,6 @@ parser is tried on outputs it has never seen."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Literal
 
@@ -17,6 +16,7 @@ from fleetlogoff.parsers import (
     parse_qwinsta,
     sessions_to_json,
 )
+from fleetlogoff.visible import safe_json
 
 
 def read_input(file: str, env: Environment) -> bytes:
@@ -51,5 +51,5 @@ def run_parse(
     parse = parse_qwinsta if kind == "qwinsta" else lambda t: parse_quser(t, date_order=date_order)
     sessions = parse(text)
     document = sessions_to_json(sessions, command=kind)
-    env.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    env.stdout.write(safe_json(document) + "\n")
     return ExitStatus.OK

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Literal
 
+from fleetlogoff.app.export import write_plan_csv
 from fleetlogoff.app.fleet import (
     FleetOptions,
     SelectOptions,
@@ -21,8 +21,11 @@ from fleetlogoff.model import Host
 from fleetlogoff.plan_file import plan_document, write_plan
 from fleetlogoff.planner import HostPlan, Plan, Selection, plan_host, rules_digest
 from fleetlogoff.transport import Connector
-from fleetlogoff.ui import make_console
+from fleetlogoff.ui import console_for
 from fleetlogoff.ui.plan_view import render_plan
+from fleetlogoff.visible import safe_json, visible
+
+PlanFormat = Literal["table", "json", "csv"]
 
 
 @dataclass(frozen=True)
@@ -30,9 +33,10 @@ class PlanOptions:
     fleet: FleetOptions
     select: SelectOptions = field(default_factory=SelectOptions)
     output: str | None = None
-    format: Literal["table", "json"] = "table"
+    format: PlanFormat = "table"
     detailed_exitcode: bool = False
     show_all: bool = False
+    bom: bool = False  # CSV for Excel
 
 
 def plan_fleet(
@@ -67,14 +71,26 @@ def run_plan(options: PlanOptions, env: Environment, connector: Connector) -> Ex
     plan, _, _ = plan_fleet(options, env, connector)
     if options.output:
         write_plan(plan, options.output)
-    if options.format == "json":
-        env.stdout.write(json.dumps(plan_document(plan), indent=2, ensure_ascii=False) + "\n")
-    else:
-        console = make_console(env.stdout, color=env.color)
-        render_plan(console, plan, show_all=options.show_all)
-        if options.output:
-            console.print(f"Plan saved to {options.output}", markup=False)
+    show_all = options.show_all or options.fleet.verbose > 0
+    print_plan(plan, options.format, env, show_all=show_all, bom=options.bom)
+    if options.output and options.format == "table":
+        line = f"Plan saved to {options.output}"
+        if plan.target_count:
+            line += f"; apply it with: fleetlogoff apply {options.output}"
+        env.stdout.write(visible(line) + "\n")
     return plan_exit_status(plan, detailed=options.detailed_exitcode)
+
+
+def print_plan(
+    plan: Plan, output_format: PlanFormat, env: Environment, *, show_all: bool, bom: bool = False
+) -> None:
+    """The plan on stdout: for people (table), or as JSON or CSV for tools."""
+    if output_format == "json":
+        env.stdout.write(safe_json(plan_document(plan)) + "\n")
+    elif output_format == "csv":
+        write_plan_csv(plan, env.stdout, excel=bom)
+    else:
+        render_plan(console_for(env, "stdout"), plan, show_all=show_all)
 
 
 def plan_exit_status(plan: Plan, *, detailed: bool) -> ExitStatus:

@@ -1,5 +1,6 @@
-"""The command line: one module per command (plan, apply, sessions, parse, lab) for its
-flags, flags.py for what they share, main.py for parsing and the one-line errors."""
+"""The command line: one module per command (sessions, plan, show, apply, parse, lab,
+completion) for its flags, flags.py for what they share, helptext.py for what --help says,
+logs.py for the -v levels, main.py for parsing and the one-line errors."""
 
 from fleetlogoff.cli.main import main
 

@@ -12,6 +12,7 @@ from fleetlogoff.app.status import ExitStatus
 from fleetlogoff.cli.flags import (
     Commands,
     add_fleet_flags,
+    add_format_flag,
     add_select_flags,
     duration,
     fleet_options,
@@ -54,13 +55,26 @@ def register(commands: Commands) -> None:
     apply.add_argument("-y", "--yes", action="store_true", help="act without asking")
     apply.add_argument("--serial", type=serial, help="rolling batches: N hosts or N%%")
     apply.add_argument("--max-fail-percentage", type=percent, help="stop new batches above")
-    apply.add_argument("--wait-for-window", action="store_true")
+    apply.add_argument(
+        "--wait-for-window", action="store_true", help="wait for the first window to open"
+    )
     apply.add_argument("--ignore-windows", action="store_true", help="act outside windows")
-    apply.add_argument("--window-margin", type=duration, default=timedelta(minutes=5))
-    apply.add_argument("--max-plan-age", type=duration, default=timedelta(hours=1))
+    apply.add_argument(
+        "--window-margin",
+        type=duration,
+        default=timedelta(minutes=5),
+        help="a window must stay open this long beyond --warn",
+    )
+    apply.add_argument(
+        "--max-plan-age",
+        type=duration,
+        default=timedelta(hours=1),
+        help="refuse a saved plan older than this",
+    )
     apply.add_argument("--audit-log", help="JSON-lines audit file (default: XDG state dir)")
     apply.add_argument("--report", help="write the outcome as JSON")
     apply.add_argument("--no-cancel-notice", action="store_true", help="no 'cancelled' message")
+    add_format_flag(apply, ("table", "json"), bom=False)
     apply.set_defaults(run=run)
 
 
@@ -94,6 +108,7 @@ def apply_options(args: argparse.Namespace) -> ApplyOptions:
         max_plan_age=args.max_plan_age,
         audit_log=args.audit_log,
         report=args.report,
+        output_format=args.format,
     )
 
 

@@ -1,5 +1,6 @@
-"""What the commands' parsers share: an argparse that raises instead of exiting, value
-types that name what is wrong, and the fleet and selection flags with their options."""
+"""What the commands' parsers share: an argparse that raises instead of exiting and shows
+every default, value types that name what is wrong, and the fleet, selection and output
+flags with their options."""
 
 from __future__ import annotations
 
@@ -9,12 +10,43 @@ from datetime import timedelta
 from typing import NoReturn, TypeAlias
 
 from fleetlogoff.app.fleet import FleetOptions, SelectOptions
-from fleetlogoff.durations import parse_duration
+from fleetlogoff.durations import format_duration, parse_duration
 from fleetlogoff.errors import FleetLogoffError, UsageError
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Descriptions and examples as written; every flag's default shown after its help."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        shown = not (
+            "%(default)" in text
+            or "(default" in text
+            or not action.option_strings
+            or default in (None, False, argparse.SUPPRESS)
+            or (isinstance(default, list | tuple) and not default)
+            or isinstance(action, argparse._CountAction)  # -v: starts at 0, says nothing
+        )
+        if not shown:
+            return text
+        if isinstance(default, timedelta):
+            # argparse formats the help with %: a literal % in a default must be doubled.
+            return f"{text} (default: {format_duration(int(default.total_seconds())) or '0s'})"
+        return f"{text} (default: %(default)s)"
+
+
 class Parser(argparse.ArgumentParser):
-    """argparse that raises instead of exiting, so main() owns every exit."""
+    """argparse that raises instead of exiting, so main() owns every exit.
+
+    Abbreviated long flags are refused (`--lim` is not `--limit`): a later flag could make
+    an abbreviation mean something else, and this tool ends people's sessions.
+    """
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]  # argparse's own keywords
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{self.prog}: {message}")
@@ -70,24 +102,65 @@ def default_processes() -> int:
 def add_fleet_flags(parser: argparse.ArgumentParser, *, positional: bool = True) -> None:
     if positional:
         parser.add_argument("inventory", help="Ansible-style YAML inventory of RDS hosts")
-    parser.add_argument("-l", "--limit", help="host pattern (Ansible syntax: a,b  g1:&g2  all:!h)")
     parser.add_argument(
-        "-f", "--forks", type=positive_int, default=50, help="hosts at once (default 50)"
+        "-l", "--limit", help="only these hosts: an Ansible pattern (a,b  g1:&g2  all:!h)"
     )
+    parser.add_argument("-f", "--forks", type=positive_int, default=50, help="hosts at once")
     parser.add_argument(
         "--timeout",
         type=positive_seconds,
-        default=30.0,
-        help="per-host deadline, e.g. 30s or 2m (default 30s)",
+        default="30s",
+        help="deadline for one host, e.g. 30s or 2m",
     )
     parser.add_argument(
         "--processes",
         type=positive_int,
         default=default_processes(),
-        help="worker processes for reading large fleets (default: cores, at most 4)",
+        help="worker processes for reading large fleets (the cores, at most 4)",
     )
-    parser.add_argument("-k", "--ask-pass", action="store_true", help="prompt for the password")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    parser.add_argument("-k", "--ask-pass", action="store_true", help="ask for the WinRM password")
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress display; problems only"
+    )
+
+
+def add_common_flags(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    """-v and --debug, accepted before and after the command (`fleetlogoff -v plan` and
+    `fleetlogoff plan -v`); main() adds the counts together. A command that gives -v a
+    meaning of its own (logoff's /V) keeps it."""
+    prefix = "global_" if top else "sub_"
+    taken = parser._option_string_actions
+    if "-v" not in taken and "--verbose" not in taken:
+        parser.add_argument(
+            "-v",
+            "--verbose",
+            dest=f"{prefix}verbose",
+            action="count",
+            default=0,
+            help="more detail; -vv, -vvv, -vvvv for more (`fleetlogoff --help` says what)",
+        )
+    if "--debug" not in taken:
+        parser.add_argument(
+            "--debug",
+            dest=f"{prefix}debug",
+            action="store_true",
+            help="tracebacks on internal errors, and the logs of -vvv",
+        )
+
+
+def add_format_flag(
+    parser: argparse.ArgumentParser, choices: tuple[str, ...], *, bom: bool = True
+) -> None:
+    parser.add_argument(
+        "--format", choices=choices, default="table", help="table for people, the others for tools"
+    )
+    if bom:
+        parser.add_argument(
+            "--bom",
+            action="store_true",
+            help="CSV for Excel: a UTF-8 byte order mark first, and cells from hosts that "
+            "start with = + - @ prefixed with ' so they stay text",
+        )
 
 
 def add_select_flags(parser: argparse.ArgumentParser) -> None:
@@ -111,6 +184,7 @@ def fleet_options(args: argparse.Namespace, inventory: str | None = None) -> Fle
         ask_pass=args.ask_pass,
         quiet=args.quiet,
         processes=args.processes,
+        verbose=args.verbose,
     )
 
 

@@ -12,11 +12,13 @@ from fleetlogoff.transport import Connector
 
 
 def register(commands: Commands) -> None:
+    # add_help=False: `fleetlogoff lab --help` reaches the lab's own parser, which knows
+    # its flags.
     lab = commands.add_parser("lab", help="run a simulated RDS fleet", add_help=False)
-    lab.add_argument("lab_args", nargs=argparse.REMAINDER)
+    lab.add_argument("lab_args", nargs=argparse.REMAINDER, help="the lab's own flags")
     lab.set_defaults(run=run_lab)
-    demo = commands.add_parser("demo", help="plan (and apply) against an embedded lab fleet")
-    demo.add_argument("--hosts", type=positive_int, default=8)
+    demo = commands.add_parser("demo", help="plan and apply against an embedded lab fleet")
+    demo.add_argument("--hosts", type=positive_int, default=8, help="lab hosts to start")
     demo.set_defaults(run=run_demo)
 
 

@@ -13,9 +13,14 @@ from fleetlogoff.transport import Connector
 
 def register(commands: Commands) -> None:
     parse = commands.add_parser("parse", help="parse saved quser/qwinsta output to JSON")
-    parse.add_argument("kind", choices=("quser", "qwinsta"))
+    parse.add_argument("kind", choices=("quser", "qwinsta"), help="the command that printed it")
     parse.add_argument("file", help="file with the output, or - for stdin")
-    parse.add_argument("--date-order", choices=("auto", "mdy", "dmy", "ymd"), default="auto")
+    parse.add_argument(
+        "--date-order",
+        choices=("auto", "mdy", "dmy", "ymd"),
+        default="auto",
+        help="how to read numeric dates; auto decides from the dates themselves",
+    )
     parse.add_argument(
         "--codepage", type=int, default=None, help="code page of the file (default: UTF-8)"
     )

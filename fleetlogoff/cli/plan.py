@@ -9,6 +9,7 @@ from fleetlogoff.app.status import ExitStatus
 from fleetlogoff.cli.flags import (
     Commands,
     add_fleet_flags,
+    add_format_flag,
     add_select_flags,
     fleet_options,
     select_options,
@@ -21,10 +22,23 @@ def register(commands: Commands) -> None:
     plan = commands.add_parser("plan", help="read sessions fleet-wide and show what would go")
     add_fleet_flags(plan)
     add_select_flags(plan)
-    plan.add_argument("-o", "--output", help="save the plan (JSON) for apply")
-    plan.add_argument("--format", choices=("table", "json"), default="table")
-    plan.add_argument("--detailed-exitcode", action="store_true", help="0 none, 2 targets, 1 error")
-    plan.add_argument("--all", dest="show_all", action="store_true", help="list every session")
+    # -out: Terraform's spelling. Declared, so `-out FILE` and `-out=FILE` save the plan
+    # instead of being read as `-o ut`.
+    plan.add_argument(
+        "-o", "--output", "-out", metavar="PLAN.json", help="save the plan for `apply`"
+    )
+    add_format_flag(plan, ("table", "json", "csv"))
+    plan.add_argument(
+        "--detailed-exitcode",
+        action="store_true",
+        help="exit 2 when sessions would be logged off, 0 when not, 1 when a host was not read",
+    )
+    plan.add_argument(
+        "--all",
+        dest="show_all",
+        action="store_true",
+        help="list every session that stays, with its reason, instead of counts",
+    )
     plan.set_defaults(run=run)
 
 
@@ -36,5 +50,6 @@ def run(args: argparse.Namespace, env: Environment, connector: Connector) -> Exi
         format=args.format,
         detailed_exitcode=args.detailed_exitcode,
         show_all=args.show_all,
+        bom=args.bom,
     )
     return run_plan(options, env, connector)

@@ -6,7 +6,7 @@ import argparse
 
 from fleetlogoff.app.sessions import run_sessions
 from fleetlogoff.app.status import ExitStatus
-from fleetlogoff.cli.flags import Commands, add_fleet_flags, fleet_options
+from fleetlogoff.cli.flags import Commands, add_fleet_flags, add_format_flag, fleet_options
 from fleetlogoff.env import Environment
 from fleetlogoff.transport import Connector
 
@@ -14,9 +14,9 @@ from fleetlogoff.transport import Connector
 def register(commands: Commands) -> None:
     sessions = commands.add_parser("sessions", help="fleet-wide quser")
     add_fleet_flags(sessions)
-    sessions.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    add_format_flag(sessions, ("table", "json", "csv"))
     sessions.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, env: Environment, connector: Connector) -> ExitStatus:
-    return run_sessions(fleet_options(args), args.format, env, connector)
+    return run_sessions(fleet_options(args), args.format, env, connector, bom=args.bom)

@@ -7,16 +7,48 @@ from types import TracebackType
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
+from fleetlogoff.visible import visible
+
+BAR_WIDTH = 30
+
+
+def bar_text(done: float, total: float, width: int = BAR_WIDTH) -> Text:
+    """A bar that reads without colour too (NO_COLOR, a captured screen): heavy for done,
+    light for what is left."""
+    filled = 0 if total <= 0 else max(0, min(width, int(width * done / total)))
+    bar = Text("━" * filled, style="green")
+    bar.append("─" * (width - filled), style="dim")
+    return bar
+
+
+class TextBarColumn(ProgressColumn):
+    """rich's bar draws done and left with one character, told apart by colour only."""
+
+    def render(self, task: Task) -> Text:
+        return bar_text(task.completed, task.total or 0)
 
 
 def progress_bar(console: Console) -> Progress:
-    """The one look of every progress bar: what, bar, done/total, elapsed; gone when done."""
+    """The one look of every progress bar: what, bar, done/total, elapsed, ETA; gone when
+    done."""
     return Progress(
         TextColumn("{task.description}"),
-        BarColumn(),
+        TextBarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
         console=console,
         transient=True,
     )
@@ -64,4 +96,4 @@ class HostProgress:
             return
         if status != "ok" and not self._quiet:
             line = f"[{done}/{self._total}] {name}: {status}" + (f": {detail}" if detail else "")
-            self._console.print(line, markup=False)
+            self._console.print(visible(line), markup=False, soft_wrap=True)

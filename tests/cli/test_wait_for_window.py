@@ -14,6 +14,7 @@ from fleetlogoff.executor import ApplySettings
 from fleetlogoff.inventory import parse_inventory
 from fleetlogoff.model import Session, SessionState
 from fleetlogoff.planner import Plan, Selection, plan_host
+from fleetlogoff.ui.window_wait import window_wait_text
 
 INVENTORY = """
 all:
@@ -71,4 +72,7 @@ def test_waits_for_the_first_window_to_open_then_returns() -> None:
     env = Environment(stdout=io.StringIO(), stderr=io.StringIO(), clock=time.clock, environ={})
     wait_for_windows(plan, hosts, options, env, AdvancingStop(time))
     assert time.now == datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
-    assert "opens in 3600s" in env.stderr.getvalue()  # type: ignore[attr-defined]
+    shown = env.stderr.getvalue()  # type: ignore[attr-defined]  # a StringIO, given above
+    opens = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
+    assert window_wait_text(opens, opens - timedelta(hours=1)) + "\n" == shown
+    assert "(in 1h)" in shown and opens.astimezone().strftime("%H:%M") in shown

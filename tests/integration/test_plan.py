@@ -86,7 +86,10 @@ def test_sessions_lists_the_fleet_as_csv(tmp_path: Path) -> None:
         result = run_cli(["sessions", str(inventory), "--format", "csv"])
     assert result.status == ExitStatus.OK, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0] == "host,id,username,session_name,state,idle_seconds,logon_time"
+    assert lines[0] == (
+        "host,id,username,session_name,state,idle_seconds,logon_time,"
+        "logon_text,idle_text,doubts,host_status,host_error"
+    )
     assert len(lines) == 1 + 2 * 4
     assert any(line.startswith("rds-b,3,busy.user,rdp-tcp#13,active,") for line in lines)
 

@@ -15,6 +15,7 @@ RANKS = {
     "model": 0,
     "errors": 0,
     "events": 0,
+    "visible": 0,
     "yamlsource": 1,
     "durations": 1,
     "patterns": 1,

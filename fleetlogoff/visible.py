@@ -1,0 +1,84 @@
+"""Text that came from a host, made safe to print: control characters, terminal escape
+sequences and bidi overrides are shown as visible escapes instead of acting on the screen.
+
+A host is not trusted. A user name such as ``"\\x1b]0;pwned\\x07ann"`` would retitle the
+admin's terminal, ``"\\x1b[2J"`` would clear it, and U+202E (RIGHT-TO-LEFT OVERRIDE) makes
+``"nna\\u202eexe.txt"`` read as something else (Trojan Source, CVE-2021-42574). Every view
+and every plain line passes host text through `visible()` before printing it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from typing import Any
+
+# General categories that act on a terminal or on the reading order rather than print:
+# Cc (C0/C1 controls: ESC, CSI U+009B, BEL, CR, ...), Cf (format: bidi embeddings,
+# overrides, isolates and marks, zero-width space, BOM), Cs (lone surrogates, which a
+# surrogateescape decode can produce), Zl/Zp (line and paragraph separators).
+_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+# Format characters a correct spelling needs (Persian, Indic scripts, emoji sequences):
+# ZERO WIDTH NON-JOINER and ZERO WIDTH JOINER change how letters join, not what a
+# terminal does or the order text is read in.
+_SPELLING_FORMAT = frozenset({"\u200c", "\u200d"})
+# Candidates for escaping: anything but printable ASCII and letters or digits of any
+# script (\w, which no control, format or separator character is), so names in Cyrillic
+# or CJK never reach the per-character check.
+_CANDIDATE = re.compile(r"[^\w\x20-\x7e]")
+_JSON_CANDIDATE = re.compile(r"[^\w\x20-\x7e\n]")
+
+
+def _hidden(char: str) -> bool:
+    return char not in _SPELLING_FORMAT and unicodedata.category(char) in _HIDDEN_CATEGORIES
+
+
+def escape_char(char: str) -> str:
+    """The visible escape of one character, as Python writes it: \\x1b, \\u202e, \\U000e0001."""
+    code = ord(char)
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
+
+
+def _replace(match: re.Match[str]) -> str:
+    char = match.group()
+    return escape_char(char) if _hidden(char) else char
+
+
+def visible(text: str) -> str:
+    """`text` with every control, format and separator character escaped visibly.
+
+    Letters of every script, spaces (NBSP and ideographic space included) and backslashes
+    print as they are: ``CORP\\jdoe`` and ``Дмитрий`` are unchanged.
+    """
+    if text.isascii() and text.isprintable():
+        return text  # the common case, at the cost of two C loops
+    return _CANDIDATE.sub(_replace, text)
+
+
+def visible_lines(text: str) -> str:
+    """Like `visible`, but line breaks stay line breaks (raw command outputs at -vv)."""
+    return "\n".join(visible(line) for line in text.replace("\r\n", "\n").split("\n"))
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    char = match.group()
+    if not _hidden(char):
+        return char
+    encoded = char.encode("utf-16-be", "surrogatepass")
+    units = (int.from_bytes(encoded[i : i + 2], "big") for i in range(0, len(encoded), 2))
+    return "".join(f"\\u{unit:04x}" for unit in units)
+
+
+def safe_json(document: Any, *, indent: int | None = 2) -> str:
+    """JSON for a screen or a pipe: non-ASCII letters stay readable, while every character
+    `visible` would escape is written as a JSON \\u escape. The document decodes to exactly
+    the same data; only its encoding differs."""
+    text = json.dumps(document, indent=indent, ensure_ascii=False)
+    # json escapes C0 controls inside strings, so a raw \n is indentation; outside strings
+    # the text is pure ASCII, so this only ever rewrites characters inside strings.
+    return _JSON_CANDIDATE.sub(_json_escape, text)

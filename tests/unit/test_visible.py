@@ -1,0 +1,75 @@
+"""Host text on a screen: controls, escape sequences and bidi overrides become visible
+escapes; letters of every script, spaces and backslashes stay as they are."""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from fleetlogoff.visible import safe_json, visible, visible_lines
+
+HOSTILE = [
+    ("\x1b]0;pwned\x07ann", "\\x1b]0;pwned\\x07ann"),  # OSC: retitles the terminal
+    ("\x1b[2Jbob", "\\x1b[2Jbob"),  # clears the screen
+    ("eve\x9b31m", "eve\\x9b31m"),  # C1 CSI, a one-byte escape in 8-bit terminals
+    ("nna\u202eexe.txt", "nna\\u202eexe.txt"),  # RIGHT-TO-LEFT OVERRIDE
+    ("a\u2066b\u2069", "a\\u2066b\\u2069"),  # LEFT-TO-RIGHT ISOLATE, POP DIRECTIONAL ISOLATE
+    ("x\u200fy\u061cz", "x\\u200fy\\u061cz"),  # RIGHT-TO-LEFT MARK, ARABIC LETTER MARK
+    ("line\nfake: ok", "line\\x0afake: ok"),  # a newline forging a second line
+    ("cr\rover", "cr\\x0dover"),  # carriage return overwriting the start of the line
+    ("del\x7f", "del\\x7f"),
+    ("sep\u2028par\u2029", "sep\\u2028par\\u2029"),
+    ("zw\u200bsp\ufeff", "zw\\u200bsp\\ufeff"),  # zero-width space, BOM
+    ("tag\U000e0041", "tag\\U000e0041"),  # a TAG character (invisible text)
+    ("lone\udc80", "lone\\udc80"),  # what a surrogateescape decode leaves
+]
+HARMLESS = [
+    "CORP\\jdoe",
+    "jürgen.weiß",
+    "Дмитрий",
+    "山田太郎",
+    "محمد",  # right-to-left letters themselves are fine: only overrides reorder text
+    "a\u00a0b\u3000c",  # no-break and ideographic spaces
+    "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645",  # Persian needs ZWNJ
+    "👩\u200d💻",  # ZWJ joins an emoji sequence
+    "",
+]
+
+
+@pytest.mark.parametrize(("text", "shown"), HOSTILE)
+def test_hostile_characters_are_escaped_visibly(text: str, shown: str) -> None:
+    assert visible(text) == shown
+
+
+@pytest.mark.parametrize("text", HARMLESS)
+def test_letters_spaces_and_backslashes_are_unchanged(text: str) -> None:
+    assert visible(text) == text
+
+
+@given(st.text())
+def test_nothing_that_acts_on_a_screen_survives(text: str) -> None:
+    shown = visible(text)
+    for char in shown:
+        category = unicodedata.category(char)
+        assert category not in ("Cc", "Cs", "Zl", "Zp"), repr(char)
+        assert category != "Cf" or char in "\u200c\u200d", repr(char)
+
+
+def test_raw_outputs_keep_their_lines_but_nothing_else() -> None:
+    assert visible_lines("a\r\nb\x1b[1m\nc") == "a\nb\\x1b[1m\nc"
+
+
+@given(st.recursive(st.text(), lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner)))
+def test_safe_json_is_the_same_data_with_nothing_hidden(document: object) -> None:
+    text = safe_json(document)
+    assert json.loads(text) == document
+    assert all(unicodedata.category(c) not in ("Cc", "Cs", "Zl", "Zp") or c == "\n" for c in text)
+    assert "\u202e" not in text
+
+
+def test_safe_json_keeps_letters_readable() -> None:
+    assert safe_json({"user": "Дмитрий\u202e"}, indent=None) == '{"user": "Дмитрий\\u202e"}'
