@@ -10,7 +10,7 @@ from fleetlogoff.collect import CollectOptions, HostReading, gather, start_readi
 from fleetlogoff.env import Environment
 from fleetlogoff.errors import UsageError
 from fleetlogoff.inventory import Inventory
-from fleetlogoff.inventory_files import load_inventory_file
+from fleetlogoff.inventory.files import load_inventory_file
 from fleetlogoff.model import Host
 from fleetlogoff.planner import Selection
 from fleetlogoff.rules import load_rules_file, rule_from_cli

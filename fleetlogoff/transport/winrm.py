@@ -24,7 +24,7 @@ from pypsrp.shell import CommandState, WinRS
 from pypsrp.wsman import NAMESPACES, OptionSet, WSMan, WSManAction
 
 from fleetlogoff.errors import TransportError
-from fleetlogoff.hostvars import host_codepage
+from fleetlogoff.inventory.hostvars import host_codepage
 from fleetlogoff.model import Connection, Host
 from fleetlogoff.transport import CommandOutput
 from fleetlogoff.transport.http11 import HttpProtocolError

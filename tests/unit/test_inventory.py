@@ -11,7 +11,7 @@ import pytest
 
 from fleetlogoff.errors import ConfigError, UsageError
 from fleetlogoff.inventory import expand_host_range, parse_inventory
-from fleetlogoff.inventory_files import load_inventory_file
+from fleetlogoff.inventory.files import load_inventory_file
 from fleetlogoff.model import Host, Secret
 from fleetlogoff.rules import Rule
 from fleetlogoff.windows import MaintenanceWindow

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from fleetlogoff.errors import UsageError
-from fleetlogoff.patterns import select_names, split_pattern
+from fleetlogoff.inventory.patterns import select_names, split_pattern
 
 HOSTS = ["rds01", "rds02", "rds03", "web1.corp", "web2.corp", "fe80::1"]
 GROUPS = {

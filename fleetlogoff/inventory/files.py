@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 from fleetlogoff.errors import ConfigError
-from fleetlogoff.inventory import Inventory, VarFile, parse_inventory
+from fleetlogoff.inventory.yaml_plugin import Inventory, VarFile, parse_inventory
 
 log = logging.getLogger(__name__)
 

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from fleetlogoff.errors import ConfigError
-from fleetlogoff.hostvars import Var, is_null, resolve_connection, validate_setting
+from fleetlogoff.inventory.hostvars import Var, is_null, resolve_connection, validate_setting
+from fleetlogoff.inventory.patterns import select_names
 from fleetlogoff.model import Host
-from fleetlogoff.patterns import select_names
 from fleetlogoff.yamlsource import (
     YamlMap,
     YamlNode,
