@@ -23,7 +23,7 @@ from fleetlogoff.errors import (
     TransportError,
 )
 from fleetlogoff.events import Event, Kind
-from fleetlogoff.inventory.hostvars import host_codepage
+from fleetlogoff.inventory.settings import host_codepage
 from fleetlogoff.messages import (
     CANCEL_MESSAGE,
     DEFAULT_MESSAGE,

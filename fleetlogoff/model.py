@@ -105,6 +105,7 @@ class Connection:
     connection_timeout: float = 10.0
     operation_timeout: float = 20.0
     read_timeout: float = 30.0
+    path: str = "wsman"  # the WS-Management URL path, without its leading slash
 
 
 @dataclass(frozen=True, slots=True)

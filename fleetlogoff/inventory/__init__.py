@@ -6,6 +6,8 @@ I/O layer above them. See docs/inventory.md for what differs from Ansible on pur
 
 from __future__ import annotations
 
-from fleetlogoff.inventory.yaml_plugin import Inventory, expand_host_range, parse_inventory
+from fleetlogoff.inventory.addresses import expand_host_range
+from fleetlogoff.inventory.resolve import Inventory
+from fleetlogoff.inventory.sources import parse_inventory
 
 __all__ = ["Inventory", "expand_host_range", "parse_inventory"]

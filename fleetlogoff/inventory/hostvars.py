@@ -1,21 +1,17 @@
-"""Host variables: fleetlogoff_* settings validated into typed values, and the Ansible
-connection variables (ansible_*, ansible_winrm_*, ansible_psrp_*) resolved into a Connection.
-
-Split from inventory.py, which builds groups and hosts; this module knows what the
-variables mean."""
+"""Host variables: the Ansible connection variables (ansible_*, ansible_winrm_*,
+ansible_psrp_*) of a host resolved into a Connection, as Ansible's winrm and psrp connection
+plugins read them. fleetlogoff's own fleetlogoff_* settings are settings.py's."""
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fleetlogoff.errors import ConfigError
-from fleetlogoff.model import Connection, Host, Secret
-from fleetlogoff.rules import parse_rules
-from fleetlogoff.windows import parse_windows
+from fleetlogoff.inventory.graph import Var, is_null
+from fleetlogoff.model import Connection, Secret
 from fleetlogoff.yamlsource import (
     UNSAFE_TAG,
     YamlList,
@@ -27,82 +23,6 @@ from fleetlogoff.yamlsource import (
 )
 
 log = logging.getLogger(__name__)
-
-
-def is_null(node: YamlNode) -> bool:
-    return isinstance(node, YamlScalar) and node.value is None
-
-
-@dataclass(frozen=True, slots=True)
-class Var:
-    """One variable definition: where its key is, its node, and its validated setting."""
-
-    key: YamlScalar
-    node: YamlNode
-    setting: object = None
-
-
-# ---- fleetlogoff_* settings -------------------------------------------------------------
-
-DATE_ORDERS = ("auto", "mdy", "dmy", "ymd")
-SETTINGS = (
-    "fleetlogoff_rules",
-    "fleetlogoff_protected_users",
-    "fleetlogoff_protected_sessions",
-    "fleetlogoff_date_order",
-    "fleetlogoff_window",
-    "fleetlogoff_codepage",
-    "fleetlogoff_timezone",
-    "fleetlogoff_http_transport",
-)
-HTTP_TRANSPORTS = ("lean", "pypsrp")
-UTF8_CODEPAGE = 65001
-# Windows code page numbers are 16-bit (e.g. 437, 850, 65001 for UTF-8).
-_MAX_CODEPAGE = 65535
-
-
-def host_codepage(host: Host) -> int:
-    """The code page the host's shell runs in: UTF-8 unless fleetlogoff_codepage says
-    otherwise (asking for 65001 spares guessing the host's OEM code page)."""
-    codepage = host.settings.get("fleetlogoff_codepage", UTF8_CODEPAGE)
-    return codepage if isinstance(codepage, int) else UTF8_CODEPAGE
-
-
-def validate_setting(key: YamlScalar, node: YamlNode) -> object:
-    """The typed value of a fleetlogoff_* variable (None for any other variable).
-
-    Raises:
-        ConfigError: unknown fleetlogoff_* name, null or wrong value, with its position.
-    """
-    name = key.text
-    if not name.startswith("fleetlogoff_"):
-        return None
-    if name not in SETTINGS:
-        raise key.pos.error(f"unknown setting {name!r} (known: {', '.join(SETTINGS)})")
-    if is_null(node):
-        raise key.pos.error(f"{name} is empty; give a value (or [] for an empty list)")
-    if name == "fleetlogoff_rules":
-        return parse_rules(node, key.pos.source)
-    if name == "fleetlogoff_window":
-        return parse_windows(node, key.pos.source)
-    if name in ("fleetlogoff_protected_users", "fleetlogoff_protected_sessions"):
-        return expect_text_list(node, name)
-    if name == "fleetlogoff_codepage":
-        return expect_int(node, name, 1, _MAX_CODEPAGE)
-    text = expect_text(node, name).strip()
-    if name == "fleetlogoff_http_transport":
-        if text.lower() not in HTTP_TRANSPORTS:
-            raise node.pos.error(f"{name} must be lean or pypsrp, not {text!r}")
-        return text.lower()
-    if name == "fleetlogoff_date_order":
-        if text.lower() not in DATE_ORDERS:
-            raise node.pos.error(f"{name} must be one of {', '.join(DATE_ORDERS)}, not {text!r}")
-        return text.lower()
-    try:  # fleetlogoff_timezone
-        ZoneInfo(text)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise node.pos.error(f"{name}: unknown time zone {text!r} (use an IANA name)") from None
-    return text
 
 
 # ---- connection variables ------------------------------------------------------------
@@ -128,19 +48,23 @@ _TRANSPORTS = {
     "credssp": "credssp",
 }
 _ENCRYPTION = ("auto", "always", "never")
-# Ansible reads the last variable of each list that is set (ConfigManager), so the more
-# specific name wins; ansible_ssh_* are Ansible's old names for the same settings.
+# The variables each setting is read from, as the `vars:` of Ansible's winrm and psrp
+# connection plugins list them (ansible-core 2.19). Ansible reads the last one of each list
+# that is set (ConfigManager), so the more specific name wins. Neither plugin reads the old
+# ansible_ssh_host/port/user/pass (winrm stopped in 2.6), and psrp takes its password from
+# ansible_password or ansible_winrm_pass/password, never from an ansible_psrp_* name.
 _COMMON = {
-    "address": ("ansible_ssh_host", "ansible_host"),
-    "port": ("ansible_ssh_port", "ansible_port"),
-    "user": ("ansible_ssh_user", "ansible_user"),
-    "password": ("ansible_ssh_pass", "ansible_password"),
+    "address": ("ansible_host",),
+    "port": ("ansible_port",),
+    "user": ("ansible_user",),
+    "password": ("ansible_password", "ansible_winrm_pass", "ansible_winrm_password"),
 }
 _WINRM_VARS = {
     "address": ("ansible_winrm_host",),
     "port": ("ansible_winrm_port",),
     "user": ("ansible_winrm_user",),
-    "password": ("ansible_winrm_pass", "ansible_winrm_password"),
+    "path": ("ansible_winrm_path",),
+    "proxy": ("ansible_winrm_proxy",),
     "scheme": ("ansible_winrm_scheme",),
     "transport": ("ansible_winrm_transport",),
     "validation": ("ansible_winrm_server_cert_validation",),
@@ -156,7 +80,9 @@ _PSRP_VARS = {
     "address": ("ansible_psrp_host",),
     "port": ("ansible_psrp_port",),
     "user": ("ansible_psrp_user",),
-    "password": ("ansible_psrp_pass", "ansible_psrp_password"),
+    "path": ("ansible_psrp_path",),
+    "proxy": ("ansible_psrp_proxy",),
+    "jea": ("ansible_psrp_configuration_name",),
     "scheme": ("ansible_psrp_protocol",),
     "transport": ("ansible_psrp_auth",),
     "validation": ("ansible_psrp_cert_validation",),
@@ -168,6 +94,18 @@ _PSRP_VARS = {
     "operation_timeout": ("ansible_psrp_operation_timeout",),
     "read_timeout": ("ansible_psrp_read_timeout",),
 }
+# The PowerShell session configuration every WinRM host has; any other is a JEA endpoint.
+_DEFAULT_CONFIGURATION = "microsoft.powershell"
+
+
+def connection_var_names() -> frozenset[str]:
+    """Every variable resolve_connection reads (so `!vault` values among them can be
+    decrypted first, and no other)."""
+    names = {"ansible_connection"}
+    for table in (_COMMON, _WINRM_VARS, _PSRP_VARS):
+        for group in table.values():
+            names.update(group)
+    return frozenset(names)
 
 
 class _Vars:
@@ -216,7 +154,10 @@ def _reject_unrenderable(host: str, name: str, node: YamlNode, hint: str) -> Non
     """Vault values and Jinja templates cannot be used: say so, never show the value."""
     where = f"host {host!r}: {name}"
     if isinstance(node, YamlScalar) and node.is_vault:
-        raise node.pos.error(f"{where} is vault-encrypted; vault values are not supported{hint}")
+        raise node.pos.error(
+            f"{where} is vault-encrypted and no vault password was given "
+            f"(--ask-vault-pass, --vault-password-file or --vault-id){hint}"
+        )
     if _unrenderable(node):
         raise node.pos.error(f"{where} is a Jinja template; fleetlogoff does not render it{hint}")
 
@@ -231,6 +172,7 @@ def resolve_connection(
     """
     plugin = _plugin(host, merged)
     view = _Vars(host, merged, _PSRP_VARS if plugin == "psrp" else _WINRM_VARS)
+    _refuse_unsupported(view)
     scheme, port = _scheme_and_port(view)
     cert_pem = view.text("cert_pem")
     operation, read = _timeouts(view)
@@ -250,7 +192,44 @@ def resolve_connection(
         connection_timeout=view.seconds("connection_timeout") or defaults.connection_timeout,
         operation_timeout=operation,
         read_timeout=read,
+        path=_path(view),
     )
+
+
+# What ansible-core 2.15+ adds to ansible_winrm_connection_timeout for the read timeout.
+_READ_MARGIN_S = 10.0
+# URL paths are printable ASCII without spaces, queries or fragments (RFC 3986 3.3).
+_PATH = re.compile(r"[A-Za-z0-9._~!$&'()*+,;=:@%/-]{1,200}")
+
+
+def _path(view: _Vars) -> str:
+    """The WS-Management URL path: /wsman unless ansible_winrm_path or ansible_psrp_path
+    says otherwise (a listener published under another path, e.g. behind a gateway)."""
+    found = view.find("path")
+    value = view.text("path")
+    if found is None or value is None:
+        return "wsman"
+    path = value.strip("/")
+    if not _PATH.fullmatch(path) or "//" in path:
+        raise found[1].pos.error(f"{found[0]} must be a URL path such as /wsman, not {value!r}")
+    return path
+
+
+def _refuse_unsupported(view: _Vars) -> None:
+    """Settings fleetlogoff cannot honour are errors, never silently dropped."""
+    found = view.find("proxy")
+    if found is not None and not is_null(found[1]) and view.text("proxy"):
+        raise found[1].pos.error(
+            f"host {view.host!r}: {found[0]}: fleetlogoff connects to hosts directly and "
+            "does not use proxies; remove it, or leave this host out with --limit"
+        )
+    found = view.find("jea")
+    if found is not None and (view.text("jea") or "").lower() != _DEFAULT_CONFIGURATION:
+        raise found[1].pos.error(
+            f"host {view.host!r}: {found[0]}: fleetlogoff runs quser and logoff in a cmd "
+            "shell (WinRS), not in a PowerShell session configuration, so a JEA endpoint "
+            "cannot apply; remove it, or leave this host out with --limit"
+        )
 
 
 def _plugin(host: str, merged: Mapping[str, Var]) -> str:
@@ -312,8 +291,16 @@ def _credential(view: _Vars, what: str, fallback: str | None, env_name: str) -> 
     name, node = found
     if fallback is not None and _unrenderable(node):
         return fallback
-    _reject_unrenderable(view.host, name, node, hint=f"; set {env_name} instead")
-    return expect_text(node, f"host {view.host!r}: {name}")
+    _reject_unrenderable(view.host, name, node, hint=f"; or set {env_name}")
+    text = expect_text(node, f"host {view.host!r}: {name}")
+    if isinstance(node, YamlScalar) and not isinstance(node.value, str) and str(node.value) != text:
+        # `ansible_password: 012345` is the YAML 1.1 integer 5349, which Ansible would send
+        # as "5349": a lockout waiting to happen. Never quote the value itself.
+        raise node.pos.error(
+            f"host {view.host!r}: {name} is not text in YAML ({type(node.value).__name__}), "
+            "so Ansible would send another value than the one written: quote it"
+        )
+    return text
 
 
 def _password(view: _Vars, env: Mapping[str, str], asked: str | None) -> Secret | None:
@@ -337,9 +324,12 @@ def _timeouts(view: _Vars) -> tuple[float, float]:
     """Operation and read timeouts; pypsrp needs read > operation (pypsrp README)."""
     defaults = Connection("", 0)
     both = view.seconds("both_timeouts")
-    # Ansible's winrm plugin sets operation = connection_timeout, read = that + 1.
-    operation = view.seconds("operation_timeout") or both or defaults.operation_timeout
-    read = view.seconds("read_timeout") or (both + 1 if both else defaults.read_timeout)
+    if both is not None:
+        # ansible-core 2.15+ winrm: connection_timeout sets operation_timeout_sec = N and
+        # read_timeout_sec = N + 10, over any value given for those two.
+        return both, both + _READ_MARGIN_S
+    operation = view.seconds("operation_timeout") or defaults.operation_timeout
+    read = view.seconds("read_timeout") or defaults.read_timeout
     if read <= operation:
         found = view.find("read_timeout") or view.find("operation_timeout")
         where = found[1].pos if found else None

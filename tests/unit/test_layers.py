@@ -20,6 +20,8 @@ RANKS = {
     "inventory": 1,
     # The inventory package's I/O: reading sources from disk, vault secrets, ansible-inventory.
     "inventory.files": 2,
+    "inventory.ansible_cli": 2,
+    "inventory.vault_secrets": 2,
     "rules": 1,
     "windows": 1,
     "parsers": 1,
