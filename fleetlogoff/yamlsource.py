@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import yaml
 from yaml.constructor import SafeConstructor
@@ -141,6 +142,28 @@ def parse_yaml(text: str, source: str) -> YamlNode | None:
     except yaml.YAMLError as exc:
         raise ConfigError(source, 0, 0, f"invalid YAML: {_first_line(exc)}") from None
     return builder.root
+
+
+def read_yaml_text(path: str | Path, what: str) -> str:
+    """A YAML file's text, read up to MAX_TEXT (a device such as /dev/zero or a
+    runaway file stops there, with one line) and decoded as UTF-8.
+
+    Raises:
+        ConfigError: unreadable, too large, or not UTF-8.
+    """
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_TEXT + 1)
+    except OSError as exc:
+        raise ConfigError(str(path), 0, 0, f"cannot read {what}: {exc.strerror}") from None
+    if len(data) > MAX_TEXT:
+        raise ConfigError(str(path), 0, 0, f"{what} larger than {MAX_TEXT // 2**20} MiB: not read")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            str(path), 0, 0, f"cannot read {what}: not UTF-8 ({exc.reason})"
+        ) from None
 
 
 def _first_line(exc: Exception) -> str:

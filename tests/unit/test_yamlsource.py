@@ -3,10 +3,20 @@ tagged values give one line at once, and never quote a value (it may be a passwo
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from fleetlogoff.errors import ConfigError
-from fleetlogoff.yamlsource import MAX_DEPTH, MAX_NODES, MAX_TEXT, YamlMap, parse_yaml, to_plain
+from fleetlogoff.yamlsource import (
+    MAX_DEPTH,
+    MAX_NODES,
+    MAX_TEXT,
+    YamlMap,
+    parse_yaml,
+    read_yaml_text,
+    to_plain,
+)
 
 SECRET = "Sup3r-S3cret-99"
 
@@ -121,3 +131,15 @@ def test_local_tags_are_kept_for_the_reader() -> None:
     vault, unsafe = root.get("p"), root.get("q")
     assert vault is not None and unsafe is not None
     assert (vault.tag, unsafe.tag) == ("!vault", "!unsafe")  # type: ignore[union-attr]  # scalars
+
+
+def test_a_yaml_file_is_read_with_a_bound(tmp_path: Path) -> None:
+    (tmp_path / "rules.yml").write_bytes(b"\xef\xbb\xbfrules: []\n")
+    assert read_yaml_text(tmp_path / "rules.yml", "rules file") == "rules: []\n"
+    with pytest.raises(ConfigError, match="rules file larger than 16 MiB: not read"):
+        read_yaml_text("/dev/zero", "rules file")  # would never end
+    (tmp_path / "latin1.yml").write_bytes(b"caf\xe9: 1\n")
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        read_yaml_text(tmp_path / "latin1.yml", "rules file")
+    with pytest.raises(ConfigError, match="cannot read rules file"):
+        read_yaml_text(tmp_path / "missing.yml", "rules file")
