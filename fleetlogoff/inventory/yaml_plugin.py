@@ -22,10 +22,11 @@ _INT_TAG = "tag:yaml.org,2002:int"
 
 
 def is_plugin_config(root: YamlNode | None) -> bool:
-    """A YAML file whose top level has a `plugin:` key configures an inventory plugin
-    (Ansible's auto plugin), it is not a YAML inventory."""
+    """A YAML file whose top level has a `plugin: NAME` key configures an inventory plugin
+    (Ansible's auto plugin), it is not a YAML inventory. (A group called `plugin` is read
+    as a group; Ansible can read it in neither way.)"""
     plugin = root.get("plugin") if isinstance(root, YamlMap) else None
-    return plugin is not None and not is_null(plugin)
+    return isinstance(plugin, YamlScalar) and isinstance(plugin.value, str) and bool(plugin.text)
 
 
 def read_yaml_inventory(

@@ -352,3 +352,8 @@ def test_limit_files_give_one_pattern_a_line(tmp_path: Path) -> None:
         expand_limit(f"@{tmp_path}")
     with pytest.raises(ConfigError, match="cannot read the --limit file"):
         expand_limit(f"@{tmp_path / 'missing'}")
+
+
+def test_a_group_called_plugin_is_a_group_not_a_plugin_config(tmp_path: Path) -> None:
+    (tmp_path / "hosts.yml").write_text("plugin:\n  hosts:\n    rds01:\n", encoding="utf-8")
+    assert load_inventory([str(tmp_path / "hosts.yml")]).groups["plugin"] == ("rds01",)
