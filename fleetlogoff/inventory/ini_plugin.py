@@ -136,10 +136,11 @@ class _Reader:
         if name.strip() == "---":
             raise pos.error("a host named '---': this looks like a YAML file")
         entries = []
-        for token in tokens[1:]:
+        for number, token in enumerate(tokens[1:], start=2):
             key, sep, value = token.partition("=")
             if not sep:
-                raise pos.error(f"expected key=value after the host name, got {token!r}")
+                # Never quote the token: `ansible_password= x` makes the password one.
+                raise pos.error(f"expected key=value after the host name (word {number})")
             key_pos = Position(self.source, pos.line, _column(raw, key + "=", pos.column))
             entries.append((_key(key, key_pos), typed_value(value, key_pos)))
         variables = read_vars(YamlMap(tuple(entries), pos), f"host {name!r}", self.keyring)
@@ -153,7 +154,7 @@ class _Reader:
     def _var(self, raw: str, pos: Position) -> None:
         key, sep, value = raw.strip().partition("=")
         if not sep:
-            raise pos.error(f"expected key=value in [{self.group}:vars], got {raw.strip()!r}")
+            raise pos.error(f"expected key=value in [{self.group}:vars] (no '=' on this line)")
         value_pos = Position(self.source, pos.line, raw.find("=") + 2)
         entry = (_key(key.strip(), pos), typed_value(value.strip(), value_pos))
         variables = read_vars(YamlMap((entry,), pos), f"vars of {self.group!r}", self.keyring)
@@ -162,8 +163,8 @@ class _Reader:
 
     def _child(self, line: str, pos: Position) -> None:
         match = _GROUP_NAME.fullmatch(line)
-        if match is None:
-            raise pos.error(f"expected a group name in [{self.group}:children], got {line!r}")
+        if match is None or "=" in line:
+            raise pos.error(f"expected one group name a line in [{self.group}:children]")
         child = match.group(1)
         if child in self.graph.groups:
             self.graph.add_child(self.group, child, pos)

@@ -83,6 +83,8 @@ INI_PIECES = [
     "[2001:db8::1]:5985",
     "rds01:",
     f"h2 ansible_password={SECRET}",
+    f"h3 ansible_password= {SECRET}",
+    f"ansible_password {SECRET}",
     f"ansible_password={SECRET}",
     "x='unclosed",
     "a=[1, (2",
