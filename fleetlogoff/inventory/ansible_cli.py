@@ -1,6 +1,7 @@
 """Dynamic inventories (executable scripts, plugin configurations such as `plugin:
-amazon.aws.aws_ec2`, TOML) read the only way that is faithful: by ansible-core itself, as
-`ansible-inventory -i SOURCE --list --export`, whose JSON the pure sources module reads.
+amazon.aws.aws_ec2` or `constructed`, TOML) read the only way that is faithful: by
+ansible-core itself, as `ansible-inventory -i SOURCE... --list`, whose JSON (each host's
+variables merged by Ansible) the pure sources module reads.
 
 Without ansible-core such a source is refused with one line saying what to install. The
 vault passwords of the run go to ansible-inventory through files in a private temporary
@@ -16,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from fleetlogoff.errors import ConfigError
@@ -39,13 +40,22 @@ def find_ansible_inventory(environ: Mapping[str, str]) -> str | None:
     return found
 
 
-def run_ansible_inventory(source: str, keyring: Keyring, environ: Mapping[str, str]) -> bytes:
-    """The JSON ansible-inventory prints for one source.
+def run_ansible_inventory(
+    sources: Sequence[str], keyring: Keyring, environ: Mapping[str, str], *, needing: str
+) -> bytes:
+    """The JSON `ansible-inventory --list` prints for the sources, in order.
+
+    Args:
+        sources: every `-i` source.
+        keyring: the run's vault passwords, handed on.
+        environ: the environment ansible-inventory runs with.
+        needing: the source that needs ansible-core (named in errors).
 
     Raises:
         ConfigError: ansible-core is not installed, or ansible-inventory failed (its
             error line is kept), took too long or printed too much.
     """
+    source = needing
     executable = find_ansible_inventory(environ)
     if executable is None:
         raise ConfigError(
@@ -57,7 +67,7 @@ def run_ansible_inventory(source: str, keyring: Keyring, environ: Mapping[str, s
             "ansible-core, or export it once: ansible-inventory -i SOURCE --list --yaml)",
         )
     with tempfile.TemporaryDirectory(prefix="fleetlogoff-vault-") as folder:
-        command = [executable, "-i", source, "--list", "--export"]
+        command = [executable, *(a for s in sources for a in ("-i", s)), "--list"]
         command += _vault_arguments(keyring, Path(folder))
         return _run(command, source, _environment(environ))
 

@@ -1,8 +1,9 @@
 """Reading inventory sources from disk, as Ansible's InventoryManager does: each `-i` source
-in order (a file, a directory of inventories, an `h1,h2,` list, a script or a plugin
-configuration) into one graph, then the group_vars/ and host_vars/ files beside each source
-(Ansible's host_group_vars plugin), vault-encrypted files decrypted. The only file I/O of
-the inventory package; parsing is the pure modules'.
+in order (a file, a directory of inventories, an `h1,h2,` list) into one graph, then the
+group_vars/ and host_vars/ files beside each source (Ansible's host_group_vars plugin),
+vault-encrypted files decrypted. The only file I/O of the inventory package; parsing is the
+pure modules'. When a source is a script or a plugin configuration, which only ansible-core
+can read, every source is read by ansible-inventory instead (ansible_cli.py).
 
 Stricter than Ansible, on purpose: a file in an inventory directory that no plugin can read
 is an error (Ansible warns and goes on without it), as is a vault-encrypted file no given
@@ -115,8 +116,12 @@ def load_inventory(
     if not names:
         raise ConfigError("inventory", 0, 0, "no inventory given (-i INVENTORY)")
     loading = _Loading(keyring if keyring is not None else Keyring(), env or {})
-    for source in names:
-        _read_source(source, loading)
+    try:
+        for source in names:
+            _read_source(source, loading)
+    except _NeedsAnsible as needs:
+        loading = _Loading(loading.keyring, loading.environ)
+        _read_all_with_ansible(names, needs.path, loading)
     loading.graph.reconcile()
     layers = [_var_layer(directory, loading) for directory in loading.var_dirs]
     return build_inventory(
@@ -154,8 +159,8 @@ def _read_source(source: str, loading: _Loading) -> None:
             raise ConfigError(source, 0, 0, "no inventory file in this directory")
         loading.var_dirs.append(path)
         return
-    if _read_file(path, loading) is Needs.NOTHING:
-        loading.var_dirs.append(path.parent)
+    _read_file(path, loading)
+    loading.var_dirs.append(path.parent)
 
 
 def _read_directory(directory: Path, loading: _Loading, seen: set[Path]) -> bool:
@@ -177,25 +182,35 @@ def _read_directory(directory: Path, loading: _Loading, seen: set[Path]) -> bool
     return found
 
 
-def _read_file(path: Path, loading: _Loading) -> Needs:
-    """One inventory file; a script or plugin configuration through ansible-inventory."""
+class _NeedsAnsible(Exception):
+    """A source only ansible-core can read (a script, a plugin configuration, TOML)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(str(path))
+        self.path = path
+
+
+def _read_file(path: Path, loading: _Loading) -> None:
+    """One inventory file; a script or a plugin configuration stops the native reading."""
     data = _read_bytes(path, "inventory")
     loading.digest_bytes(str(path), data)
     if data.startswith(b"#!") and os.access(path, os.X_OK):
-        _read_with_ansible(path, loading)
-        return Needs.ANSIBLE
+        raise _NeedsAnsible(path)
     text = _decode(_opened(data, path, loading.keyring), path)
     needs = read_text_source(text, str(path), path.suffix, loading.graph, loading.keyring)
     if needs is Needs.ANSIBLE:
-        _read_with_ansible(path, loading)
-    return needs
+        raise _NeedsAnsible(path)
 
 
-def _read_with_ansible(path: Path, loading: _Loading) -> None:
-    output = run_ansible_inventory(str(path), loading.keyring, loading.environ)
-    loading.digest_bytes(f"ansible-inventory {path}", output)
-    data = load_json(output.decode("utf-8", "replace"), f"{path} (ansible-inventory)")
-    read_inventory_json(data, str(path), loading.graph, loading.keyring)
+def _read_all_with_ansible(sources: Sequence[str], needing: Path, loading: _Loading) -> None:
+    """Every source through one `ansible-inventory --list`: a plugin such as constructed
+    sees the hosts of the sources before it, and each host's variables come merged by
+    Ansible itself, group_vars/ and host_vars/ included (so no var files are added)."""
+    output = run_ansible_inventory(sources, loading.keyring, loading.environ, needing=str(needing))
+    loading.digest_bytes("ansible-inventory", output)
+    where = f"{join_sources(list(sources))} (ansible-inventory)"
+    data = load_json(output.decode("utf-8", "replace"), where)
+    read_inventory_json(data, where, loading.graph, loading.keyring)
 
 
 def _var_layer(directory: Path, loading: _Loading) -> VarLayer:

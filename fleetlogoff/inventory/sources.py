@@ -132,8 +132,8 @@ def read_host_list(source: str, graph: InventoryGraph) -> None:
 
 
 def read_inventory_json(data: object, source: str, graph: InventoryGraph, keyring: Keyring) -> None:
-    """Read what `ansible-inventory --list --export` prints (the script format): groups
-    with hosts, children and vars, and `_meta.hostvars`.
+    """Read what `ansible-inventory --list` prints (the script format): groups with
+    hosts, children and vars, and `_meta.hostvars`.
 
     Raises:
         ConfigError: the data does not have that shape.
