@@ -18,7 +18,7 @@ from multiprocessing.queues import Queue
 from typing import Literal
 
 from fleetlogoff.errors import HostCommandError, ParseError, TransportError
-from fleetlogoff.hostvars import UTF8_CODEPAGE, host_codepage
+from fleetlogoff.inventory.settings import UTF8_CODEPAGE, host_codepage
 from fleetlogoff.model import Host, Session
 from fleetlogoff.parsers import decode_output, parse_quser
 from fleetlogoff.transport import CommandOutput, Connector, HostSession

@@ -1,7 +1,8 @@
-"""Durations (`90s`, `15m`, `2h30m`, `1d2h`) and comparisons (`>= 2h`) used by rules.
+"""Durations (`90s`, `15m`, `2h30m`, `1d2h`) and comparisons (`>= 2h`) used by rules and
+flags.
 
-A bare number is seconds (as systemd and `sleep` read it): `45` is 45 s, not 45 minutes.
-Write a unit whenever minutes are meant; docs/inventory.md says so too.
+A bare number is refused (only `0` needs no unit): `idle: 120` once meant 120 seconds while
+its writer meant two hours, or 120 minutes; the error says to write `120m` or `2h`.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ _OPERATORS: dict[str, Operator] = {
     "==": "==",
     "=": "==",
 }
-_PART = re.compile(r"\s*(\d+)\s*([a-z]+)", re.IGNORECASE)
+_PART = re.compile(r"\s*([0-9]{1,12})\s*([a-z]+)", re.IGNORECASE)
 _COMPARISON = re.compile(r"\s*(>=|<=|==|=|>|<)?\s*(.*)", re.DOTALL)
 # Ten years: anything longer is a typo, and keeps datetime arithmetic far from overflow.
 _MAX_SECONDS = 10 * 365 * 86400
@@ -57,23 +58,35 @@ def parse_duration(text: str) -> int:
     """Read a duration into whole seconds.
 
     Args:
-        text: `90s`, `15m`, `2h30m`, `2h 30m`, `1d2h`, `1w`, or a bare number of seconds.
-            Units: s, m, h, d, w (and their long names), largest first, each once.
+        text: `90s`, `15m`, `2h30m`, `2h 30m`, `1d2h`, `1w`, or `0`. Units: s, m, h, d, w
+            (and their long names), largest first, each once.
 
     Returns:
         The duration in seconds.
 
     Raises:
-        DurationError: empty, negative, unknown unit, units out of order, junk.
+        DurationError: empty, negative, a number without its unit, unknown unit, units
+            out of order, junk.
     """
     stripped = text.strip()
     if not stripped:
         raise DurationError(text, "empty (write e.g. 90s, 15m, 2h30m, 1d)")
     if stripped.startswith("-"):
         raise DurationError(text, "a duration cannot be negative")
-    if stripped.isdigit():
-        return _bounded(text, int(stripped))
+    if stripped.isascii() and stripped.isdigit():
+        if int(stripped) == 0:
+            return 0
+        raise DurationError(text, _unit_hint(stripped))
     return _bounded(text, _sum_parts(text, stripped))
+
+
+def _unit_hint(number: str) -> str:
+    """`120` → write 120s, 120m or 2h: seconds, minutes or hours are all plausible."""
+    if len(number) > 12:
+        return "a number needs its unit (s, m, h, d or w)"
+    value = int(number)
+    hours = f" or {value // 60}h" if value % 60 == 0 else ""
+    return f"a bare number has no unit: write {value}s, {value}m{hours}"
 
 
 def _sum_parts(text: str, stripped: str) -> int:

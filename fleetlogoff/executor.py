@@ -24,7 +24,7 @@ from fleetlogoff.errors import (
 )
 from fleetlogoff.events import Event, Kind
 from fleetlogoff.guard import guarded_logoff
-from fleetlogoff.hostvars import host_codepage
+from fleetlogoff.inventory.settings import host_codepage
 from fleetlogoff.messages import (
     CANCEL_MESSAGE,
     DEFAULT_MESSAGE,

@@ -25,7 +25,7 @@ from fleetlogoff.guard_script import (
     guard_payload,
     read_guard_output,
 )
-from fleetlogoff.hostvars import host_codepage
+from fleetlogoff.inventory.settings import host_codepage
 from fleetlogoff.model import Host, Session
 from fleetlogoff.parsers import decode_output, parse_quser
 from fleetlogoff.planner import same_session

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from fleetlogoff.errors import UsageError
-from fleetlogoff.hostvars import UTF8_CODEPAGE
+from fleetlogoff.inventory.settings import UTF8_CODEPAGE
 from fleetlogoff.model import Host
 from fleetlogoff.parsers import decode_output
 from fleetlogoff.planner import host_local_now

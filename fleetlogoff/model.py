@@ -115,6 +115,7 @@ class Connection:
     kerberos_service: str = "HTTP"
     kerberos_hostname_override: str | None = None
     send_cbt: bool = True
+    path: str = "wsman"  # the WS-Management URL path, without its leading slash
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ from fleetlogoff.yamlsource import (
     expect_text,
     expect_text_list,
     parse_yaml,
+    read_yaml_text,
     reject_unknown_keys,
 )
 
@@ -258,11 +259,7 @@ def load_rules_file(path: str | Path) -> tuple[Rule, ...]:
     Raises:
         ConfigError: unreadable file or invalid rules.
     """
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(str(path), 0, 0, f"cannot read rules file: {exc}") from None
-    return parse_rules(text, str(path))
+    return parse_rules(read_yaml_text(path, "rules file"), str(path))
 
 
 def rule_from_cli(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import yaml
 from yaml.constructor import SafeConstructor
@@ -24,6 +25,16 @@ _YAML_TAG = "tag:yaml.org,2002:"
 # same marks about ten times faster (a 1,000-host inventory: 0.5 s in pure Python).
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MERGE_TAG = _YAML_TAG + "merge"
+_STR_TAG = _YAML_TAG + "str"
+_MAP_TAG = _YAML_TAG + "map"
+_SEQ_TAG = _YAML_TAG + "seq"
+_RESOLVER = yaml.resolver.Resolver()
+_CONSTRUCTOR = SafeConstructor()
+# Limits that keep a hostile or broken file from hanging the tool: real inventories are a
+# few MiB at most (1,000 hosts: ~100 KiB) and a dozen levels deep.
+MAX_TEXT = 16 * 2**20
+MAX_DEPTH = 100
+MAX_NODES = 1_000_000
 VAULT_TAG = "!vault"
 UNSAFE_TAG = "!unsafe"
 
@@ -112,10 +123,16 @@ def parse_yaml(text: str, source: str) -> YamlNode | None:
         The root node, or None for an empty document.
 
     Raises:
-        ConfigError: syntax errors, several documents, duplicate keys, non-scalar keys.
+        ConfigError: syntax errors, several documents, duplicate keys, non-scalar keys,
+            and documents past the limits (MAX_TEXT characters, MAX_DEPTH levels of
+            nesting, MAX_NODES values once aliases are expanded).
     """
+    if len(text) > MAX_TEXT:
+        raise ConfigError(source, 0, 0, f"larger than {MAX_TEXT // 2**20} MiB: not read")
+    builder = _Builder(source)
     try:
-        root = yaml.compose(text, Loader=_LOADER)
+        for event in yaml.parse(text, Loader=_LOADER):
+            builder.feed(event)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         reason = f"invalid YAML: {exc.problem or exc.context}"
@@ -123,104 +140,208 @@ def parse_yaml(text: str, source: str) -> YamlNode | None:
             raise ConfigError(source, 0, 0, reason) from None
         raise ConfigError(source, mark.line + 1, mark.column + 1, reason) from None
     except yaml.YAMLError as exc:
-        raise ConfigError(source, 0, 0, f"invalid YAML: {exc}") from None
-    if root is None:
-        return None
-    return _Converter(source).convert(root)
+        raise ConfigError(source, 0, 0, f"invalid YAML: {_first_line(exc)}") from None
+    return builder.root
 
 
-def position_of(node: yaml.Node, source: str) -> Position:
-    """The 1-based position of a PyYAML node."""
-    return Position(source, node.start_mark.line + 1, node.start_mark.column + 1)
+def read_yaml_text(path: str | Path, what: str) -> str:
+    """A YAML file's text, read up to MAX_TEXT (a device such as /dev/zero or a
+    runaway file stops there, with one line) and decoded as UTF-8.
+
+    Raises:
+        ConfigError: unreadable, too large, or not UTF-8.
+    """
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_TEXT + 1)
+    except OSError as exc:
+        raise ConfigError(str(path), 0, 0, f"cannot read {what}: {exc.strerror}") from None
+    if len(data) > MAX_TEXT:
+        raise ConfigError(str(path), 0, 0, f"{what} larger than {MAX_TEXT // 2**20} MiB: not read")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            str(path), 0, 0, f"cannot read {what}: not UTF-8 ({exc.reason})"
+        ) from None
 
 
-class _Converter:
-    """Turns PyYAML nodes into Yaml* values, checking keys on the way."""
+def _first_line(exc: Exception) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def position_of(mark: object, source: str) -> Position:
+    """The 1-based position of a PyYAML mark (from the Python or the libyaml parser)."""
+    return Position(source, getattr(mark, "line", -1) + 1, getattr(mark, "column", -1) + 1)
+
+
+@dataclass(slots=True)
+class _Frame:
+    """A mapping or sequence being built: its items so far and how to finish it."""
+
+    kind: type[YamlMap] | type[YamlList]
+    pos: Position
+    anchor: str | None
+    items: list[YamlNode]
+
+
+class _Builder:
+    """Builds Yaml* values from PyYAML's event stream, with an explicit stack (no
+    recursion, whatever the nesting) and every limit checked as the events arrive."""
 
     def __init__(self, source: str) -> None:
         self._source = source
-        self._constructor = SafeConstructor()
-        self._path: set[int] = set()
+        self._stack: list[_Frame] = []
+        self._anchors: dict[str, tuple[YamlNode, int] | None] = {}
+        self._sizes: list[int] = []
+        self._expanded = 0
+        self._documents = 0
+        self.root: YamlNode | None = None
 
-    def convert(self, node: yaml.Node) -> YamlNode:
-        if id(node) in self._path:
-            raise position_of(node, self._source).error("recursive YAML alias")
-        self._path.add(id(node))
-        try:
-            if isinstance(node, yaml.MappingNode):
-                return self._convert_map(node)
-            if isinstance(node, yaml.SequenceNode):
-                items = tuple(self.convert(item) for item in node.value)
-                return YamlList(items, position_of(node, self._source))
-            return self._convert_scalar(node)
-        finally:
-            self._path.discard(id(node))
+    def feed(self, event: yaml.Event) -> None:
+        if isinstance(event, yaml.DocumentStartEvent):
+            self._documents += 1
+            if self._documents > 1:
+                raise self._pos(event).error("several YAML documents in one file (one is read)")
+        elif isinstance(event, yaml.ScalarEvent):
+            self._add(_scalar(event, self._pos(event)), event.anchor, 1)
+        elif isinstance(event, yaml.AliasEvent):
+            self._alias(event)
+        elif isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
+            self._open(event)
+        elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+            self._close()
 
-    def _convert_scalar(self, node: yaml.Node) -> YamlScalar:
-        pos = position_of(node, self._source)
-        text = str(node.value)
-        if not node.tag.startswith(_YAML_TAG):
-            # Ansible's !vault / !unsafe and any other local tag: keep the text, let the
-            # caller decide (SafeConstructor would refuse the whole file).
-            return YamlScalar(text, text, node.tag, pos)
-        try:
-            value = self._constructor.construct_object(node, deep=True)
-        except yaml.YAMLError as exc:
-            raise pos.error(f"invalid value {text!r}: {exc}") from None
-        return YamlScalar(value, text, node.tag, pos)
+    def _pos(self, event: yaml.Event) -> Position:
+        return position_of(event.start_mark, self._source)
 
-    def _convert_map(self, node: yaml.MappingNode) -> YamlMap:
-        explicit: dict[str, tuple[YamlScalar, YamlNode]] = {}
-        merged: list[tuple[YamlScalar, YamlNode]] = []
-        for key_node, value_node in node.value:
-            if key_node.tag == _MERGE_TAG:
-                merged.extend(self._merge_entries(value_node))
-                continue
-            key = self._convert_key(key_node)
-            if key.text in explicit:
-                first = explicit[key.text][0].pos
-                raise key.pos.error(
-                    f"duplicate key {key.text!r} (first defined at line {first.line})"
-                )
-            explicit[key.text] = (key, self.convert(value_node))
-        entries = list(explicit.values())
-        for key, value in merged:
-            # `<<: *anchor` entries never override explicit keys (YAML merge key spec).
-            if key.text not in explicit:
-                explicit[key.text] = (key, value)
-                entries.append((key, value))
-        return YamlMap(tuple(entries), position_of(node, self._source))
+    def _open(self, event: yaml.MappingStartEvent | yaml.SequenceStartEvent) -> None:
+        pos = self._pos(event)
+        if len(self._stack) >= MAX_DEPTH:
+            raise pos.error(f"nested more than {MAX_DEPTH} levels deep: not read")
+        if event.tag not in (None, "!", _MAP_TAG, _SEQ_TAG):
+            raise pos.error(f"unsupported tag {_short(event.tag)!r} on a mapping or list")
+        kind = YamlMap if isinstance(event, yaml.MappingStartEvent) else YamlList
+        if event.anchor is not None:
+            self._anchors[event.anchor] = None  # in progress: an alias to it is a loop
+        self._count(1, pos)
+        self._stack.append(_Frame(kind, pos, event.anchor, []))
+        self._sizes.append(1)
 
-    def _convert_key(self, node: yaml.Node) -> YamlScalar:
-        if not isinstance(node, yaml.ScalarNode):
-            raise position_of(node, self._source).error("a mapping key must be a plain value")
-        key = self._convert_scalar(node)
+    def _close(self) -> None:
+        frame = self._stack.pop()
+        size = self._sizes.pop()
+        if frame.kind is YamlList:
+            node: YamlNode = YamlList(tuple(frame.items), frame.pos)
+        else:
+            node = _mapping(frame.items, frame.pos)
+        self._add(node, frame.anchor, size, counted=True)
+
+    def _alias(self, event: yaml.AliasEvent) -> None:
+        pos = self._pos(event)
+        if event.anchor not in self._anchors:
+            raise pos.error(f"alias *{event.anchor} names no anchor")
+        found = self._anchors[event.anchor]
+        if found is None:
+            raise pos.error(f"recursive YAML alias *{event.anchor}")
+        self._count(found[1], pos)  # where the alias is, not where its anchor was
+        self._add(found[0], None, found[1], counted=True)
+
+    def _add(self, node: YamlNode, anchor: str | None, size: int, counted: bool = False) -> None:
+        """Attach a finished node; `size` counts it with everything below it, and is
+        added to the expanded total unless its parts were counted as they arrived."""
+        if not counted:
+            self._count(size, node.pos)
+        if anchor is not None:
+            self._anchors[anchor] = (node, size)
+        if not self._stack:
+            self.root = node
+            return
+        self._stack[-1].items.append(node)
+        self._sizes[-1] += size
+
+    def _count(self, size: int, pos: Position) -> None:
+        self._expanded += size
+        if self._expanded > MAX_NODES:
+            raise pos.error(f"more than {MAX_NODES:,} values once aliases are expanded: not read")
+
+
+def _scalar(event: yaml.ScalarEvent, pos: Position) -> YamlScalar:
+    text = str(event.value)
+    tag = event.tag
+    if tag is None or tag == "!":
+        # types-PyYAML leaves Resolver.resolve untyped; it returns the tag (a str).
+        tag = _RESOLVER.resolve(yaml.ScalarNode, text, event.implicit)  # type: ignore[no-untyped-call]
+    if not tag.startswith(_YAML_TAG):
+        # Ansible's !vault / !unsafe and any other local tag: keep the text, let the
+        # caller decide (SafeConstructor would refuse the whole file).
+        return YamlScalar(text, text, tag, pos)
+    if tag in (_STR_TAG, _MERGE_TAG):
+        return YamlScalar(text, text, tag, pos)
+    construct = SafeConstructor.yaml_constructors.get(tag)
+    if construct is None:
+        raise pos.error(f"unsupported tag {_short(tag)!r}")
+    node = yaml.ScalarNode(tag, text, style=event.style)
+    try:
+        value = construct(_CONSTRUCTOR, node)
+    except Exception:  # PyYAML's constructors fail in many ways on bad text (KeyError...)
+        # Never quote the value: it may be a password (`ansible_password: !!int ...`).
+        raise pos.error(f"this value is not a valid {_short(tag)}") from None
+    return YamlScalar(value, text, tag, pos)
+
+
+def _short(tag: str) -> str:
+    return tag.replace(_YAML_TAG, "!!")
+
+
+def _mapping(items: list[YamlNode], pos: Position) -> YamlMap:
+    explicit: dict[str, tuple[YamlScalar, YamlNode]] = {}
+    merged: dict[str, tuple[YamlScalar, YamlNode]] = {}
+    for key, value in zip(items[::2], items[1::2], strict=True):
+        if not isinstance(key, YamlScalar):
+            raise key.pos.error("a mapping key must be a plain value")
+        if key.tag == _MERGE_TAG:
+            for name, entry in _merge_entries(value):
+                merged.setdefault(name, entry)
+            continue
         if key.value is None or key.text == "":
             raise key.pos.error("empty mapping key")
-        return key
+        if key.text in explicit:
+            first = explicit[key.text][0].pos
+            raise key.pos.error(f"duplicate key {key.text!r} (first defined at line {first.line})")
+        explicit[key.text] = (key, value)
+    entries = list(explicit.values())
+    # `<<: *anchor` entries never override explicit keys (YAML merge key spec).
+    entries += [entry for name, entry in merged.items() if name not in explicit]
+    return YamlMap(tuple(entries), pos)
 
-    def _merge_entries(self, node: yaml.Node) -> list[tuple[YamlScalar, YamlNode]]:
-        sources = node.value if isinstance(node, yaml.SequenceNode) else [node]
-        entries: dict[str, tuple[YamlScalar, YamlNode]] = {}
-        for item in sources:
-            converted = self.convert(item)
-            if not isinstance(converted, YamlMap):
-                raise converted.pos.error("a `<<` merge key needs a mapping")
-            for key, value in converted:
-                # Earlier maps in a merge list win (YAML merge key spec).
-                entries.setdefault(key.text, (key, value))
-        return list(entries.values())
+
+def _merge_entries(node: YamlNode) -> list[tuple[str, tuple[YamlScalar, YamlNode]]]:
+    sources = node.items if isinstance(node, YamlList) else (node,)
+    found: list[tuple[str, tuple[YamlScalar, YamlNode]]] = []
+    for item in sources:
+        if not isinstance(item, YamlMap):
+            raise item.pos.error("a `<<` merge key needs a mapping")
+        # Earlier maps in a merge list win (YAML merge key spec): callers keep the first.
+        found += [(key.text, (key, value)) for key, value in item]
+    return found
 
 
 def describe(node: YamlNode) -> str:
-    """A short name of the node's kind for error messages."""
+    """A short name of the node's kind for error messages. Never the value itself: a value
+    in the wrong place may be a password (`ansible_password: x` at the top of a file)."""
     if isinstance(node, YamlMap):
         return "a mapping"
     if isinstance(node, YamlList):
         return "a list"
     if node.value is None:
         return "nothing (null)"
-    return f"{type(node.value).__name__} {node.text!r}"
+    if node.is_vault:
+        return "a vault-encrypted value"
+    return _KINDS.get(type(node.value), f"a {type(node.value).__name__} value")
+
+
+_KINDS = {str: "a text", bool: "true/false", int: "an int", float: "a float", bytes: "binary"}
 
 
 def expect_map(node: YamlNode, what: str) -> YamlMap:
@@ -267,6 +388,24 @@ def reject_unknown_keys(node: YamlMap, allowed: tuple[str, ...], what: str) -> N
             raise key.pos.error(
                 f"unknown key {key.text!r} in {what} (expected one of: {', '.join(allowed)})"
             )
+
+
+def from_plain(value: object, pos: Position) -> YamlNode:
+    """A node for a plain Python value (what JSON or a Python literal gives), every part
+    at `pos`: lists, tuples and sets become lists, dict keys become text."""
+    if isinstance(value, list | tuple | set | frozenset):
+        return YamlList(tuple(from_plain(item, pos) for item in value), pos)
+    if isinstance(value, dict):
+        entries = tuple(
+            (YamlScalar(str(k), str(k), _STR_TAG, pos), from_plain(v, pos))
+            for k, v in value.items()
+        )
+        return YamlMap(entries, pos)
+    if isinstance(value, bool | int | float) or value is None:
+        tag = {bool: "bool", int: "int", float: "float"}.get(type(value), "null")
+        return YamlScalar(value, str(value), _YAML_TAG + tag, pos)
+    text = value if isinstance(value, str) else str(value)
+    return YamlScalar(text, text, _STR_TAG, pos)
 
 
 def to_plain(node: YamlNode) -> object:

@@ -96,6 +96,7 @@ def load_saved_plan(
         timeout=options.fleet.timeout,
         ask_pass=options.fleet.ask_pass,
         quiet=options.fleet.quiet,
+        vault=options.fleet.vault,
     )
     inventory, hosts = load_fleet(fleet, env)
     if inventory.digest != plan.inventory_digest:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import time
 
-from fleetlogoff.hostvars import host_codepage
+from fleetlogoff.inventory.settings import host_codepage
 from fleetlogoff.model import Host
 from fleetlogoff.parsers import decode_output
 from fleetlogoff.transport import CommandOutput, Connector, HostSession

@@ -10,7 +10,8 @@ from fleetlogoff.collect import CollectOptions, HostReading, gather, start_readi
 from fleetlogoff.env import Environment
 from fleetlogoff.errors import UsageError
 from fleetlogoff.inventory import Inventory
-from fleetlogoff.inventory_files import load_inventory_file
+from fleetlogoff.inventory.files import expand_limit, load_inventory, split_sources
+from fleetlogoff.inventory.vault_secrets import VaultOptions, load_keyring
 from fleetlogoff.model import Host
 from fleetlogoff.planner import Selection
 from fleetlogoff.rules import load_rules_file, rule_from_cli
@@ -21,7 +22,11 @@ from fleetlogoff.ui.progress import HostProgress
 
 @dataclass(frozen=True)
 class FleetOptions:
-    """Which hosts, and how to reach them."""
+    """Which hosts, and how to reach them.
+
+    Attributes:
+        inventory: the inventory source, or several as files.join_sources names them.
+    """
 
     inventory: str
     limit: str | None = None
@@ -31,6 +36,7 @@ class FleetOptions:
     quiet: bool = False
     processes: int = 1
     verbose: int = 0  # -v count: how much the views show (cli/helptext.VERBOSITY)
+    vault: VaultOptions = VaultOptions()
 
 
 @dataclass(frozen=True)
@@ -49,12 +55,15 @@ class SelectOptions:
 
 
 def load_fleet(options: FleetOptions, env: Environment) -> tuple[Inventory, tuple[Host, ...]]:
-    """Load the inventory with its credentials and apply --limit."""
+    """Load the inventory with its credentials and vault passwords, and apply --limit."""
     password = None
     if options.ask_pass:
         password = env.ask_password("WinRM password: ")
-    inventory = load_inventory_file(options.inventory, env=env.environ, password=password)
-    return inventory, kerberos.with_cache_principal(inventory.select(options.limit))
+    keyring = load_keyring(options.vault, env.environ, env.ask_password)
+    inventory = load_inventory(
+        split_sources(options.inventory), env=env.environ, password=password, keyring=keyring
+    )
+    return inventory, kerberos.with_cache_principal(inventory.select(expand_limit(options.limit)))
 
 
 def select_spec(options: SelectOptions) -> dict[str, object]:

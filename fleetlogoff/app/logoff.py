@@ -24,8 +24,9 @@ from fleetlogoff.env import Environment
 from fleetlogoff.errors import HostCommandError, ParseError, TransportError, UsageError
 from fleetlogoff.events import Event, Kind
 from fleetlogoff.executor import ApplySettings
-from fleetlogoff.hostvars import HTTP_PORT, HTTPS_PORT, PASSWORD_ENV, USERNAME_ENV, host_codepage
-from fleetlogoff.inventory_files import load_inventory_file
+from fleetlogoff.inventory.files import load_inventory_file
+from fleetlogoff.inventory.hostvars import HTTP_PORT, HTTPS_PORT, PASSWORD_ENV, USERNAME_ENV
+from fleetlogoff.inventory.settings import host_codepage
 from fleetlogoff.logoff_select import HostChoice, choose_sessions
 from fleetlogoff.model import Connection, Host, Secret, Session
 from fleetlogoff.parsers import parse_qwinsta

@@ -16,6 +16,7 @@ from fleetlogoff.cli.flags import (
     add_select_flags,
     duration,
     fleet_options,
+    inventory_sources,
     percent,
     positive_int,
     select_options,
@@ -40,7 +41,6 @@ def serial(text: str) -> tuple[float, bool]:
 def register(commands: Commands) -> None:
     apply = commands.add_parser("apply", help="warn, wait, re-verify and log off")
     apply.add_argument("source", help="a saved plan (JSON) or an inventory to plan from now")
-    apply.add_argument("--inventory", help="inventory to check a saved plan against")
     add_fleet_flags(apply, positional=False)
     add_select_flags(apply)
     apply.add_argument("--warn", type=duration, default=timedelta(0), help="e.g. 5m")
@@ -99,7 +99,7 @@ def apply_options(args: argparse.Namespace) -> ApplyOptions:
         source=args.source,
         fleet=fleet_options(args, inventory=args.source),
         select=select_options(args),
-        inventory=args.inventory,
+        inventory=inventory_sources(args),  # -i: what a saved plan is checked against
         settings=settings,
         yes=args.yes,
         wait_for_window=args.wait_for_window,

@@ -12,6 +12,8 @@ from typing import NoReturn, TypeAlias
 from fleetlogoff.app.fleet import FleetOptions, SelectOptions
 from fleetlogoff.durations import format_duration, parse_duration
 from fleetlogoff.errors import FleetLogoffError, UsageError
+from fleetlogoff.inventory.files import join_sources
+from fleetlogoff.inventory.vault_secrets import VaultOptions
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
@@ -101,9 +103,45 @@ def default_processes() -> int:
 
 def add_fleet_flags(parser: argparse.ArgumentParser, *, positional: bool = True) -> None:
     if positional:
-        parser.add_argument("inventory", help="Ansible-style YAML inventory of RDS hosts")
+        parser.add_argument(
+            "inventory", nargs="?", help="Ansible inventory (file, directory or h1,h2,)"
+        )
     parser.add_argument(
-        "-l", "--limit", help="only these hosts: an Ansible pattern (a,b  g1:&g2  all:!h)"
+        "-i",
+        "--inventory",
+        dest="inventories",
+        action="append",
+        default=[],
+        metavar="SOURCE",
+        help="Ansible inventory: file, directory, h1,h2, list, script (repeatable)",
+    )
+    parser.add_argument(
+        "-l", "--limit", help="only these hosts: an Ansible pattern (a,b  g1:&g2  all:!h  @file)"
+    )
+    parser.add_argument(
+        "--vault-id",
+        dest="vault_ids",
+        action="append",
+        default=[],
+        metavar="[LABEL@]SOURCE",
+        help="vault password: a file, a script, or prompt (repeatable)",
+    )
+    parser.add_argument(
+        "--vault-password-file",
+        "--vault-pass-file",
+        dest="vault_password_files",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="vault password file or script (repeatable)",
+    )
+    parser.add_argument(
+        "-J",
+        "--ask-vault-password",
+        "--ask-vault-pass",
+        dest="ask_vault_pass",
+        action="store_true",
+        help="prompt for the vault password",
     )
     parser.add_argument("-f", "--forks", type=positive_int, default=50, help="hosts at once")
     parser.add_argument(
@@ -175,9 +213,19 @@ def add_select_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def inventory_sources(args: argparse.Namespace, first: str | None = None) -> str | None:
+    """The inventory sources of a command line (a positional one first, then every -i),
+    named in one string (files.join_sources), or None when there is none."""
+    sources = [s for s in (first, getattr(args, "inventory", None)) if s] + args.inventories
+    return join_sources(sources) if sources else None
+
+
 def fleet_options(args: argparse.Namespace, inventory: str | None = None) -> FleetOptions:
+    sources = inventory_sources(args, inventory)
+    if sources is None:
+        raise UsageError("no inventory: give one, e.g. `-i hosts.yml` (as with Ansible)")
     return FleetOptions(
-        inventory=inventory if inventory is not None else args.inventory,
+        inventory=sources,
         limit=args.limit,
         forks=args.forks,
         timeout=args.timeout,
@@ -185,6 +233,9 @@ def fleet_options(args: argparse.Namespace, inventory: str | None = None) -> Fle
         quiet=args.quiet,
         processes=args.processes,
         verbose=args.verbose,
+        vault=VaultOptions(
+            tuple(args.vault_ids), tuple(args.vault_password_files), args.ask_vault_pass
+        ),
     )
 
 

@@ -24,7 +24,7 @@ from pypsrp.shell import CommandState, WinRS
 from pypsrp.wsman import NAMESPACES, OptionSet, WSMan, WSManAction
 
 from fleetlogoff.errors import TransportError
-from fleetlogoff.hostvars import host_codepage
+from fleetlogoff.inventory.settings import host_codepage
 from fleetlogoff.model import Connection, Host
 from fleetlogoff.transport import CommandOutput, kerberos
 from fleetlogoff.transport.http11 import HttpProtocolError
@@ -176,6 +176,7 @@ def _build_wsman(conn: Connection, remaining_s: float) -> WSMan:
     return WSMan(
         conn.address,
         port=conn.port,
+        path=conn.path,
         ssl=conn.scheme == "https",
         auth=conn.transport,
         username=username,
@@ -221,6 +222,7 @@ class _FastTransport:
         self._inner = NtlmHttpTransport(
             conn.address,
             conn.port,
+            path=conn.path,
             username=conn.username or "",
             password=_password_for(conn) or "",
             connect_timeout=max(1.0, min(conn.connection_timeout, remaining_s)),

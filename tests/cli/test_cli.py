@@ -31,7 +31,7 @@ def test_version_goes_to_stdout() -> None:
 @pytest.mark.parametrize(
     ("argv", "needle"),
     [
-        (["plan"], "the following arguments are required: inventory"),
+        (["plan"], "no inventory: give one, e.g. `-i hosts.yml`"),
         (["plan", "inv.yml", "--forks", "0"], "must be at least 1"),
         (["plan", "inv.yml", "--timeout", "soon"], "--timeout"),
         (["apply", "p.json", "--warn", "5 parsecs"], "--warn"),

@@ -23,8 +23,8 @@ from fleetlogoff.durations import (
         ("1d", 86400),
         ("1d2h", 93600),
         ("1w", 604800),
-        ("45", 45),
         ("0", 0),
+        ("000", 0),
         (" 3H ", 10800),
         ("1 hour 5 minutes", 3900),
         ("1d0h0m1s", 86401),
@@ -48,6 +48,13 @@ def test_parse_duration(text: str, seconds: int) -> None:
         ("1.5h", "number followed by a unit"),
         ("5m junk", "number followed by a unit"),
         ("99999w", "ten years"),
+        # a bare number was once seconds while its writer meant minutes or hours
+        ("120", "a bare number has no unit: write 120s, 120m or 2h"),
+        ("45", "write 45s, 45m"),
+        (" 7 ", "write 7s, 7m"),
+        ("9" * 40, "needs its unit"),
+        ("9" * 40 + "s", "number followed by a unit"),
+        ("\u0663m", "number followed by a unit"),
     ],
 )
 def test_bad_durations(text: str, reason: str) -> None:

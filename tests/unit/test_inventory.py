@@ -4,6 +4,7 @@ settings and the position of every ConfigError."""
 from __future__ import annotations
 
 import hashlib
+import os
 from datetime import time
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 
 from fleetlogoff.errors import ConfigError, UsageError
 from fleetlogoff.inventory import expand_host_range, parse_inventory
-from fleetlogoff.inventory_files import load_inventory_file
+from fleetlogoff.inventory.files import load_inventory_file
 from fleetlogoff.model import Host, Secret
 from fleetlogoff.rules import Rule
 from fleetlogoff.windows import MaintenanceWindow
@@ -204,9 +205,14 @@ def test_connection_scheme_port_transport(vars_yaml: str, expected: tuple[str, i
 
 
 def test_winrm_connection_timeout_sets_operation_and_read() -> None:
-    text = "all:\n  hosts:\n    h1: {ansible_winrm_connection_timeout: 40}\n"
+    # ansible-core 2.15+: operation_timeout_sec = N and read_timeout_sec = N + 10, over
+    # any value given for those two
+    text = (
+        "all:\n  hosts:\n    h1: {ansible_winrm_connection_timeout: 40,"
+        " ansible_winrm_read_timeout_sec: 45, ansible_winrm_operation_timeout_sec: 44}\n"
+    )
     conn = parse_inventory(text, "t.yml").hosts[0].connection
-    assert (conn.operation_timeout, conn.read_timeout) == (40, 41)
+    assert (conn.operation_timeout, conn.read_timeout) == (40, 50)
 
 
 @pytest.mark.parametrize(
@@ -300,7 +306,7 @@ def test_vault_password_without_fallback_names_env_var() -> None:
     with pytest.raises(ConfigError) as info:
         parse_inventory(text, "v.yml").select(None)
     assert (info.value.line, info.value.column) == (4, 25)
-    assert "vault values are not supported" in info.value.reason
+    assert "vault-encrypted and no vault password was given" in info.value.reason
     assert "FLEETLOGOFF_PASSWORD" in info.value.reason
 
 
@@ -328,8 +334,14 @@ def test_empty_inventory_is_an_error() -> None:
 
 
 def test_unreadable_file_is_a_config_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="cannot read inventory"):
+    with pytest.raises(ConfigError, match="no such inventory file"):
         load_inventory_file(tmp_path / "missing.yml")
+    (tmp_path / "locked.yml").write_text("all:\n", encoding="utf-8")
+    (tmp_path / "locked.yml").chmod(0)
+    if os.access(tmp_path / "locked.yml", os.R_OK):
+        return  # root reads anything
+    with pytest.raises(ConfigError, match="cannot read inventory"):
+        load_inventory_file(tmp_path / "locked.yml")
 
 
 @pytest.mark.parametrize(
@@ -390,7 +402,6 @@ def test_group_vars_and_host_vars_beside_the_inventory_apply_as_in_ansible(
     (tmp_path / "group_vars" / "all.yml").write_text("ansible_password: from-group-vars\n")
     (tmp_path / "group_vars" / "rds").mkdir()
     (tmp_path / "group_vars" / "rds" / "10-conn.yaml").write_text("ansible_user: svc\n")
-    (tmp_path / "group_vars" / "rds" / "20-vault.yml").write_text("$ANSIBLE_VAULT;1.1;AES256\n")
     (tmp_path / "group_vars" / "unknown.yml").write_text("ansible_user: ignored\n")
     (tmp_path / "host_vars").mkdir()
     (tmp_path / "host_vars" / "rds02.yml").write_text(
@@ -413,3 +424,56 @@ def test_an_error_in_a_group_vars_file_names_that_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_inventory_file(tmp_path / "hosts.yml")
     assert info.value.source.endswith("group_vars/all.yml") and info.value.line == 1
+
+
+def test_hosts_and_children_given_as_one_name() -> None:
+    inventory = parse_inventory("parent:\n  children: kid\nkid:\n  hosts: rds01\n", "s.yml")
+    assert inventory.groups["parent"] == ("rds01",)
+
+
+def test_a_port_counts_where_the_host_is_first_defined() -> None:
+    text = (
+        "a:\n  hosts:\n    rds01:5986:\n"
+        "b:\n  hosts:\n    rds01:5985:\n    rds02:5985: {ansible_port: 5999}\n"
+    )
+    one, two = parse_inventory(text, "p.yml").select(None)
+    assert (one.connection.port, two.connection.port) == (5986, 5999)
+
+
+def test_group_priority_orders_groups_of_the_same_depth() -> None:
+    text = (
+        "a_group:\n  vars: {ansible_user: a, ansible_group_priority: 10}\n  hosts: {h1: }\n"
+        "b_group:\n  vars: {ansible_user: b}\n  hosts: {h1: }\n"
+        "c_group:\n  vars: {ansible_user: c, ansible_group_priority: '3'}\n  hosts: {h1: }\n"
+    )
+    host = parse_inventory(text, "prio.yml").select(None)[0]
+    assert host.connection.username == "a"  # priority 10 is applied last
+    assert host.groups == ("all", "b_group", "c_group", "a_group")
+    bad = "g:\n  vars: {ansible_group_priority: high}\n  hosts: {h1: }\n"
+    with pytest.raises(ConfigError, match="ansible_group_priority must be a whole number"):
+        parse_inventory(bad, "prio.yml")
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("rds:\n  hosts:\n    1234:\n", "a host name must be text, not an int"),
+        ("yes:\n  hosts: {h1: }\n", "a group name must be text, not true/false"),
+        ("rds:\n  hosts: [rds01]\n", "hosts of group 'rds' must be a mapping of names"),
+        ("rds: just-a-string\n", "group 'rds' must be a mapping"),
+    ],
+)
+def test_what_ansible_cannot_read_either_is_one_line(text: str, reason: str) -> None:
+    with pytest.raises(ConfigError, match=reason):
+        parse_inventory(text, "bad.yml")
+
+
+def test_hosts_come_in_ansibles_order_of_all() -> None:
+    text = (
+        "all:\n  children:\n    parent:\n      children:\n        kid:\n          hosts: {k1: }\n"
+        "      hosts: {p1: }\n  hosts:\n    top: \n"
+    )
+    inventory = parse_inventory(text, "o.yml")
+    # all's own hosts, then its children's, breadth first: own hosts before a child's
+    assert inventory.names == ["top", "p1", "k1"]
+    assert inventory.groups["parent"] == ("p1", "k1")

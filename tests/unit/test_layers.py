@@ -18,10 +18,11 @@ RANKS = {
     "visible": 0,
     "yamlsource": 1,
     "durations": 1,
-    "patterns": 1,
-    "hostvars": 1,
     "inventory": 1,
-    "inventory_files": 2,
+    # The inventory package's I/O: reading sources from disk, vault secrets, ansible-inventory.
+    "inventory.files": 2,
+    "inventory.ansible_cli": 2,
+    "inventory.vault_secrets": 2,
     "rules": 1,
     "windows": 1,
     "parsers": 1,
@@ -64,9 +65,16 @@ def _modules() -> list[Path]:
     return sorted(p for p in PACKAGE.rglob("*.py"))
 
 
+def _ranked(parts: list[str]) -> str:
+    """The most specific ranked name: `inventory.files` when ranked, else `inventory`."""
+    if len(parts) > 1 and f"{parts[0]}.{parts[1]}" in RANKS:
+        return f"{parts[0]}.{parts[1]}"
+    return parts[0]
+
+
 def _top(path: Path) -> str:
     relative = path.relative_to(PACKAGE)
-    return relative.parts[0].removesuffix(".py")
+    return _ranked([part.removesuffix(".py") for part in relative.parts])
 
 
 def _imports(path: Path) -> list[str]:
@@ -84,7 +92,7 @@ def _tool_part(name: str) -> str | None:
     parts = name.split(".")
     if parts[0] != "fleetlogoff" or len(parts) == 1:
         return "__init__" if parts == ["fleetlogoff"] else None
-    return parts[1]
+    return _ranked(parts[1:])
 
 
 @pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(PACKAGE)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from fleetlogoff.errors import UsageError
-from fleetlogoff.patterns import select_names, split_pattern
+from fleetlogoff.inventory.patterns import select_names, split_pattern
 
 HOSTS = ["rds01", "rds02", "rds03", "web1.corp", "web2.corp", "fe80::1"]
 GROUPS = {
@@ -21,7 +21,6 @@ GROUPS = {
     ("pattern", "expected"),
     [
         (None, HOSTS),
-        ("", HOSTS),
         ("all", HOSTS),
         ("*", HOSTS),
         ("rds", ["rds01", "rds02", "rds03"]),
@@ -56,9 +55,14 @@ def test_select_names(pattern: str | None, expected: list[str]) -> None:
     ("pattern", "parts"),
     [
         ("a:&b:!c", ["a", "&b", "!c"]),
-        ("a, b ,,c", ["a", "b", "c"]),
+        ("a, b ,c,", ["a", "b", "c"]),
         ("g[0:2]:h", ["g[0:2]", "h"]),
-        ("~x:y", ["~x:y"]),
+        # Ansible splits a regex on ':' too when there is no comma (write ~x:y,)
+        ("~x:y", ["~x", "y"]),
+        ("~x:y,", ["~x:y"]),
+        ("fe80::1", ["fe80::1"]),
+        ("[fe80::1]:5986", ["[fe80::1]:5986"]),
+        ("rds[0:2]", ["rds[0:2]"]),
     ],
 )
 def test_split_pattern(pattern: str, parts: list[str]) -> None:
@@ -73,12 +77,95 @@ def test_split_pattern(pattern: str, parts: list[str]) -> None:
         ("rds:&nothing*", "'nothing*'"),
         ("rds[7]", "out of range"),
         ("~(", "invalid regular expression"),
-        ("rds:!", "empty part"),
+        ("rds:!", "names nothing after"),
         ("Rds01", "'Rds01'"),
         # Ansible reads a trailing [n] as a slice, never as a glob character class
-        ("rds0[12]", "index 12 is out of range"),
+        ("rds0[12]", "'rds0\\[12\\]' matches no host"),
     ],
 )
 def test_bad_patterns_name_the_culprit(pattern: str, named: str) -> None:
     with pytest.raises(UsageError, match=named.replace("(", r"\(").replace("*", r"\*")):
         select_names(pattern, HOSTS, GROUPS)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "reason"),
+    [
+        ("", "the host pattern is empty"),
+        ("   ", "the host pattern is empty"),
+        (",", "empty part between commas"),
+        (",,", "empty part between commas"),
+        ("rds,,web", "empty part between commas"),
+        (" , rds", "empty part between commas"),
+        ("rds]", "malformed"),
+        ("rds[", "malformed"),
+        ("rds[0:1", "malformed"),
+        ("rds],web", "malformed"),
+        ("::", "matches no host"),  # the IPv6 address ::, as Ansible reads it
+        ("&", "names nothing"),
+        ("rds,!", "names nothing"),
+    ],
+)
+def test_empty_or_malformed_patterns_never_widen(pattern: str, reason: str) -> None:
+    # Ansible reads '', ' ' and ',' as "no limit" and 'rds]' as 'rds': every host
+    with pytest.raises(UsageError, match=reason):
+        select_names(pattern, HOSTS, GROUPS)
+
+
+def test_one_trailing_comma_is_allowed() -> None:
+    assert select_names("rds01,", HOSTS, GROUPS) == ("rds01",)
+
+
+def test_a_pattern_that_leaves_no_host_is_an_error_as_in_ansible() -> None:
+    with pytest.raises(UsageError, match="leaves no host"):
+        select_names("rds:&web", HOSTS, GROUPS)
+    with pytest.raises(UsageError, match="the inventory has no hosts"):
+        select_names(None, [], {"all": []})
+
+
+def test_parts_from_a_limit_file_are_not_split_again() -> None:
+    assert select_names(["rds01", "!rds02", "web"], HOSTS, GROUPS) == (
+        "rds01",
+        "web1.corp",
+        "web2.corp",
+    )
+    with pytest.raises(UsageError, match="'a,b' matches no host"):
+        select_names(["a,b"], HOSTS, GROUPS)
+
+
+# Ansible's order for a group: its own hosts, then its children's (Group.get_hosts), and
+# `all` as the order of the result.
+ORDERED_HOSTS = ["child1", "own1", "own2", "other"]
+ORDERED_GROUPS = {
+    "all": ORDERED_HOSTS,
+    "parent": ["own1", "own2", "child1"],
+    "kid": ["child1"],
+    "p2": ["own2", "other"],
+    "child1": ["own1"],  # a group named like a host
+}
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        ("parent[0]", ["own1"]),
+        ("parent[2]", ["child1"]),
+        ("parent[1:]", ["child1", "own2"]),  # the group's order picks, `all` orders
+        ("parent[-1]", ["child1"]),
+        ("parent[1:0]", ["own2"]),  # Ansible reads an end of 0 as a single index
+        ("p*[0:1]", ["own1", "own2"]),  # duplicates of both groups count in the slice
+        ("p*[2:3]", ["child1", "own2"]),
+        ("child1", ["child1"]),  # a plain name is the host, even with a group so named
+        ("&child1", ["own1"]),  # & and ! mean the group
+        ("all:!child1", ["child1", "own2", "other"]),
+        ("parent[5:9]", "matches no host"),
+    ],
+)
+def test_slices_and_names_follow_ansibles_order_and_rules(
+    pattern: str, expected: list[str] | str
+) -> None:
+    if isinstance(expected, str):
+        with pytest.raises(UsageError, match=expected):
+            select_names(pattern, ORDERED_HOSTS, ORDERED_GROUPS)
+    else:
+        assert list(select_names(pattern, ORDERED_HOSTS, ORDERED_GROUPS)) == expected

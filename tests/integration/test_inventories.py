@@ -1,0 +1,127 @@
+"""The inventories an Ansible admin already has, against the lab: several -i sources, an
+INI inventory, a directory, a vaulted password and vault-encrypted group_vars, --limit
+@file, and ansible_winrm_path honoured on the wire."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from fleetlogoff.app.status import ExitStatus
+from fleetlogoff.inventory.vault import encrypt
+from fleetlogoff.lab.host import LAB_ADMIN, SimHost
+from tests.cliutil import run_cli
+
+from .conftest import disconnected, lab, services_and_console
+
+STALE = ["--state", "disconnected", "--idle", ">= 2h", "--format", "json"]
+VAULT_PASSWORD = "Lab-Vault-Passw0rd!"  # a lab password, not a secret
+
+
+def _host(name: str) -> SimHost:
+    return SimHost(name, sessions=[*services_and_console(), disconnected(2, "stale.user", 5)])
+
+
+def _entries(inventory: Path) -> dict[str, dict[str, Any]]:
+    data = yaml.safe_load(inventory.read_text(encoding="utf-8"))
+    hosts: dict[str, dict[str, Any]] = data["all"]["children"]["rds"]["hosts"]
+    return hosts
+
+
+def _ini(entries: dict[str, dict[str, Any]], names: list[str], password: str | None) -> str:
+    lines = ["[rds]"]
+    for name in names:
+        entry = entries[name]
+        lines.append(
+            f"{name} ansible_host={entry['ansible_host']} ansible_port={entry['ansible_port']}"
+        )
+    lines += [
+        "",
+        "[rds:vars]",
+        f"ansible_user={LAB_ADMIN.username}",
+        "ansible_winrm_transport=ntlm",
+    ]
+    lines += ["ansible_winrm_scheme=http"]
+    if password is not None:
+        lines.append(f"ansible_password={password}")
+    return "\n".join(lines) + "\n"
+
+
+def _planned(result_json: dict[str, Any]) -> dict[str, str]:
+    return {h["name"]: h["status"] for h in result_json["hosts"]}
+
+
+def test_several_sources_an_ini_file_and_a_vaulted_group_vars(tmp_path: Path) -> None:
+    hosts = [_host("rds-a1"), _host("rds-a2"), _host("rds-b1")]
+    with lab(hosts, tmp_path) as (_, generated):
+        entries = _entries(generated)
+        site_a, site_b = tmp_path / "site-a", tmp_path / "site-b"
+        (site_a / "group_vars").mkdir(parents=True)
+        site_b.mkdir()
+        (site_a / "hosts").write_text(_ini(entries, ["rds-a1", "rds-a2"], None), encoding="utf-8")
+        secret = f"ansible_password: {LAB_ADMIN.password}\n".encode()
+        (site_a / "group_vars" / "rds.yml").write_text(
+            encrypt(secret, VAULT_PASSWORD.encode(), "lab"), encoding="ascii"
+        )
+        (site_b / "hosts.ini").write_text(
+            _ini(entries, ["rds-b1"], LAB_ADMIN.password), encoding="utf-8"
+        )
+        (tmp_path / "vault-pass").write_text(VAULT_PASSWORD + "\n", encoding="utf-8")
+        sources = ["-i", str(site_a / "hosts"), "-i", str(site_b / "hosts.ini")]
+        vault = ["--vault-id", f"lab@{tmp_path / 'vault-pass'}"]
+        plan = tmp_path / "plan.json"
+        planned = run_cli(["plan", *sources, *vault, *STALE, "-o", str(plan)])
+        asked = run_cli(["plan", *sources, "--ask-vault-pass", *STALE], password=VAULT_PASSWORD)
+        wrong = run_cli(["plan", *sources, "--ask-vault-pass", *STALE], password="not-it")
+        missing = run_cli(["plan", *sources, *STALE])
+        applied = run_cli(["apply", str(plan), *sources, *vault, "--yes"])
+    assert planned.status == ExitStatus.OK, planned.stderr
+    assert _planned(planned.json()) == {"rds-a1": "ok", "rds-a2": "ok", "rds-b1": "ok"}
+    assert planned.json()["summary"]["targets"] == 3
+    assert asked.status == ExitStatus.OK, asked.stderr
+    for refused in (wrong, missing):
+        assert refused.status == ExitStatus.USAGE
+        assert refused.stderr.count("\n") == 1 and "Traceback" not in refused.stderr
+        assert str(site_a / "group_vars" / "rds.yml") in refused.stderr
+    assert "vault ids tried: default" in wrong.stderr and "not-it" not in wrong.stderr
+    assert "no vault password was given" in missing.stderr
+    assert applied.status == ExitStatus.OK, applied.stderr
+    everything = planned.stdout + asked.stdout + wrong.stderr + missing.stderr + applied.stdout
+    assert LAB_ADMIN.password not in everything and VAULT_PASSWORD not in everything
+
+
+def test_a_directory_inventory_with_a_limit_file(tmp_path: Path) -> None:
+    hosts = [_host("rds-d1"), _host("rds-d2"), _host("rds-d3")]
+    with lab(hosts, tmp_path) as (_, generated):
+        inventory_dir = tmp_path / "inventory"
+        inventory_dir.mkdir()
+        generated.rename(inventory_dir / "lab.yml")
+        (inventory_dir / "README.md").write_text("ignored, as by Ansible\n", encoding="utf-8")
+        (tmp_path / "retry").write_text("rds-d1\nrds-d3\n", encoding="utf-8")
+        result = run_cli(["plan", str(inventory_dir), "--limit", f"@{tmp_path / 'retry'}", *STALE])
+        empty = run_cli(["plan", str(inventory_dir), "--limit", " ", *STALE])
+        widened = run_cli(["plan", str(inventory_dir), "--limit", "rds]", *STALE])
+    assert result.status == ExitStatus.OK, result.stderr
+    assert _planned(result.json()) == {"rds-d1": "ok", "rds-d3": "ok"}
+    for refused in (empty, widened):
+        assert refused.status == ExitStatus.USAGE and refused.stdout == ""
+        assert refused.stderr.count("\n") == 1
+
+
+def test_the_winrm_path_reaches_the_wire(tmp_path: Path) -> None:
+    hosts = [_host("rds-p1"), _host("rds-p2")]
+    with lab(hosts, tmp_path) as (_, inventory):
+        data = yaml.safe_load(inventory.read_text(encoding="utf-8"))
+        rds = data["all"]["children"]["rds"]["hosts"]
+        rds["rds-p1"]["ansible_winrm_path"] = "/WSMan"  # the lab, like IIS, ignores case
+        rds["rds-p2"]["ansible_winrm_path"] = "/not-wsman"
+        inventory.write_text(yaml.safe_dump(data), encoding="utf-8")
+        result = run_cli(["plan", str(inventory), *STALE, "--timeout", "10s"])
+    assert result.status == ExitStatus.ERROR
+    plan = {h["name"]: h for h in result.json()["hosts"]}
+    # the same host, the same credentials: only the URL path differs, and the lab serves
+    # /wsman only (its 404 surfaces as a failed authentication)
+    assert plan["rds-p1"]["status"] == "ok"
+    assert plan["rds-p2"]["status"] == "auth_failed"
