@@ -50,6 +50,6 @@ def run_parse(
     text = strip_comment_preamble(decode_output(read_input(file, env), codepage))
     parse = parse_qwinsta if kind == "qwinsta" else lambda t: parse_quser(t, date_order=date_order)
     sessions = parse(text)
-    document = sessions_to_json(sessions, command=kind)
+    document = sessions_to_json(sessions)
     env.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     return ExitStatus.OK

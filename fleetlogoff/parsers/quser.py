@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from fleetlogoff.errors import ParseError
-from fleetlogoff.model import Session, SessionState
+from fleetlogoff.model import Doubt, DoubtField, Session, SessionState
 from fleetlogoff.parsers.columns import RowCut, find_tokens
 from fleetlogoff.parsers.dates import DateOrder, find_logon, parse_logon_times
 from fleetlogoff.parsers.encoding import find_damage
+from fleetlogoff.parsers.formats import DateFormat
 from fleetlogoff.parsers.table import cut_table
 from fleetlogoff.parsers.words import NONE_IDLE_WORDS, look_up_state
 
@@ -31,6 +32,10 @@ _IDLE = re.compile(
     r"|(?P<hours>\d{1,2}):(?P<minutes>\d{2})|(?P<only_minutes>\d{1,2}))$"
 )
 _TRUNCATED = "..."  # Windows cuts long names to the column width and appends "..."
+# No Windows host runs ten years without a reboot, so a longer idle time cannot be true:
+# older Windows prints such values for sessions that never had input (idle counted from
+# a zero last-input time). Read as unknown, never as a very long idle.
+ABSURD_IDLE_DAYS = 3650
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +48,7 @@ class _RowText:
     logon_text: str
 
 
-def parse_idle(text: str) -> tuple[int | None, str | None]:
+def parse_idle(text: str) -> tuple[int | None, Doubt | None]:
     """Read an IDLE TIME field.
 
     Args:
@@ -51,8 +56,9 @@ def parse_idle(text: str) -> tuple[int | None, str | None]:
 
     Returns:
         (seconds or None, doubt or None). Localized "none" words and "." give 0;
-        "*" gives None without doubt (Windows does not know); anything else outside
-        the grammar gives None and a doubt.
+        "*" gives None without doubt (Windows does not know); an absurd value (ten years
+        or more) or anything outside the grammar gives None and an idle doubt, which
+        keeps the row out of idle rules only.
     """
     if text in NONE_IDLE_WORDS or text == ".":
         return 0, None
@@ -60,12 +66,14 @@ def parse_idle(text: str) -> tuple[int | None, str | None]:
         return None, None
     match = _IDLE.match(text)
     if match is None:
-        return None, f"unrecognised idle time {text!r}"
+        return None, Doubt("idle", f"unrecognised idle time {text!r}")
     days = int(match["days"] or 0)
     hours = int(match["day_hours"] or match["hours"] or 0)
     minutes = int(match["day_minutes"] or match["minutes"] or match["only_minutes"])
     if hours > 23 or minutes > 59:
-        return None, f"idle time {text!r} out of range"
+        return None, Doubt("idle", f"idle time {text!r} out of range")
+    if days >= ABSURD_IDLE_DAYS:
+        return None, Doubt("idle", f"idle time {text!r} is absurd ({days} days): unknown")
     return ((days * 24 + hours) * 60 + minutes) * 60, None
 
 
@@ -85,22 +93,26 @@ def _split_rest(cut: RowCut, raw: str, line_number: int) -> tuple[str, str, str]
     return state, tokens[-1].text, found[1].text
 
 
-def _find_doubts(row: _RowText) -> list[str]:
+def _find_doubts(row: _RowText) -> list[Doubt]:
     """Return the doubts about names and words of one row."""
-    doubts: list[str] = []
-    for label, value in (("user name", row.cut.first), ("session name", row.cut.second)):
+    doubts: list[Doubt] = []
+    fields: tuple[tuple[DoubtField, str, str], ...] = (
+        ("user", "user name", row.cut.first),
+        ("session_name", "session name", row.cut.second),
+    )
+    for field, label, value in fields:
         damage = find_damage(value)
         if damage is not None:
-            doubts.append(f"{label} {value!r} {damage}")
+            doubts.append(Doubt(field, f"{label} {value!r} {damage}"))
         if value.endswith(_TRUNCATED):
-            doubts.append(f"{label} {value!r} is truncated")
+            doubts.append(Doubt(field, f"{label} {value!r} is truncated"))
     if look_up_state(row.state_text) is None:
-        doubts.append(f"unknown state word {row.state_text!r}")
+        doubts.append(Doubt("state", f"unknown state word {row.state_text!r}"))
     return doubts
 
 
 def _build_session(
-    row: _RowText, logon: tuple[datetime | None, str | None], extra: list[str]
+    row: _RowText, logon: tuple[datetime | None, Doubt | None], extra: list[Doubt]
 ) -> Session:
     """Build the Session of one row from its texts and its interpreted logon time."""
     idle_seconds, idle_doubt = parse_idle(row.idle_text)
@@ -123,13 +135,17 @@ def _build_session(
     )
 
 
-def parse_quser(text: str, *, date_order: DateOrder = "auto") -> list[Session]:
+def parse_quser(
+    text: str, *, date_order: DateOrder = "auto", date_format: DateFormat | None = None
+) -> list[Session]:
     """Parse quser output into sessions.
 
     Args:
         text: the whole output (stdout, or stderr when stdout was empty).
         date_order: "auto" decides day/month order from all rows of this output;
             "mdy", "dmy" or "ymd" force it (the inventory's fleetlogoff_date_order).
+        date_format: the host's own short date and time pictures; when given, every
+            logon time is read with them alone.
 
     Returns:
         The sessions, in printed order; [] when Windows says no user exists.
@@ -148,8 +164,8 @@ def parse_quser(text: str, *, date_order: DateOrder = "auto") -> list[Session]:
             raise ParseError(_COMMAND, "row has no user name", text, line_number)
         state, idle, logon = _split_rest(cut, text, line_number)
         rows.append(_RowText(cut, state, idle, logon))
-    extra = ["header shows encoding damage"] if table.header.damaged else []
-    logons = parse_logon_times([row.logon_text for row in rows], date_order)
+    extra = [Doubt("row", "header shows encoding damage")] if table.header.damaged else []
+    logons = parse_logon_times([row.logon_text for row in rows], date_order, date_format)
     sessions = [_build_session(row, logon, extra) for row, logon in zip(rows, logons, strict=True)]
     logger.debug("quser: %d sessions", len(sessions))
     return sessions

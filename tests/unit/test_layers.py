@@ -19,6 +19,7 @@ RANKS = {
     "durations": 1,
     "patterns": 1,
     "hostvars": 1,
+    "hostread": 2,
     "inventory": 1,
     "inventory_files": 2,
     "rules": 1,

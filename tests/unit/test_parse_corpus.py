@@ -32,8 +32,8 @@ def read_sample(name: str) -> str:
 
 def run_parser(name: str, text: str) -> list[dict[str, object]]:
     if name.startswith("quser"):
-        return sessions_to_json(parse_quser(text), command="quser")
-    return sessions_to_json(parse_qwinsta(text), command="qwinsta")
+        return sessions_to_json(parse_quser(text))
+    return sessions_to_json(parse_qwinsta(text))
 
 
 def test_every_listing_sample_has_an_expectation() -> None:

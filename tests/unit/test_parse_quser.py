@@ -8,7 +8,7 @@ from datetime import datetime
 import pytest
 
 from fleetlogoff.errors import HostCommandError, ParseError
-from fleetlogoff.model import Session, SessionState
+from fleetlogoff.model import Doubt, Session, SessionState
 from fleetlogoff.parsers import parse_quser
 from fleetlogoff.parsers.columns import display_width
 from fleetlogoff.parsers.quser import parse_idle
@@ -106,7 +106,7 @@ def test_idle_grammar(idle: str, seconds: int | None) -> None:
 def test_idle_outside_the_grammar_is_doubted(idle: str) -> None:
     (session,) = parse_quser(EN_HEADER + "\n" + make_row("bob", "console", 1, "Active", idle))
     assert session.idle_seconds is None
-    assert any("idle" in doubt for doubt in session.doubts)
+    assert [doubt.field for doubt in session.doubts] == ["idle"]
 
 
 @pytest.mark.parametrize(
@@ -130,7 +130,7 @@ def test_state_words(word: str, state: SessionState) -> None:
 def test_unknown_state_word_is_doubted() -> None:
     (session,) = parse_quser(EN_HEADER + "\n" + make_row("bob", "console", 1, "Aktywny"))
     assert session.state is SessionState.UNKNOWN
-    assert session.doubts == ("unknown state word 'Aktywny'",)
+    assert session.doubts == (Doubt("state", "unknown state word 'Aktywny'"),)
 
 
 def test_disconnected_row_has_empty_session_name() -> None:
@@ -152,14 +152,15 @@ def test_damaged_user_names_are_doubted(user: str) -> None:
     (session,) = parse_quser(EN_HEADER + "\n" + make_row(user, "console", 1, "Active"))
     assert session.username == user
     assert len(session.doubts) == 1
-    assert session.doubts[0].startswith(f"user name {user!r}")
+    assert session.doubts[0].field == "user"
+    assert session.doubts[0].reason.startswith(f"user name {user!r}")
 
 
 def test_truncated_session_name_is_doubted() -> None:
     row = make_row("bob", "31c5ce94259d...", 2, "Active")
     (session,) = parse_quser(EN_HEADER + "\n" + row)
     assert session.session_name == "31c5ce94259d..."
-    assert session.doubts == ("session name '31c5ce94259d...' is truncated",)
+    assert session.doubts == (Doubt("session_name", "session name '31c5ce94259d...' is truncated"),)
 
 
 def test_crlf_blank_lines_and_trailing_blanks() -> None:
@@ -251,7 +252,9 @@ def test_ambiguous_date_alone_is_doubted_unless_forced() -> None:
     text = EN_HEADER + "\n" + make_row("ann", "", 2, "Disc", logon="3/02/2023 7:36 PM")
     (auto,) = parse_quser(text)
     assert auto.logon_time is None
-    assert auto.doubts == ("ambiguous date 3/02/2023: set fleetlogoff_date_order",)
+    (doubt,) = auto.doubts
+    assert doubt.field == "logon"
+    assert "'3/02/2023 7:36 PM'" in doubt.reason and "fleetlogoff_date_order" in doubt.reason
     (forced,) = parse_quser(text, date_order="dmy")
     assert (forced.logon_time, forced.doubts) == (datetime(2023, 2, 3, 19, 36), ())
     (us,) = parse_quser(text, date_order="mdy")

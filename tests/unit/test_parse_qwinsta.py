@@ -57,7 +57,9 @@ def test_classic_layout() -> None:
 
 def test_truncated_listener_name_is_doubted() -> None:
     (session,) = parse_qwinsta(CLASSIC + "\n" + make_row("31c5ce94259d4...", "", 65537, "Listen"))
-    assert session.doubts == ("session name '31c5ce94259d4...' is truncated",)
+    assert [(d.field, d.reason) for d in session.doubts] == [
+        ("session_name", "session name '31c5ce94259d4...' is truncated")
+    ]
 
 
 def test_windows11_wide_layout_with_padding_and_crlf() -> None:
@@ -110,13 +112,16 @@ def test_unknown_state_and_mojibake_are_doubted() -> None:
     rows = [make_row("services", "", 0, "Abh”r."), make_row("console", "us\ufffdr", 1, "Active")]
     sessions = parse_qwinsta("\n".join([CLASSIC, *rows]))
     assert sessions[0].state is SessionState.UNKNOWN
-    assert sessions[0].doubts == ("unknown state word 'Abh”r.'",)
-    assert sessions[1].doubts[0].startswith("user name 'us\ufffdr' contains U+FFFD")
+    assert [(d.field, d.reason) for d in sessions[0].doubts] == [
+        ("state", "unknown state word 'Abh”r.'")
+    ]
+    assert sessions[1].doubts[0].field == "user"
+    assert sessions[1].doubts[0].reason.startswith("user name 'us\ufffdr' contains U+FFFD")
 
 
 def test_json_has_no_idle_or_logon_for_qwinsta() -> None:
     sessions = parse_qwinsta(CLASSIC + "\n" + make_row("console", "ann", 1, "Active", marker=">"))
-    assert sessions_to_json(sessions, command="qwinsta") == [
+    assert sessions_to_json(sessions) == [
         {
             "id": 1,
             "username": "ann",
