@@ -320,3 +320,15 @@ def test_layout_mutations_never_give_a_wrong_trusted_session() -> None:
                 assert read_values(session) == truth[session.id], mutated
                 outcomes["right"] += 1
     assert all(count > 0 for count in outcomes.values()), outcomes
+
+
+def test_rows_ending_in_a_time_are_never_taken_for_counter_lines() -> None:
+    rows = [make_row("ann", "console", 1, "Active"), make_row("bob", "", 2, "Disc", "28")]
+    rows.append(make_row("eve", "rdp-tcp#9", 3, "Active", logon="12/1/2026 22:59"))
+    assert [s.id for s in parse_quser("\n".join([EN_HEADER, *rows, "Total: 3"]))] == [1, 2, 3]
+
+
+def test_a_trailing_line_that_is_neither_row_nor_counter_is_refused() -> None:
+    rows = [make_row("ann", "console", 1, "Active"), " bob    2  Disc"]
+    with pytest.raises(ParseError):
+        parse_quser("\n".join([EN_HEADER, *rows]))

@@ -183,3 +183,17 @@ def test_decoded_damage_becomes_a_doubt() -> None:
     (session,) = parse_qwinsta(decode_output(raw))
     assert session.username == "M\ufffdller"
     assert session.doubts != ()
+
+
+def test_counter_lines_after_the_table_are_not_sessions() -> None:
+    rows = [make_row("console", "ann", 1, "Active"), make_row("rdp-tcp", "", 65536, "Listen")]
+    counters = ["", "Total sessions created: 12", "Nombre total de sessions créées : 5"]
+    sessions = parse_qwinsta("\n".join([CLASSIC, *rows, *counters]))
+    assert [s.id for s in sessions] == [1, 65536]
+
+
+def test_a_broken_row_before_counter_lines_is_still_refused() -> None:
+    rows = [make_row("console", "ann", 1, "Active"), " rdp-tcp#3   bob  Active"]
+    with pytest.raises(ParseError) as error:
+        parse_qwinsta("\n".join([CLASSIC, *rows, "Total sessions created: 12"]))
+    assert error.value.line_number == 3
