@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from fleetlogoff.errors import HostCommandError, TransportError
 from fleetlogoff.model import Host, Session
 from fleetlogoff.parsers import parse_quser
 from fleetlogoff.parsers.dates import DateOrder, implied_order
-from fleetlogoff.parsers.facts import HostDates, HostFacts
+from fleetlogoff.parsers.facts import HostDates, HostFacts, logon_shape
 from fleetlogoff.parsers.registry import (
     INTERNATIONAL_KEY,
     TIME_ZONE_KEY,
@@ -84,7 +84,8 @@ def read_host(run: Run, host: Host, known: HostFacts | None = None) -> HostRead:
     sessions = _parse(text, dates)
     if dates.source != "inventory":
         dates, sessions = _settle_dates(run, text, sessions)
-    return HostRead(tuple(sessions), text, HostFacts(dates, clock))
+    shapes = tuple(sorted({logon_shape(s.logon_text) for s in sessions if s.logon_text}))
+    return HostRead(tuple(sessions), text, HostFacts(replace(dates, shapes=shapes), clock))
 
 
 def _parse(text: str, dates: HostDates) -> list[Session]:
@@ -133,14 +134,18 @@ def _settle_dates(run: Run, text: str, sessions: list[Session]) -> tuple[HostDat
 
 
 def _refuse_changed_format(sessions: Sequence[Session], dates: HostDates) -> None:
-    """A host read with its own format at plan time must still print that format."""
-    if dates.format is None:
-        return
+    """A host must still print dates as it did when the plan read it: in a shape the plan
+    saw, and readable with the format or order the plan settled on."""
+    settled = dates.format is not None or dates.order != "auto"
     for session in sessions:
-        if session.logon_text and session.doubt_about("logon") is not None:
+        if not session.logon_text:
+            continue
+        unseen = dates.shapes and logon_shape(session.logon_text) not in dates.shapes
+        unreadable = settled and session.doubt_about("logon") is not None
+        if unseen or unreadable:
             raise HostCommandError(
                 QUSER,
                 f"the host's date format changed since the plan (plan read "
-                f"{dates.format.describe()!r}, the host now prints {session.logon_text!r}): "
+                f"{dates.describe()!r}, the host now prints {session.logon_text!r}): "
                 "make a new plan",
             )

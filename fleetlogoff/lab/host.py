@@ -141,6 +141,11 @@ class SimHost:
         """Network misbehaviour, read by the server on every request."""
         return self._network
 
+    def set_international(self, values: Mapping[str, str | None]) -> None:
+        """Change the account's regional values (a user customising them mid-run)."""
+        with self._lock:
+            self._international.update(values)
+
     def set_network(self, network: NetworkBehaviour) -> None:
         """Change the network behaviour (e.g. a test takes a host down mid-run)."""
         self._network = network

@@ -116,6 +116,7 @@ def facts_document(facts: HostFacts, now_utc: datetime) -> dict[str, object]:
                 "pm": date_format.pm,
             },
             "note": dates.note,
+            "shapes": list(dates.shapes),
             "text": dates.describe(),
         },
         "clock": {
@@ -188,7 +189,10 @@ def _dates_from(doc: Mapping[str, Any], where: str) -> HostDates:
             _text(fmt, "am", f"{where}.format"),
             _text(fmt, "pm", f"{where}.format"),
         )
-    return HostDates(source, order, date_format, _text(doc, "note", where, ""))
+    shapes = doc.get("shapes", [])
+    if not isinstance(shapes, list) or not all(isinstance(shape, str) for shape in shapes):
+        raise DocumentError(f"{where}.shapes", "expected a list of strings")
+    return HostDates(source, order, date_format, _text(doc, "note", where, ""), tuple(shapes))
 
 
 def _clock_from(doc: Mapping[str, Any], where: str) -> HostClock:

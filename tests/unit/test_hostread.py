@@ -74,7 +74,7 @@ def test_clear_dates_need_one_command_and_record_the_order_they_show() -> None:
     run = FakeRunner({QUSER_AND_ZONE: combined(CLEAR)})
     read = read_host(run, host())
     assert run.ran == [QUSER_AND_ZONE]
-    assert read.facts.dates == HostDates("output", "dmy")
+    assert read.facts.dates == HostDates("output", "dmy", shapes=("9/9/9 9:9",))
     assert read.facts.clock.source == "host" and read.facts.clock.windows is not None
     (session,) = read.sessions
     assert session.logon_time == datetime(2026, 11, 13, 7, 36) and session.doubts == ()
@@ -86,7 +86,7 @@ def test_ambiguous_dates_ask_the_host_for_its_format_once() -> None:
     read = read_host(run, host())
     assert run.ran == [QUSER_AND_ZONE, INTERNATIONAL_QUERY]
     assert read.facts.dates == HostDates(
-        "host", "auto", DateFormat("dd/MM/yyyy", ("HH:mm",), "AM", "PM")
+        "host", "auto", DateFormat("dd/MM/yyyy", ("HH:mm",), "AM", "PM"), shapes=("9/9/9 9:9",)
     )
     (session,) = read.sessions
     assert (session.logon_time, session.doubts) == (datetime(2026, 12, 1, 7, 36), ())
@@ -120,7 +120,7 @@ def test_the_inventory_order_wins_and_asks_nothing() -> None:
     run = FakeRunner({QUSER_AND_ZONE: combined(AMBIGUOUS)})
     read = read_host(run, host(fleetlogoff_date_order="mdy"))
     assert run.ran == [QUSER_AND_ZONE]
-    assert read.facts.dates == HostDates("inventory", "mdy")
+    assert read.facts.dates == HostDates("inventory", "mdy", shapes=("9/9/9 9:9",))
     assert read.sessions[0].logon_time == datetime(2026, 1, 12, 7, 36)
 
 
@@ -159,6 +159,30 @@ def test_apply_reads_as_plan_did_without_asking_again() -> None:
     run = FakeRunner({QUSER: AMBIGUOUS})
     read = read_host(run, host(), known)
     assert run.ran == [QUSER] and read.facts is known
+    assert read.sessions[0].logon_time == datetime(2026, 12, 1, 7, 36)
+
+
+@pytest.mark.parametrize(
+    "dates",
+    [
+        HostDates("output", "dmy", shapes=("9-9-9 9:9",)),  # another shape than planned
+        HostDates("output", "mdy"),  # 01/12 reads as mdy, but 13/11 cannot
+        HostDates("inventory", "ymd"),
+    ],
+)
+def test_a_host_printing_dates_the_plan_cannot_read_is_refused(dates: HostDates) -> None:
+    known = HostFacts(dates, HostClock("unknown"))
+    output = (
+        AMBIGUOUS
+        + " bob                                       3  Disc           28  13/11/2026 07:36\r\n"
+    )
+    with pytest.raises(HostCommandError, match="date format changed since the plan"):
+        read_host(FakeRunner({QUSER: output}), host(), known)
+
+
+def test_new_rows_in_the_planned_shape_are_read_as_planned() -> None:
+    known = HostFacts(HostDates("output", "dmy", shapes=("9/9/9 9:9",)), HostClock("unknown"))
+    read = read_host(FakeRunner({QUSER: AMBIGUOUS}), host(), known)
     assert read.sessions[0].logon_time == datetime(2026, 12, 1, 7, 36)
 
 
