@@ -199,15 +199,48 @@ def parse_logon_times(
     if date_format is not None:
         return [_read_with(text, date_format) for text in texts]
     parsed = [read_logon(text) for text in texts]
-    decided = decide_orders([parts for parts in parsed if parts is not None])
+    found = [parts for parts in parsed if parts is not None]
+    decided = decide_orders(found)
+    clocks = _clock_evidence(found) if date_order == "auto" else None
     results: list[tuple[datetime | None, Doubt | None]] = []
     for text, parts in zip(texts, parsed, strict=True):
         if parts is None:
             results.append((None, Doubt("logon", f"unrecognised logon time {text!r}")))
             continue
         value, reason = interpret_logon(parts, date_order, decided.get(parts.separator))
-        results.append((value, Doubt("logon", reason) if reason is not None else None))
+        if reason is None and clocks is not None:
+            reason = _missing_period(parts, value, clocks, decided.get(parts.separator))
+        if reason is not None:
+            results.append((None, Doubt("logon", reason)))
+        else:
+            results.append((value, None))
     return results
+
+
+def _clock_evidence(found: Sequence[LogonParts]) -> tuple[bool, bool]:
+    """(some row prints a day period, some row prints an hour past 12) in one output."""
+    return any(p.period for p in found), any(p.hour > 12 for p in found if not p.period)
+
+
+def _missing_period(
+    parts: LogonParts, value: datetime | None, clocks: tuple[bool, bool], decided: str | None
+) -> str | None:
+    """Why a time without AM/PM cannot be trusted, or None.
+
+    A 12-hour time whose day period was cut off reads as a plausible 24-hour time.
+    That is suspected when other rows of the same output carry a period, or when the
+    date is month-first (M/d/yyyy: every stock Windows locale with that order uses a
+    12-hour clock) and no row shows an hour past 12. The host's own format settles it.
+    """
+    periods, late_hours = clocks
+    if parts.period or value is None or parts.hour > 12:
+        return None
+    if periods:
+        return f"logon time {parts.text!r} has no AM/PM where other rows have one"
+    month_first = (_decide_order(parts, "auto") or decided) == "mdy"
+    if month_first and not late_hours:
+        return f"logon time {parts.text!r}: a month-first date with no AM/PM (cut short?)"
+    return None
 
 
 def _read_with(text: str, date_format: DateFormat) -> tuple[datetime | None, Doubt | None]:

@@ -69,6 +69,27 @@ def _says_nobody(line: str) -> bool:
     return "*" in line.split() and not any(char.isdigit() for char in line)
 
 
+# PowerShell wraps a native command's stderr: "quser : No User exists for *", then the
+# position ("At line:1 char:1", translated: "Bei Zeile:1 Zeichen:1") and "+ ..." lines
+# (najki78 comments, FORMATS.md §5). The message is the text after "quser : ".
+_POWERSHELL_PREFIX = re.compile(r"^(?:quser|qwinsta|query)(?:\.exe)?\s:\s(?P<message>.+)$", re.I)
+_POWERSHELL_POSITION = re.compile(r"^[^:]+:\s?\d+\s[^:]+:\s?\d+$")
+
+
+def _unwrap(lines: list[str]) -> list[str]:
+    """The lines without PowerShell's wrapping of a native command's error, if any."""
+    if not lines or _POWERSHELL_PREFIX.match(lines[0]) is None:
+        return lines
+    kept = []
+    for line in lines:
+        prefixed = _POWERSHELL_PREFIX.match(line)
+        if prefixed is not None:
+            kept.append(prefixed["message"].strip())
+        elif not line.startswith("+") and not _POWERSHELL_POSITION.match(line):
+            kept.append(line)
+    return kept
+
+
 def classify_output(command: str, text: str) -> bool:
     """Classify output that holds no session table.
 
@@ -83,6 +104,6 @@ def classify_output(command: str, text: str) -> bool:
     Raises:
         HostCommandError: the output is a Windows error (code parsed when printed).
     """
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    lines = _unwrap([line.strip() for line in text.splitlines() if line.strip()])
     _raise_known_error(command, lines)
     return len(lines) == 1 and _says_nobody(lines[0])

@@ -38,14 +38,26 @@ _TRUNCATED = "..."  # Windows cuts long names to the column width and appends ".
 ABSURD_IDLE_DAYS = 3650
 
 
+# A state word wider than its column may run into the idle value (no blank between);
+# the idle grammar, anchored at the end, takes it back off ("Подключено1+06:20").
+_GLUED_IDLE = re.compile(r"^(?P<state>.*?\D)(?P<idle>\d+\+\d{1,2}:\d{2}|\d{1,2}:\d{2}|\d{1,2}|\.)$")
+
+
 @dataclass(frozen=True, slots=True)
 class _RowText:
-    """The printed texts of one quser row, before interpretation."""
+    """The printed texts of one quser row, before interpretation.
+
+    Attributes:
+        glued: the state and idle texts were printed without a blank between them.
+        cut_short: the row does not end in a logon time (maybe cut, maybe garbled).
+    """
 
     cut: RowCut
     state_text: str
     idle_text: str
     logon_text: str
+    glued: bool = False
+    cut_short: bool = False
 
 
 def parse_idle(text: str) -> tuple[int | None, Doubt | None]:
@@ -77,20 +89,26 @@ def parse_idle(text: str) -> tuple[int | None, Doubt | None]:
     return ((days * 24 + hours) * 60 + minutes) * 60, None
 
 
-def _split_rest(cut: RowCut, raw: str, line_number: int) -> tuple[str, str, str]:
-    """Split the text after the id into (state, idle, logon) texts."""
+def _split_rest(cut: RowCut, raw: str, line_number: int) -> _RowText:
+    """Split the text after the id into state, idle and logon texts."""
     found = find_logon(cut.rest)
     middle = cut.rest[: found[0]] if found is not None else cut.rest
     tokens = find_tokens(middle)
     if found is None:
         if len(tokens) < 2:
             raise ParseError(_COMMAND, "row has no state and idle time", raw, line_number)
-        # No recognisable logon time: keep the printed text; it becomes a doubt.
-        return tokens[0].text, tokens[1].text, middle[tokens[2].index :] if tokens[2:] else ""
+        # No recognisable logon time: keep the printed text; it becomes a doubt. A row
+        # that does not end in its logon time may be cut short: its idle too.
+        rest = middle[tokens[2].index :] if tokens[2:] else ""
+        return _RowText(cut, tokens[0].text, tokens[1].text, rest, cut_short=True)
+    if len(tokens) == 1:
+        glued = _GLUED_IDLE.match(tokens[0].text)
+        if glued is not None:
+            return _RowText(cut, glued["state"], glued["idle"], found[1].text, glued=True)
     if len(tokens) < 2:
         raise ParseError(_COMMAND, "row has no state and idle time", raw, line_number)
     state = middle[tokens[0].index : tokens[-2].stop]
-    return state, tokens[-1].text, found[1].text
+    return _RowText(cut, state, tokens[-1].text, found[1].text)
 
 
 def _find_doubts(row: _RowText) -> list[Doubt]:
@@ -116,6 +134,15 @@ def _build_session(
 ) -> Session:
     """Build the Session of one row from its texts and its interpreted logon time."""
     idle_seconds, idle_doubt = parse_idle(row.idle_text)
+    if row.glued and idle_doubt is None:
+        idle_seconds = None
+        reason = f"state and idle time printed as one word {row.state_text + row.idle_text!r}"
+        idle_doubt = Doubt("idle", reason)
+    if row.cut_short and idle_doubt is None:
+        idle_seconds = None
+        idle_doubt = Doubt(
+            "idle", f"idle time {row.idle_text!r} not trusted: no logon time after it"
+        )
     logon_time, logon_doubt = logon
     doubts = _find_doubts(row) + extra
     doubts += [doubt for doubt in (idle_doubt, logon_doubt) if doubt is not None]
@@ -162,8 +189,7 @@ def parse_quser(
     for line_number, cut in cuts:
         if not cut.first:
             raise ParseError(_COMMAND, "row has no user name", text, line_number)
-        state, idle, logon = _split_rest(cut, text, line_number)
-        rows.append(_RowText(cut, state, idle, logon))
+        rows.append(_split_rest(cut, text, line_number))
     extra = [Doubt("row", "header shows encoding damage")] if table.header.damaged else []
     logons = parse_logon_times([row.logon_text for row in rows], date_order, date_format)
     sessions = [_build_session(row, logon, extra) for row, logon in zip(rows, logons, strict=True)]

@@ -23,12 +23,13 @@ _TRUNCATED = "..."  # long names are cut to the column width with "..." appended
 
 
 def _read_state(cut: RowCut, header: HeaderGeometry) -> str:
-    """Return the state text: the first token after the id, plus any token that is not
-    aligned under TYPE or DEVICE (a state word with a blank would be one)."""
-    columns = set(header.right[1:])
+    """Return the state text: the first token after the id, plus any token that starts
+    before the TYPE column (a state word with a blank). A state word wider than its
+    column (ru 'Подключено') pushes TYPE/DEVICE text right; that text is not state."""
+    type_column = header.right[1] if len(header.right) > 1 else None
     state = [cut.rest_tokens[0].text]
     for token in cut.rest_tokens[1:]:
-        if token.start in columns:
+        if type_column is None or token.start >= type_column:
             break
         state.append(token.text)
     return " ".join(state)

@@ -332,3 +332,97 @@ def test_a_trailing_line_that_is_neither_row_nor_counter_is_refused() -> None:
     rows = [make_row("ann", "console", 1, "Active"), " bob    2  Disc"]
     with pytest.raises(ParseError):
         parse_quser("\n".join([EN_HEADER, *rows]))
+
+
+# -- what real Windows prints beyond our captures (issue 8.4) ---------------------------
+
+
+def test_a_state_word_glued_to_its_idle_value_is_split_and_the_idle_doubted() -> None:
+    row = " bob                   rdp-tcp#3           3  Подключено1+06:20  14.05.2021 15:54"
+    (session,) = parse_quser(EN_HEADER + "\n" + row)
+    assert (session.state, session.idle_seconds) == (SessionState.CONNECTED, None)
+    assert [d.field for d in session.doubts] == ["idle"]
+    assert session.logon_time == datetime(2021, 5, 14, 15, 54)
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        (
+            "Fehler 0x00000005 beim Auflisten der Sitzungsnamen\r\n"
+            "Fehler [5]:Zugriff verweigert\r\n",
+            5,
+        ),
+        (
+            "Erreur 0x000006BA lors de l'énumération\r\n"
+            "Erreur [1722] : Le serveur RPC n'est pas disponible.\r\n",
+            1722,
+        ),
+        ("错误 0x00000005 枚举会话名称\r\n错误 [5]:拒绝访问。\r\n", 5),
+        (
+            "Error 0x00000721 enumerating sessionnames\r\n"
+            "Error [1825]:A security package specific error occurred.\r\n",
+            1825,
+        ),
+        (
+            "quser : Error 0x000006BA enumerating sessionnames\r\nAt line:1 char:1\r\n+ quser\r\n"
+            "+ ~~~~~\r\n    + CategoryInfo          : NotSpecified: (Error 0x000006BA "
+            "enumerating sessionnames:String) [], RemoteException\r\n \r\n"
+            "Error [1722]:The RPC server is unavailable.\r\n",
+            1722,
+        ),
+    ],
+)
+def test_translated_and_wrapped_windows_errors_are_host_errors(text: str, code: int) -> None:
+    with pytest.raises(HostCommandError) as error:
+        parse_quser(text)
+    assert error.value.code == code
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "No User exists for *\r\n",
+        "Kein Benutzer vorhanden für *\r\n",
+        "Aucun utilisateur n'existe pour *\r\n",
+        "quser : No User exists for *\r\nAt line:1 char:1\r\n+ quser\r\n+ ~~~~~\r\n",
+    ],
+)
+def test_nobody_logged_on_in_any_language(text: str) -> None:
+    assert parse_quser(text) == []
+
+
+@pytest.mark.parametrize("text", ["Something went wrong\r\n", "Access denied for * 5 times\r\n"])
+def test_an_unknown_message_is_not_taken_for_nobody(text: str) -> None:
+    with pytest.raises(ParseError):
+        parse_quser(text)
+
+
+@pytest.mark.parametrize("idle", ["154262+13:45", "3650+00:00", "49710+06:28"])
+def test_absurd_idle_values_are_unknown_and_do_not_protect(idle: str) -> None:
+    (session,) = parse_quser(EN_HEADER + "\n" + make_row("bob", "", 2, "Disc", idle))
+    assert session.idle_seconds is None
+    assert [d.field for d in session.doubts] == ["idle"]
+    assert session.identity_doubts == ()
+
+
+@pytest.mark.parametrize(
+    ("logon", "value"),
+    [
+        ("2021-05-13 7:15 PM", datetime(2021, 5, 13, 19, 15)),  # ISO date, 12-hour clock
+        ("2021-05-13 12:05 AM", datetime(2021, 5, 13, 0, 5)),
+        ("13-05-2021 19:15", datetime(2021, 5, 13, 19, 15)),  # dashes, day first
+        ("05-13-2021 7:15 PM", datetime(2021, 5, 13, 19, 15)),  # dashes, month first
+        ("2021-5-3 9:15", datetime(2021, 5, 3, 9, 15)),
+    ],
+)
+def test_iso_dates_with_a_12_hour_clock_and_dates_with_dashes(logon: str, value: datetime) -> None:
+    (session,) = parse_quser(EN_HEADER + "\n" + make_row("bob", "", 2, "Disc", logon=logon))
+    assert (session.logon_time, session.doubts) == (value, ())
+
+
+def test_a_dashed_date_that_reads_two_ways_is_doubted_not_guessed() -> None:
+    (session,) = parse_quser(
+        EN_HEADER + "\n" + make_row("bob", "", 2, "Disc", logon="05-06-2021 19:15")
+    )
+    assert session.logon_time is None and session.doubt_about("logon") is not None

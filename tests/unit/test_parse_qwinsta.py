@@ -197,3 +197,13 @@ def test_a_broken_row_before_counter_lines_is_still_refused() -> None:
     with pytest.raises(ParseError) as error:
         parse_qwinsta("\n".join([CLASSIC, *rows, "Total sessions created: 12"]))
     assert error.value.line_number == 3
+
+
+def test_a_wide_state_pushing_the_type_column_keeps_its_word() -> None:
+    rows = [make_row("console", "", 1, "Подключено") + "  rdpwd"]
+    (session,) = parse_qwinsta("\n".join([RU, *rows]))
+    assert (session.state, session.state_text, session.doubts) == (
+        SessionState.CONNECTED,
+        "Подключено",
+        (),
+    )
