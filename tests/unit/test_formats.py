@@ -4,9 +4,11 @@ logon times read with a host's own pictures, and nothing read that does not fit 
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
+from fleetlogoff.parsers import parse_quser
 from fleetlogoff.parsers.formats import DateFormat, date_order, read_logon, strip_seconds
 
 
@@ -110,3 +112,40 @@ def test_a_picture_naming_a_field_twice_reads_nothing() -> None:
 
 def test_describe() -> None:
     assert GB.describe() == "dd/MM/yyyy HH:mm"
+
+
+CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "corpus"
+
+
+@pytest.mark.parametrize(
+    ("name", "date_format", "values"),
+    [
+        (
+            "quser-en-au-01",
+            DateFormat("d/MM/yyyy", ("h:mm tt",), "AM", "PM"),
+            [datetime(2023, 2, 3, 19, 36)],
+        ),
+        (
+            "quser-en-us-05",
+            DateFormat("M/d/yyyy", ("h:mm tt",), "AM", "PM"),
+            [datetime(2020, 6, 5, 23, 3)],
+        ),
+        ("quser-fr-fr-01", DateFormat("dd/MM/yyyy", ("HH:mm",)), [datetime(2023, 2, 12, 7, 11)]),
+        (
+            "quser-it-it-01-comment",
+            DateFormat("dd/MM/yyyy", ("HH:mm",)),
+            [
+                datetime(2024, 9, 2, 9, 47),
+                datetime(2024, 9, 5, 12, 51),
+                datetime(2024, 9, 5, 17, 8),
+            ],
+        ),
+    ],
+)
+def test_real_outputs_that_read_two_ways_read_one_way_with_the_host_format(
+    name: str, date_format: DateFormat, values: list[datetime]
+) -> None:
+    text = (CORPUS / f"{name}.txt").read_text(encoding="utf-8").split("# ---\n", 1)[1]
+    assert all(s.doubt_about("logon") for s in parse_quser(text))  # alone: two ways
+    sessions = parse_quser(text, date_format=date_format)
+    assert [(s.logon_time, s.doubts) for s in sessions] == [(v, ()) for v in values]
