@@ -10,10 +10,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
+from fleetlogoff.conditions import LogonAge
 from fleetlogoff.model import Host, Session
 from fleetlogoff.parsers.facts import HostFacts
 from fleetlogoff.parsers.timezone import HostClock
-from fleetlogoff.rules import KeptFrom, LogonAge, Rule, Verdict, evaluate_session
+from fleetlogoff.rules import KeptFrom, Rule, Verdict, evaluate_session
 from fleetlogoff.windows import MaintenanceWindow, WindowStatus, window_status
 
 Action = Literal["target", "protected", "keep"]

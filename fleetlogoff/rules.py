@@ -10,11 +10,11 @@ import fnmatch
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from fleetlogoff.durations import Comparison, DurationError, format_duration, parse_comparison
+from fleetlogoff.conditions import LogonAge, idle_condition, logon_condition
+from fleetlogoff.durations import Comparison, DurationError, parse_comparison
 from fleetlogoff.errors import ConfigError, UsageError
 from fleetlogoff.model import Session, SessionState
 from fleetlogoff.yamlsource import (
@@ -91,9 +91,9 @@ class Rule:
             return _NO
         conditions = []
         if self.idle is not None:
-            conditions.append(_idle_condition(self.idle, session, age))
+            conditions.append(idle_condition(self.idle, session, age))
         if self.logon_age is not None:
-            conditions.append(_logon_condition(self.logon_age, session, age))
+            conditions.append(logon_condition(self.logon_age, session, age))
         if any(condition.holds is False for condition in conditions):
             return _NO
         parts = [session.state.value] + [c.text for c in conditions if c.holds]
@@ -101,31 +101,6 @@ class Rule:
         if blocked:
             return RuleCheck(False, "", "; ".join(blocked))
         return RuleCheck(True, ", ".join(parts))
-
-
-@dataclass(frozen=True, slots=True)
-class LogonAge:
-    """How long ago a session logged on, in seconds, as a range.
-
-    Both ends are equal when the host's clock places the printed local time exactly; they
-    differ when it cannot (the repeated hour when clocks go back, a host whose time zone
-    is unknown). A rule on logon age holds only when it holds over the whole range.
-
-    Attributes:
-        low: the shortest the age can be.
-        high: the longest the age can be.
-        why: why the range is wide ("" when it is exact).
-    """
-
-    low: int
-    high: int
-    why: str = ""
-
-    @classmethod
-    def between(cls, logon_local: datetime, now_local: datetime) -> LogonAge:
-        """The exact age between two wall times of one clock."""
-        seconds = int((now_local - logon_local).total_seconds())
-        return cls(seconds, seconds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,51 +121,6 @@ class RuleCheck:
 
 
 _NO = RuleCheck(False)
-
-
-@dataclass(frozen=True, slots=True)
-class _Condition:
-    """One time condition: holds (True), fails (False) or cannot be read (None)."""
-
-    holds: bool | None
-    text: str
-
-
-def _idle_condition(wanted: Comparison, session: Session, age: LogonAge | None) -> _Condition:
-    doubt = session.doubt_about("idle")
-    if doubt is not None:
-        return _Condition(None, f"idle time unknown: {doubt.reason}")
-    if session.idle_seconds is None:
-        shown = f" ({session.idle_text!r})" if session.idle_text else ""
-        return _Condition(None, f"idle time unknown{shown}")
-    idle = session.idle_seconds
-    if age is not None and idle > age.high + _CLOCK_SLACK_S:
-        # Idle since before the logon cannot be true: a wrapped or stale counter.
-        return _Condition(
-            None, f"idle {format_duration(idle)} is longer than the session has existed"
-        )
-    if not wanted.holds(idle):
-        return _Condition(False, "")
-    return _Condition(True, f"idle {format_duration(idle)} {wanted}")
-
-
-def _logon_condition(wanted: Comparison, session: Session, age: LogonAge | None) -> _Condition:
-    doubt = session.doubt_about("logon")
-    if doubt is not None:
-        return _Condition(None, f"logon time unreadable: {doubt.reason}")
-    if session.logon_time is None or age is None:
-        return _Condition(None, "logon time unknown")
-    if age.high < 0:
-        # A logon after the host's present: a misread date or a skewed clock.
-        return _Condition(None, f"logon time {session.logon_text!r} is in the future")
-    low, high = max(0, age.low), age.high
-    at_low, at_high = wanted.holds(low), wanted.holds(high)
-    if at_low and at_high:
-        return _Condition(True, f"logged on {format_duration(low)} ago {wanted}")
-    if not at_low and not at_high:
-        return _Condition(False, "")
-    span = f"logged on between {format_duration(low)} and {format_duration(high)} ago"
-    return _Condition(None, f"{span} ({age.why}), {wanted} not certain")
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,10 +152,6 @@ class Verdict:
     rule: str | None
     reason: str
     kept_from: tuple[KeptFrom, ...] = ()
-
-
-# Idle and logon times are both printed to the minute; a minute of slack either way.
-_CLOCK_SLACK_S = 60
 
 
 def _bare_user(name: str) -> str:

@@ -23,6 +23,7 @@ RANKS = {
     "inventory": 1,
     "inventory_files": 2,
     "rules": 1,
+    "conditions": 1,
     "windows": 1,
     "parsers": 1,
     "planner": 1,

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from fleetlogoff.conditions import LogonAge
 from fleetlogoff.durations import Comparison
 from fleetlogoff.errors import ConfigError, UsageError
 from fleetlogoff.model import Doubt, Session, SessionState
 from fleetlogoff.parsers import parse_qwinsta
 from fleetlogoff.rules import (
     KeptFrom,
-    LogonAge,
     Rule,
     evaluate_session,
     load_rules_file,
