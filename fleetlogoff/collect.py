@@ -18,9 +18,11 @@ from multiprocessing.queues import Queue
 from typing import Literal
 
 from fleetlogoff.errors import HostCommandError, ParseError, TransportError
+from fleetlogoff.hostread import HostRead, read_host
 from fleetlogoff.inventory.settings import UTF8_CODEPAGE, host_codepage
 from fleetlogoff.model import Host, Session
-from fleetlogoff.parsers import decode_output, parse_quser
+from fleetlogoff.parsers import decode_output
+from fleetlogoff.parsers.facts import HostFacts
 from fleetlogoff.transport import CommandOutput, Connector, HostSession
 
 log = logging.getLogger(__name__)
@@ -63,6 +65,7 @@ class HostReading:
         sessions: parsed sessions (empty unless ok).
         raw: the host's raw output (kept for unparseable output and for the plan file).
         attempts: how many connections were tried.
+        facts: how the host prints dates and where its clock stands (when read).
     """
 
     host: Host
@@ -71,6 +74,7 @@ class HostReading:
     sessions: tuple[Session, ...] = ()
     raw: str = ""
     attempts: int = 1
+    facts: HostFacts | None = None
 
 
 def encode_for(host: Host, text: str) -> bytes:
@@ -93,11 +97,32 @@ def output_text(output: CommandOutput, codepage: int = UTF8_CODEPAGE) -> str:
     return decode_output(output.stderr, codepage)
 
 
-def read_sessions(session: HostSession, host: Host, timeout: float) -> tuple[list[Session], str]:
-    """Run quser on an open session and parse it with the host's date order."""
-    text = output_text(session.run(QUSER, timeout=timeout), host_codepage(host))
-    date_order = host.settings.get("fleetlogoff_date_order", "auto")
-    return parse_quser(text, date_order=date_order), text  # type: ignore[arg-type]  # validated by the inventory
+def read_sessions(
+    session: HostSession, host: Host, timeout: float, known: HostFacts | None = None
+) -> tuple[list[Session], str]:
+    """Read a host's sessions on an open session (see probe.read_host).
+
+    Args:
+        session: the open connection.
+        host: the inventory host.
+        timeout: seconds per command.
+        known: the facts a plan recorded for this host: its dates are read exactly as
+            they were then, and a host whose format changed is refused.
+    """
+    read = read_host(_Runner(session, host, timeout), host, known)
+    return list(read.sessions), read.text
+
+
+class _Runner:
+    """Runs one command on an open session and returns its text (stdout, else stderr)."""
+
+    def __init__(self, session: HostSession, host: Host, timeout: float) -> None:
+        self._session = session
+        self._codepage = host_codepage(host)
+        self._timeout = timeout
+
+    def __call__(self, command_line: str) -> str:
+        return output_text(self._session.run(command_line, timeout=self._timeout), self._codepage)
 
 
 def collect_host(host: Host, connector: Connector, options: CollectOptions) -> HostReading:
@@ -123,14 +148,16 @@ def collect_host(host: Host, connector: Connector, options: CollectOptions) -> H
 def _collect_once(host: Host, connector: Connector, deadline: float, attempt: int) -> HostReading:
     session = connector.open(host, deadline_s=deadline - time.monotonic())
     try:
-        sessions, raw = read_sessions(session, host, deadline - time.monotonic())
+        read: HostRead = read_host(_Runner(session, host, deadline - time.monotonic()), host)
     except ParseError as exc:
         return HostReading(host, "error", str(exc), raw=exc.raw, attempts=attempt)
     except HostCommandError as exc:
         return HostReading(host, "error", str(exc), attempts=attempt)
     finally:
         session.close()
-    return HostReading(host, "ok", sessions=tuple(sessions), raw=raw, attempts=attempt)
+    return HostReading(
+        host, "ok", sessions=read.sessions, raw=read.text, attempts=attempt, facts=read.facts
+    )
 
 
 def _status_of(kind: str) -> HostStatus:

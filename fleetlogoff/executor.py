@@ -36,6 +36,7 @@ from fleetlogoff.messages import (
     spoken_duration,
 )
 from fleetlogoff.model import Host, Session
+from fleetlogoff.parsers.timezone import HostClock
 from fleetlogoff.planner import HostPlan, Selection, recheck_target, same_session
 from fleetlogoff.transport import CommandOutput, Connector, HostSession
 
@@ -107,6 +108,8 @@ class Executor:
         self._emit = emit
         self._clock = clock
         self._stop = stop
+        # What plan learned of each host's dates and clock: apply reads them the same way.
+        self._facts = {w.host.name: w.plan.facts for w in work}
         self.warned: dict[str, list[Session]] = {}
         self.latest_deadline: datetime | None = None
         self._warned_lock = threading.Lock()
@@ -164,7 +167,9 @@ class Executor:
         planned: Session,
         current: Sequence[Session],
     ) -> None:
-        check = recheck_target(work.host, planned, current, self._selection, self._clock())
+        check = recheck_target(
+            work.host, planned, current, self._selection, self._clock(), work.plan.facts
+        )
         if check.status != "proceed" or check.session is None:
             return  # the logoff phase re-checks and reports it; no warning for a stranger
         deadline = self._clock() + self._settings.warn
@@ -189,7 +194,7 @@ class Executor:
             "host": work.host.name,
             "minutes": str(max(0, round(left)) // 60),
             "time_left": spoken_duration(left),
-            "deadline": clock_minute(work.host, deadline) if deadline else "",
+            "deadline": clock_minute(work.host, deadline, _clock_of(work)) if deadline else "",
         }
 
     def _send_message(
@@ -319,7 +324,9 @@ class Executor:
         if self._stop.is_set():
             self._event(Kind.SKIPPED, host, planned, "interrupted before logoff")
             return True
-        check = recheck_target(work.host, planned, current, self._selection, self._clock())
+        check = recheck_target(
+            work.host, planned, current, self._selection, self._clock(), work.plan.facts
+        )
         if check.status in ("gone", "changed"):
             self._event(Kind.SKIPPED, host, planned, check.reason)
             return True
@@ -361,7 +368,8 @@ class Executor:
     # -- helpers ------------------------------------------------------------------------
 
     def _read(self, session: HostSession, host: Host) -> list[Session]:
-        sessions, _ = read_sessions(session, host, self._settings.command_timeout_s)
+        timeout = self._settings.command_timeout_s
+        sessions, _ = read_sessions(session, host, timeout, self._facts.get(host.name))
         return sessions
 
     def _parallel(self, work: Sequence[Work], job: Callable[[Work], bool]) -> list[bool]:
@@ -369,6 +377,10 @@ class Executor:
             return []
         with ThreadPoolExecutor(max_workers=max(1, min(self._settings.forks, len(work)))) as pool:
             return list(pool.map(lambda w: _guarded(job, w, self._event), work))
+
+
+def _clock_of(work: Work) -> HostClock | None:
+    return work.plan.facts.clock if work.plan.facts is not None else None
 
 
 def _guarded(job: Callable[[Work], bool], work: Work, event: Callable[..., None]) -> bool:

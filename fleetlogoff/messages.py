@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import string
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 
 from fleetlogoff.errors import UsageError
 from fleetlogoff.inventory.settings import UTF8_CODEPAGE
 from fleetlogoff.model import Host
 from fleetlogoff.parsers import decode_output
-from fleetlogoff.planner import host_local_now
+from fleetlogoff.parsers.timezone import HostClock
+from fleetlogoff.planner import host_clock
 
 MESSAGE_FIELDS = frozenset({"user", "host", "minutes", "time_left", "deadline"})
 DEFAULT_MESSAGE = (
@@ -57,10 +58,21 @@ def spoken_duration(seconds: float) -> str:
     return " ".join(parts)
 
 
-def clock_minute(host: Host, moment: datetime) -> str:
-    """HH:MM on the host's clock (fleetlogoff_timezone, else the controller's zone), rounded
-    down: a user told 10:04 is logged off at 10:04:19 at the earliest, never before."""
-    return host_local_now(host, moment).strftime("%H:%M")
+def clock_minute(host: Host, moment: datetime, clock: HostClock | None = None) -> str:
+    """HH:MM on the host's clock, rounded down: a user told 10:04 is logged off at
+    10:04:19 at the earliest, never before.
+
+    Args:
+        host: the inventory host.
+        moment: the instant (aware).
+        clock: the host's clock as read with its sessions (the plan records it); else
+            fleetlogoff_timezone. A host whose zone is unknown is told the time in UTC,
+            marked so, rather than a time in a zone that may not be its own.
+    """
+    local = (clock or host_clock(host)).local_now(moment)
+    if local is None:
+        return moment.astimezone(UTC).strftime("%H:%M UTC")
+    return local.strftime("%H:%M")
 
 
 def command_failure(

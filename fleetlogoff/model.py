@@ -9,6 +9,29 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
+DoubtField = Literal["row", "user", "session_name", "id", "state", "idle", "logon"]
+"""Which field of a row a doubt is about ("row": the row as a whole)."""
+
+# A doubt on any of these may hide who or what the session is: such a row is never acted
+# on. A doubt on idle or logon time only keeps the row out of rules that read that field.
+IDENTITY_FIELDS: frozenset[DoubtField] = frozenset({"row", "user", "session_name", "id", "state"})
+
+
+@dataclass(frozen=True, slots=True)
+class Doubt:
+    """Why one field of a row cannot be read with certainty.
+
+    Attributes:
+        field: the field the doubt is about.
+        reason: a human sentence naming what the host printed.
+    """
+
+    field: DoubtField
+    reason: str
+
+    def __str__(self) -> str:
+        return self.reason
+
 
 class SessionState(StrEnum):
     """WTS_CONNECTSTATE_CLASS, as quser/qwinsta abbreviate it (MS WTS API, wtsapi32.h)."""
@@ -45,7 +68,9 @@ class Session:
         logon_time: local wall time of logon (no zone, as Windows prints it), or None.
         logon_text: the logon field as printed.
         current: the row carried the `>` marker (the session the command ran in).
-        doubts: reasons this row cannot be trusted; a row with doubts is never acted on.
+        doubts: what could not be read with certainty, field by field. A doubt on an
+            identity field (IDENTITY_FIELDS) protects the row; a doubt on idle or logon
+            time keeps it out of the rules that read that field, and nothing else.
     """
 
     id: int
@@ -58,7 +83,16 @@ class Session:
     logon_time: datetime | None = None
     logon_text: str = ""
     current: bool = False
-    doubts: tuple[str, ...] = ()
+    doubts: tuple[Doubt, ...] = ()
+
+    def doubt_about(self, field: DoubtField) -> Doubt | None:
+        """The first doubt about one field, or None when that field reads clean."""
+        return next((doubt for doubt in self.doubts if doubt.field == field), None)
+
+    @property
+    def identity_doubts(self) -> tuple[Doubt, ...]:
+        """The doubts that make the row untouchable (user, id, state, session name, row)."""
+        return tuple(doubt for doubt in self.doubts if doubt.field in IDENTITY_FIELDS)
 
 
 class Secret:

@@ -16,8 +16,16 @@ from typing import Any
 
 from fleetlogoff import __version__
 from fleetlogoff.errors import FleetLogoffError
-from fleetlogoff.model import Session, SessionState
+from fleetlogoff.model import Session
+from fleetlogoff.parsers.json_out import (
+    DocumentError,
+    facts_document,
+    facts_from_document,
+    session_from_document,
+)
+from fleetlogoff.parsers.json_out import session_document as _session_shape
 from fleetlogoff.planner import HostPlan, Plan, PlannedSession
+from fleetlogoff.rules import KeptFrom
 from fleetlogoff.windows import WindowStatus
 
 FORMAT_VERSION = 1
@@ -33,18 +41,8 @@ class PlanFileError(FleetLogoffError):
 
 
 def session_document(session: Session) -> dict[str, Any]:
-    """A session as the plan file and `parse` print it."""
-    return {
-        "id": session.id,
-        "username": session.username,
-        "session_name": session.session_name,
-        "state": session.state.value,
-        "idle_seconds": session.idle_seconds,
-        "logon_time": _minute(session.logon_time),
-        "logon_text": session.logon_text,
-        "current": session.current,
-        "doubts": list(session.doubts),
-    }
+    """A session as every JSON output prints it (docs/session-schema.md)."""
+    return dict(_session_shape(session))
 
 
 def plan_document(plan: Plan) -> dict[str, Any]:
@@ -66,11 +64,11 @@ def plan_document(plan: Plan) -> dict[str, Any]:
             "sessions": sum(len(h.sessions) for h in plan.hosts),
             "targets": plan.target_count,
         },
-        "hosts": [_host_document(h) for h in plan.hosts],
+        "hosts": [_host_document(h, plan.created) for h in plan.hosts],
     }
 
 
-def _host_document(host: HostPlan) -> dict[str, Any]:
+def _host_document(host: HostPlan, created: datetime) -> dict[str, Any]:
     return {
         "name": host.name,
         "address": host.address,
@@ -84,8 +82,15 @@ def _host_document(host: HostPlan) -> dict[str, Any]:
             "closes_at": _iso(host.window.closes_at),
             "opens_at": _iso(host.window.opens_at),
         },
+        "facts": facts_document(host.facts, created) if host.facts is not None else None,
         "sessions": [
-            {**session_document(p.session), "action": p.action, "rule": p.rule, "reason": p.reason}
+            {
+                **session_document(p.session),
+                "action": p.action,
+                "rule": p.rule,
+                "reason": p.reason,
+                "kept_from": [{"rule": k.rule, "reason": k.reason} for k in p.kept_from],
+            }
             for p in host.sessions
         ],
         "targets": [
@@ -160,6 +165,11 @@ def _host_from(value: object, where: str, path: str) -> HostPlan:
     status = _str(host, "status", path, where)
     if status not in ("ok", "unreachable", "auth_failed", "error"):
         raise PlanFileError(path, f"{where}.status: unknown status {status!r}")
+    facts = host.get("facts")
+    try:
+        read_facts = facts_from_document(facts, f"{where}.facts") if facts is not None else None
+    except DocumentError as exc:
+        raise PlanFileError(path, str(exc)) from exc
     return HostPlan(
         name=_str(host, "name", path, where),
         address=_str(host, "address", path, where),
@@ -176,6 +186,7 @@ def _host_from(value: object, where: str, path: str) -> HostPlan:
             opens_at=_optional_datetime(window.get("opens_at"), f"{where}.window", path),
             text=str(window.get("text", "")),
         ),
+        facts=read_facts,
     )
 
 
@@ -189,34 +200,30 @@ def _planned_from(value: object, where: str, path: str) -> PlannedSession:
         action=action,  # type: ignore[arg-type]  # checked against the Literal just above
         rule=_optional_str(doc, "rule", path, where),
         reason=_str(doc, "reason", path, where),
+        kept_from=_kept_from(doc.get("kept_from", []), f"{where}.kept_from", path),
     )
+
+
+def _kept_from(value: object, where: str, path: str) -> tuple[KeptFrom, ...]:
+    if not isinstance(value, list):
+        raise PlanFileError(path, f"{where}: expected a list")
+    kept = []
+    for index, item in enumerate(value):
+        entry = _mapping(item, f"{where}[{index}]", path)
+        kept.append(
+            KeptFrom(
+                _str(entry, "rule", path, f"{where}[{index}]"),
+                _str(entry, "reason", path, f"{where}[{index}]"),
+            )
+        )
+    return tuple(kept)
 
 
 def _session_from(doc: Mapping[str, Any], where: str, path: str) -> Session:
-    session_id = doc.get("id")
-    if not isinstance(session_id, int) or isinstance(session_id, bool):
-        raise PlanFileError(path, f"{where}.id: expected an integer")
-    idle = doc.get("idle_seconds")
-    if idle is not None and not isinstance(idle, int):
-        raise PlanFileError(path, f"{where}.idle_seconds: expected an integer or null")
     try:
-        state = SessionState(_str(doc, "state", path, where))
-    except ValueError as exc:
-        raise PlanFileError(path, f"{where}.state: unknown state") from exc
-    doubts = doc.get("doubts", [])
-    if not isinstance(doubts, list):
-        raise PlanFileError(path, f"{where}.doubts: expected a list")
-    return Session(
-        id=session_id,
-        username=_str(doc, "username", path, where),
-        session_name=_str(doc, "session_name", path, where),
-        state=state,
-        idle_seconds=idle,
-        logon_time=_optional_datetime(doc.get("logon_time"), f"{where}.logon_time", path),
-        logon_text=_str(doc, "logon_text", path, where),
-        current=bool(doc.get("current", False)),
-        doubts=tuple(str(d) for d in doubts),
-    )
+        return session_from_document(doc, where)
+    except DocumentError as exc:
+        raise PlanFileError(path, str(exc)) from exc
 
 
 def _mapping(value: object, where: str, path: str) -> Mapping[str, Any]:
@@ -259,10 +266,6 @@ def _optional_datetime(value: object, where: str, path: str) -> datetime | None:
 
 def _join(where: str, key: str) -> str:
     return f"{where}.{key}" if where else key
-
-
-def _minute(value: datetime | None) -> str | None:
-    return value.strftime("%Y-%m-%dT%H:%M") if value is not None else None
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -7,12 +7,14 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Literal
-from zoneinfo import ZoneInfo
 
+from fleetlogoff.conditions import LogonAge
 from fleetlogoff.model import Host, Session
-from fleetlogoff.rules import Rule, Verdict, evaluate_session
+from fleetlogoff.parsers.facts import HostFacts
+from fleetlogoff.parsers.timezone import HostClock
+from fleetlogoff.rules import KeptFrom, Rule, Verdict, evaluate_session
 from fleetlogoff.windows import MaintenanceWindow, WindowStatus, window_status
 
 Action = Literal["target", "protected", "keep"]
@@ -21,12 +23,22 @@ HostStatus = Literal["ok", "unreachable", "auth_failed", "error"]
 
 @dataclass(frozen=True, slots=True)
 class PlannedSession:
-    """A session and what the plan does with it."""
+    """A session and what the plan does with it.
+
+    Attributes:
+        session: the row as read.
+        action: target, protected or keep.
+        rule: the rule that selected it, when targeted.
+        reason: a human sentence.
+        kept_from: rules that could not decide because a field they read (logon time,
+            idle time) was doubtful or unknown, with why.
+    """
 
     session: Session
     action: Action
     rule: str | None
     reason: str
+    kept_from: tuple[KeptFrom, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +53,8 @@ class HostPlan:
         raw: raw output kept when it could not be read.
         sessions: every session with its verdict (empty unless ok).
         window: maintenance window state when the plan was made.
+        facts: how the host's dates were read and where its clock stood; apply reads
+            the host again the same way.
     """
 
     name: str
@@ -50,6 +64,7 @@ class HostPlan:
     raw: str
     sessions: tuple[PlannedSession, ...]
     window: WindowStatus
+    facts: HostFacts | None = None
 
     @property
     def targets(self) -> tuple[PlannedSession, ...]:
@@ -82,25 +97,59 @@ def host_rules(host: Host, selection: Selection) -> tuple[Rule, ...]:
     return tuple(rules) if isinstance(rules, tuple | list) else ()
 
 
-def host_local_now(host: Host, now_utc: datetime) -> datetime:
+def host_clock(host: Host, facts: HostFacts | None = None) -> HostClock:
+    """The host's clock: as read with its sessions, else from fleetlogoff_timezone, else
+    unknown (then every logon age is trusted only across every zone)."""
+    if facts is not None:
+        return facts.clock
+    zone = host.settings.get("fleetlogoff_timezone")
+    if isinstance(zone, str):
+        return HostClock("inventory", zone)
+    return HostClock("unknown", note="the host's time zone was not read")
+
+
+def host_local_now(host: Host, now_utc: datetime, clock: HostClock | None = None) -> datetime:
     """The host's wall clock, naive like the logon times quser prints.
 
-    Windows prints local times without a zone, so logon age needs the host's zone:
-    fleetlogoff_timezone when set, else the controller's own zone.
+    Windows prints local times without a zone, so the host's own zone decides: as read
+    with its sessions, else fleetlogoff_timezone. When neither is known, UTC (callers
+    that show it say so).
     """
-    zone = host.settings.get("fleetlogoff_timezone")
-    local = now_utc.astimezone(ZoneInfo(zone)) if isinstance(zone, str) else now_utc.astimezone()
-    return local.replace(tzinfo=None)
+    local = (clock or host_clock(host)).local_now(now_utc)
+    return local if local is not None else now_utc.astimezone(UTC).replace(tzinfo=None)
+
+
+def logon_age(clock: HostClock, session: Session, now_utc: datetime) -> LogonAge | None:
+    """How long ago a session logged on, as the range the host's clock allows."""
+    if session.logon_time is None:
+        return None
+    offsets = clock.offsets_at(session.logon_time)
+    now = now_utc.astimezone(UTC).replace(tzinfo=None)
+    ages = [
+        int((now - (session.logon_time - timedelta(minutes=o))).total_seconds()) for o in offsets
+    ]
+    why = ""
+    if len(set(ages)) > 1:
+        why = clock.note or (
+            "the host's time zone is unknown"
+            if clock.source == "unknown"
+            else "the local time falls in the hour the clocks repeat or skip"
+        )
+    return LogonAge(min(ages), max(ages), why)
 
 
 def plan_sessions(
-    host: Host, sessions: Sequence[Session], selection: Selection, now_utc: datetime
+    host: Host,
+    sessions: Sequence[Session],
+    selection: Selection,
+    now_utc: datetime,
+    facts: HostFacts | None = None,
 ) -> tuple[PlannedSession, ...]:
-    """Judge every session of one host."""
+    """Judge every session of one host, logon ages on the host's own clock."""
     rules = host_rules(host, selection)
     protected_users = _strings(host.settings.get("fleetlogoff_protected_users"))
     protected_sessions = _strings(host.settings.get("fleetlogoff_protected_sessions"))
-    now_local = host_local_now(host, now_utc)
+    clock = host_clock(host, facts).checked(now_utc)
     planned = []
     for session in sessions:
         verdict: Verdict = evaluate_session(
@@ -109,9 +158,11 @@ def plan_sessions(
             protected_users=protected_users,
             protected_sessions=protected_sessions,
             connecting_user=host.connection.username,
-            now_local=now_local,
+            logon_age=logon_age(clock, session, now_utc),
         )
-        planned.append(PlannedSession(session, verdict.action, verdict.rule, verdict.reason))
+        planned.append(
+            PlannedSession(session, verdict.action, verdict.rule, verdict.reason, verdict.kept_from)
+        )
     return tuple(planned)
 
 
@@ -134,9 +185,10 @@ def plan_host(
     selection: Selection,
     now_utc: datetime,
     needed: timedelta = timedelta(0),
+    facts: HostFacts | None = None,
 ) -> HostPlan:
     """One host's plan from what collection read."""
-    planned = plan_sessions(host, sessions, selection, now_utc) if status == "ok" else ()
+    planned = plan_sessions(host, sessions, selection, now_utc, facts) if status == "ok" else ()
     return HostPlan(
         name=host.name,
         address=host.connection.address,
@@ -145,6 +197,7 @@ def plan_host(
         raw=raw if status != "ok" else "",
         sessions=planned,
         window=host_window(host, now_utc, needed),
+        facts=facts,
     )
 
 
@@ -254,8 +307,10 @@ def recheck_target(
     current: Sequence[Session],
     selection: Selection,
     now_utc: datetime,
+    facts: HostFacts | None = None,
 ) -> Recheck:
-    """Decide whether a planned target may still be logged off."""
+    """Decide whether a planned target may still be logged off (logon age on the clock
+    the plan recorded for the host)."""
     by_id = {s.id: s for s in current}
     found = by_id.get(planned.id)
     if found is None:
@@ -267,7 +322,7 @@ def recheck_target(
             found,
             f"changed since plan: id {found.id} is now {who}, logon {found.logon_text or '-'}",
         )
-    verdict = plan_sessions(host, [found], selection, now_utc)[0]
+    verdict = plan_sessions(host, [found], selection, now_utc, facts)[0]
     if verdict.action != "target":
         return Recheck("spared", found, f"no longer selected: {verdict.reason}")
     return Recheck("proceed", found, verdict.reason)

@@ -10,11 +10,11 @@ import fnmatch
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from fleetlogoff.durations import Comparison, DurationError, format_duration, parse_comparison
+from fleetlogoff.conditions import LogonAge, idle_condition, logon_condition
+from fleetlogoff.durations import Comparison, DurationError, parse_comparison
 from fleetlogoff.errors import ConfigError, UsageError
 from fleetlogoff.model import Session, SessionState
 from fleetlogoff.yamlsource import (
@@ -75,27 +75,66 @@ class Rule:
     session_names: tuple[str, ...] = ()
     logon_age: Comparison | None = None
 
-    def explain_match(self, session: Session, now_local: datetime) -> str | None:
-        """Why the rule holds for `session` (e.g. "disconnected, idle 3h12m >= 2h"), or None."""
+    def check(self, session: Session, age: LogonAge | None) -> RuleCheck:
+        """Whether the rule holds for `session`, and why (or what kept it from deciding).
+
+        Args:
+            session: one parsed row.
+            age: how long ago the session logged on on the host's clock, None when unknown.
+        """
         if self.users and not match_user(session.username, self.users):
-            return None
+            return _NO
         if self.exclude_users and match_user(session.username, self.exclude_users):
-            return None
+            return _NO
         if self.states and session.state not in self.states:
-            return None
+            return _NO
         if self.session_names and not match_session_name(session.session_name, self.session_names):
-            return None
-        parts = [session.state.value]
+            return _NO
+        conditions = []
         if self.idle is not None:
-            if session.idle_seconds is None or not self.idle.holds(session.idle_seconds):
-                return None
-            parts.append(f"idle {format_duration(session.idle_seconds)} {self.idle}")
+            conditions.append(idle_condition(self.idle, session, age))
         if self.logon_age is not None:
-            age = _logon_age(session, now_local)
-            if age is None or not self.logon_age.holds(age):
-                return None
-            parts.append(f"logged on {format_duration(age)} ago {self.logon_age}")
-        return ", ".join(parts)
+            conditions.append(logon_condition(self.logon_age, session, age))
+        if any(condition.holds is False for condition in conditions):
+            return _NO
+        parts = [session.state.value] + [c.text for c in conditions if c.holds]
+        blocked = [c.text for c in conditions if c.holds is None]
+        if blocked:
+            return RuleCheck(False, "", "; ".join(blocked))
+        return RuleCheck(True, ", ".join(parts))
+
+
+@dataclass(frozen=True, slots=True)
+class RuleCheck:
+    """One rule checked against one session.
+
+    Attributes:
+        holds: the rule selects the session.
+        explanation: why it holds ("disconnected, idle 3h12m >= 2h").
+        blocked: when every condition that could be read holds but a field the rule
+            reads could not (a doubt, an unknown value): why. The session is kept from
+            this rule; no other rule is affected.
+    """
+
+    holds: bool
+    explanation: str = ""
+    blocked: str | None = None
+
+
+_NO = RuleCheck(False)
+
+
+@dataclass(frozen=True, slots=True)
+class KeptFrom:
+    """A rule that could not decide for a session because a field it reads is unknown.
+
+    Attributes:
+        rule: the rule's name.
+        reason: what could not be read ("logon time unreadable: ambiguous date ...").
+    """
+
+    rule: str
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,19 +145,14 @@ class Verdict:
         action: target (log off), protected (never), keep (no rule selected it).
         rule: name of the rule that selected it, when targeted.
         reason: a human sentence for plans and the audit log.
+        kept_from: rules that could not decide because a field they read could not be
+            (a doubtful logon time, an unknown idle time), in rule order.
     """
 
     action: Action
     rule: str | None
     reason: str
-
-
-def _logon_age(session: Session, now_local: datetime) -> int | None:
-    if session.logon_time is None:
-        return None
-    age = int((now_local - session.logon_time).total_seconds())
-    # A logon in the future means a misread date or a skewed clock: prove nothing.
-    return age if age >= 0 else None
+    kept_from: tuple[KeptFrom, ...] = ()
 
 
 def _bare_user(name: str) -> str:
@@ -312,14 +346,16 @@ def evaluate_session(
     protected_users: Sequence[str] = (),
     protected_sessions: Sequence[str] = (),
     connecting_user: str | None = None,
-    now_local: datetime,
+    logon_age: LogonAge | None = None,
 ) -> Verdict:
     """Decide what happens to one session.
 
-    Protections are checked first and no rule overrides them: rows with doubts, session 0
-    (services), listeners, the console, the session the command ran in, rows without a user,
-    Administrator, the account fleetlogoff connects as, `protected_users` globs and
-    `protected_sessions` globs. Then the first rule that holds targets the session.
+    Protections are checked first and no rule overrides them: rows with a doubt about who
+    or what they are (user, id, state, session name), session 0 (services), listeners,
+    the console, the session the command ran in, rows without a user, Administrator, the
+    account fleetlogoff connects as, `protected_users` globs and `protected_sessions`
+    globs. Then the first rule that holds targets the session. A doubt about idle or
+    logon time keeps the session out of the rules that read that field, and nothing else.
 
     Args:
         session: one parsed row.
@@ -327,16 +363,25 @@ def evaluate_session(
         protected_users: extra user globs (fleetlogoff_protected_users).
         protected_sessions: session-name globs (fleetlogoff_protected_sessions).
         connecting_user: the account fleetlogoff logs on as (DOMAIN\\user, user@domain or user).
-        now_local: the host's local wall time (naive), for logon age.
+        logon_age: how long ago the session logged on, on the host's clock; None when
+            unknown (rules on logon age then keep the session).
     """
     protection = _protection(session, protected_users, protected_sessions, connecting_user)
     if protection is not None:
         return Verdict("protected", None, f"protected: {protection}")
+    kept: list[KeptFrom] = []
     for rule in rules:
-        explanation = rule.explain_match(session, now_local)
-        if explanation is not None:
-            return Verdict("target", rule.name, f"{explanation} (rule {rule.name})")
-    return Verdict("keep", None, "no rule matched" if rules else "no rules configured")
+        check = rule.check(session, logon_age)
+        if check.holds:
+            return Verdict(
+                "target", rule.name, f"{check.explanation} (rule {rule.name})", tuple(kept)
+            )
+        if check.blocked is not None:
+            kept.append(KeptFrom(rule.name, check.blocked))
+    reason = "no rule matched" if rules else "no rules configured"
+    for item in kept:
+        reason += f"; kept from rule {item.rule}: {item.reason}"
+    return Verdict("keep", None, reason, tuple(kept))
 
 
 def _protection(
@@ -346,8 +391,9 @@ def _protection(
     connecting_user: str | None,
 ) -> str | None:
     """Why `session` must never be logged off, or None."""
-    if session.doubts:
-        return "row cannot be trusted: " + "; ".join(session.doubts)
+    doubts = session.identity_doubts
+    if doubts:
+        return "row cannot be trusted: " + "; ".join(doubt.reason for doubt in doubts)
     if session.id == 0:
         return "services session (id 0)"
     if session.id >= _FIRST_LISTENER_ID or session.state is SessionState.LISTEN:

@@ -16,6 +16,8 @@ from fleetlogoff.parsers import (
     parse_qwinsta,
     sessions_to_json,
 )
+from fleetlogoff.parsers.formats import DateFormat
+from fleetlogoff.parsers.registry import RegistryReadError, read_international
 from fleetlogoff.visible import safe_json
 
 
@@ -40,16 +42,33 @@ def strip_comment_preamble(text: str) -> str:
     return "".join(lines[start:])
 
 
+def read_date_format(file: str | None, codepage: int | None, env: Environment) -> DateFormat | None:
+    """The date format in a saved `reg query` of a host's International key, if given."""
+    if file is None:
+        return None
+    text = strip_comment_preamble(decode_output(read_input(file, env), codepage))
+    try:
+        return read_international(text)
+    except RegistryReadError as exc:
+        raise UsageError(f"--international {file}: {exc.reason}") from None
+
+
 def run_parse(
     kind: Literal["quser", "qwinsta"],
     file: str,
     date_order: DateOrder,
     codepage: int | None,
     env: Environment,
+    international: str | None = None,
 ) -> ExitStatus:
+    date_format = read_date_format(international, codepage, env)
     text = strip_comment_preamble(decode_output(read_input(file, env), codepage))
-    parse = parse_qwinsta if kind == "qwinsta" else lambda t: parse_quser(t, date_order=date_order)
+    parse = (
+        parse_qwinsta
+        if kind == "qwinsta"
+        else lambda t: parse_quser(t, date_order=date_order, date_format=date_format)
+    )
     sessions = parse(text)
-    document = sessions_to_json(sessions, command=kind)
+    document = sessions_to_json(sessions)
     env.stdout.write(safe_json(document) + "\n")
     return ExitStatus.OK

@@ -50,7 +50,14 @@ def plan_fleet(
 
     def judge(r: HostReading) -> None:
         judged[r.host.name] = plan_host(
-            r.host, r.status, r.sessions, error=r.error, raw=r.raw, selection=selection, now_utc=now
+            r.host,
+            r.status,
+            r.sessions,
+            error=r.error,
+            raw=r.raw,
+            selection=selection,
+            now_utc=now,
+            facts=r.facts,
         )
 
     read_fleet(hosts, options.fleet, env, connector, on_reading=judge)

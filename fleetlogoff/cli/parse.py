@@ -22,10 +22,16 @@ def register(commands: Commands) -> None:
         help="how to read numeric dates; auto decides from the dates themselves",
     )
     parse.add_argument(
+        "--international",
+        metavar="FILE",
+        help='the host\'s saved `reg query "HKCU\\Control Panel\\International"` output: '
+        "read logon times with its own date and time format",
+    )
+    parse.add_argument(
         "--codepage", type=int, default=None, help="code page of the file (default: UTF-8)"
     )
     parse.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, env: Environment, connector: Connector) -> ExitStatus:
-    return run_parse(args.kind, args.file, args.date_order, args.codepage, env)
+    return run_parse(args.kind, args.file, args.date_order, args.codepage, env, args.international)

@@ -1,4 +1,4 @@
-"""The Windows programs a simulated host runs: quser, qwinsta, query, logoff, msg,
+"""The Windows programs a simulated host runs: quser, qwinsta, query, logoff, msg, reg,
 hostname, whoami and cmd's `echo`; anything else is "not recognized".
 
 Behaviour follows tests/fixtures/corpus/FORMATS.md. Decisions where the corpus is
@@ -14,15 +14,17 @@ with `Error 5 getting session names`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Protocol
 
 from fleetlogoff.lab import texts
 from fleetlogoff.lab.cmdline import is_number, split_arguments
 from fleetlogoff.lab.locales import Locale, SessionState
+from fleetlogoff.lab.registry import RegKey, run_reg_query
 from fleetlogoff.lab.render import QwinstaLayout, render_quser, render_qwinsta
 from fleetlogoff.lab.sessions import SERVICES_ID, Session, SessionStore
+from fleetlogoff.lab.zones import LabZone
 
 CRLF = "\r\n"
 # msg's default display time in seconds ([msg-en-us-verbose-02]: "display time 60").
@@ -81,7 +83,9 @@ class HostView(Protocol):
     @property
     def layout(self) -> QwinstaLayout: ...
     @property
-    def utc_offset_minutes(self) -> int: ...
+    def zone(self) -> LabZone: ...
+    @property
+    def international(self) -> Mapping[str, str]: ...
     @property
     def store(self) -> SessionStore: ...
     @property
@@ -90,6 +94,7 @@ class HostView(Protocol):
     def powershell(self) -> str: ...
 
     def now(self) -> float: ...
+    def registry_key(self, name: str) -> RegKey | None: ...
     def log_off(self, session: Session, now: float) -> None: ...
     def deliver_message(
         self, session: Session, text: str, display_time: int, account: str
@@ -155,7 +160,7 @@ def run_quser(view: HostView, inv: Invocation, via_query: bool = False) -> Outpu
         chosen = _select(view.store, selector, users_only=True)
     if not chosen:
         return Output(stderr=lines(f"No User exists for {selector}"), exit_code=1)
-    rows = render_quser(chosen, view.locale, view.now(), view.utc_offset_minutes, SERVICES_ID)
+    rows = render_quser(chosen, view.locale, view.now(), view.zone, SERVICES_ID, view.international)
     # query.exe reports exit code 1 even when it printed sessions (FORMATS.md 1.6).
     return Output(stdout=lines(*rows), exit_code=1 if via_query else 0)
 
@@ -338,6 +343,14 @@ def run_msg(view: HostView, inv: Invocation) -> Output:
     return Output(stdout=lines(*out) if parsed.verbose else "")
 
 
+def run_reg(view: HostView, inv: Invocation) -> Output:
+    """reg.exe: `reg query` of the keys the lab knows (see registry.py)."""
+    answer = run_reg_query(inv.args, view.locale.ui.code, view.registry_key)
+    stdout = lines(*answer.stdout) if answer.stdout else ""
+    stderr = lines(*answer.stderr) if answer.stderr else ""
+    return Output(stdout=stdout, stderr=stderr, exit_code=answer.exit_code)
+
+
 def run_hostname(view: HostView, inv: Invocation) -> Output:
     """hostname.exe: prints the computer name; any argument is refused like Windows does."""
     if inv.args.strip():
@@ -375,6 +388,7 @@ PROGRAMS: dict[str, Program] = {
     "query": run_query,
     "logoff": run_logoff,
     "msg": run_msg,
+    "reg": run_reg,
     "hostname": run_hostname,
     "whoami": run_whoami,
     "echo": run_echo,

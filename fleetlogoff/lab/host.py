@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fleetlogoff.lab import shell
 from fleetlogoff.lab.commands import LogoffBehaviour
 from fleetlogoff.lab.contract import Account, CommandRequest, CommandResult, NetworkBehaviour
 from fleetlogoff.lab.dynamics import Action, DynamicRule, Timeline, Trigger
-from fleetlogoff.lab.locales import Locale, SessionState, get_locale
+from fleetlogoff.lab.locales import INTERNATIONAL_ORDER, Locale, SessionState, get_locale
+from fleetlogoff.lab.registry import INTERNATIONAL, TIME_ZONE, RegKey, international_key
 from fleetlogoff.lab.render import QwinstaLayout
 from fleetlogoff.lab.sessions import SYSTEM_CLOCK, Clock, Session, SessionStore, make_infrastructure
+from fleetlogoff.lab.zones import LabZone
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +66,10 @@ class SimHost:
         accounts: Sequence[Account] = DEFAULT_ACCOUNTS,
         clock: Clock = SYSTEM_CLOCK,
         utc_offset_minutes: int | None = None,
+        time_zone: str | None = None,
+        international: Mapping[str, str | None] | None = None,
+        international_access: str = "ok",
+        time_zone_access: str = "ok",
         layout: QwinstaLayout = QwinstaLayout.CLASSIC,
         network: NetworkBehaviour | None = None,
         logoff: LogoffBehaviour | None = None,
@@ -78,7 +84,13 @@ class SimHost:
             sessions: all sessions; None gives services, an empty console and the listener.
             accounts: accounts the WinRM server accepts.
             clock: callable returning epoch seconds.
-            utc_offset_minutes: the host's time zone; None takes the locale's.
+            utc_offset_minutes: a fixed UTC offset for the host (no daylight saving time).
+            time_zone: the host's IANA time zone; neither it nor an offset: the locale's.
+            international: the connecting account's regional values that differ from
+                the locale's (e.g. {"sShortDate": "yyyy-MM-dd"}); None removes a value.
+            international_access: "ok", "missing" (no International key) or "denied"
+                (reg query of it is refused).
+            time_zone_access: the same for the TimeZoneInformation key.
             layout: qwinsta layout (classic, or the newer Windows 11 wide one).
             network: network misbehaviour of the endpoint.
             logoff: how logoff.exe misbehaves.
@@ -90,9 +102,16 @@ class SimHost:
         self._locale = locale if isinstance(locale, Locale) else get_locale(locale)
         self._accounts = tuple(accounts)
         self._clock = clock
-        self._offset = (
-            self._locale.utc_offset_minutes if utc_offset_minutes is None else utc_offset_minutes
+        self._zone = (
+            LabZone(None, utc_offset_minutes)
+            if utc_offset_minutes is not None
+            else LabZone(time_zone or self._locale.time_zone)
         )
+        self._international: dict[str, str | None] = {
+            **self._locale.international,
+            **(international or {}),
+        }
+        self._access = {INTERNATIONAL: international_access, TIME_ZONE: time_zone_access}
         self._layout = layout
         self._network = network or NetworkBehaviour()
         self._logoff = logoff or LogoffBehaviour()
@@ -126,6 +145,11 @@ class SimHost:
     def network(self) -> NetworkBehaviour:
         """Network misbehaviour, read by the server on every request."""
         return self._network
+
+    def set_international(self, values: Mapping[str, str | None]) -> None:
+        """Change the account's regional values (a user customising them mid-run)."""
+        with self._lock:
+            self._international.update(values)
 
     def set_network(self, network: NetworkBehaviour) -> None:
         """Change the network behaviour (e.g. a test takes a host down mid-run)."""
@@ -184,9 +208,30 @@ class SimHost:
         return self._layout
 
     @property
+    def zone(self) -> LabZone:
+        """The host's time zone."""
+        return self._zone
+
+    @property
     def utc_offset_minutes(self) -> int:
-        """The host's time zone offset."""
-        return self._offset
+        """The host's UTC offset now."""
+        return self._zone.offset_at(self._clock())
+
+    @property
+    def international(self) -> Mapping[str, str]:
+        """The connecting account's regional values (what quser formats dates with)."""
+        return {k: v for k, v in self._international.items() if v is not None}
+
+    def registry_key(self, name: str) -> RegKey | None:
+        """A registry key `reg query` can show, or None when the lab has no such key."""
+        wanted = name.lower()
+        if wanted == INTERNATIONAL.lower():
+            return international_key(
+                self._international, INTERNATIONAL_ORDER, self._access[INTERNATIONAL]
+            )
+        if wanted == TIME_ZONE.lower():
+            return RegKey(self._zone.registry_values(self._clock()), (), self._access[TIME_ZONE])
+        return None
 
     @property
     def store(self) -> SessionStore:
@@ -243,7 +288,8 @@ class SimHost:
             return {
                 "name": self._name,
                 "locale": self._locale.tag,
-                "utc_offset_minutes": self._offset,
+                "utc_offset_minutes": self._zone.offset_at(now),
+                "time_zone": self._zone.name,
                 "layout": self._layout.value,
                 "time": now,
                 "sessions": [s.to_json(now) for s in self._store],

@@ -12,9 +12,12 @@ with European dates, Spanish headers with US dates).
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
+from types import MappingProxyType
 
 
 class SessionState(Enum):
@@ -159,6 +162,16 @@ UI_LANGUAGES: dict[str, UiLanguage] = {
 }
 
 
+# The values of HKCU\Control Panel\International the lab answers `reg query` with, in
+# the order Windows printed them in a real capture (en-CA, index id 6526023375).
+INTERNATIONAL_ORDER = (
+    "s1159", "s2359", "sCurrency", "sDecimal", "sList", "sNegativeSign", "sThousand", "sTime",
+    "sTimeFormat", "sShortTime", "iCalendarType", "iFirstDayOfWeek", "iTime", "iTLZero",
+    "Locale", "LocaleName", "sCountry", "sDate", "sLongDate", "sShortDate", "sYearMonth",
+    "iDate",
+)  # fmt: skip
+
+
 @dataclass(frozen=True, slots=True)
 class Locale:
     """A host's language and regional settings.
@@ -166,51 +179,127 @@ class Locale:
     Attributes:
         tag: culture name (e.g. "de-DE").
         ui: words quser/qwinsta print.
-        date_pattern: .NET-style short date + short time pattern (d, dd, M, MM, yyyy,
-            h, hh, H, HH, mm, tt).
-        am: AM designator.
-        pm: PM designator.
+        international: the values of HKCU\\Control Panel\\International (sShortDate,
+            sTimeFormat, sShortTime, s1159, s2359, ...): quser formats LOGON TIME with
+            them, `reg query` prints them.
         oem_codepage: console code page used when the shell asks for none.
-        utc_offset_minutes: the host's usual time zone (a host may override it).
+        time_zone: the host's usual IANA time zone (a host may override it).
     """
 
     tag: str
     ui: UiLanguage
-    date_pattern: str
+    international: Mapping[str, str]
     oem_codepage: int
-    utc_offset_minutes: int = 0
-    am: str = "AM"
-    pm: str = "PM"
+    time_zone: str = "UTC"
+
+    @property
+    def date_pattern(self) -> str:
+        """The LOGON TIME picture: short date, a blank, the time without seconds."""
+        return logon_pattern(self.international)
+
+    @property
+    def am(self) -> str:
+        return self.international.get("s1159", "")
+
+    @property
+    def pm(self) -> str:
+        return self.international.get("s2359", "")
 
 
-def _loc(
-    tag: str, ui: str, pattern: str, cp: int, tz: int, am: str = "AM", pm: str = "PM"
-) -> Locale:
-    return Locale(tag, UI_LANGUAGES[ui], pattern, cp, tz, am, pm)
+def logon_pattern(values: Mapping[str, str]) -> str:
+    """The picture quser prints LOGON TIME with: sShortDate, a blank, and sTimeFormat
+    without its seconds (GetTimeFormat with TIME_NOSECONDS drops the seconds and the
+    separator before them)."""
+    time_format = re.sub(r"[^hHmt]*s+", "", values.get("sTimeFormat", "")).strip()
+    return f"{values.get('sShortDate', '')} {time_format}"
+
+
+def _values(
+    lcid: str,
+    name: str,
+    short_date: str,
+    time_format: str,
+    am: str = "",
+    pm: str = "",
+    separator: str = "/",
+) -> dict[str, str]:
+    """International values of a stock locale (only those the lab prints)."""
+    short_time = re.sub(r"[^hHmt]*s+", "", time_format).strip()
+    return {
+        "s1159": am,
+        "s2359": pm,
+        "sCurrency": "¤",
+        "sDecimal": ".",
+        "sList": ",",
+        "sNegativeSign": "-",
+        "sThousand": ",",
+        "sTime": ":",
+        "sTimeFormat": time_format,
+        "sShortTime": short_time,
+        "iCalendarType": "1",
+        "iFirstDayOfWeek": "0",
+        "iTime": "0" if "h" in time_format else "1",
+        "iTLZero": "1" if "HH" in time_format or "hh" in time_format else "0",
+        "Locale": lcid,
+        "LocaleName": name,
+        "sCountry": name,
+        "sDate": separator,
+        "sLongDate": "dddd, d MMMM yyyy",
+        "sShortDate": short_date,
+        "sYearMonth": "MMMM yyyy",
+        "iDate": {"M": "0", "d": "1", "y": "2"}[short_date[0]],
+    }
+
+
+def _loc(tag: str, ui: str, cp: int, zone: str, values: dict[str, str]) -> Locale:
+    return Locale(tag, UI_LANGUAGES[ui], MappingProxyType(values), cp, zone)
 
 
 # Code pages: 437 en-US, 850 western Europe / en-GB / pt-BR, 866 Russian, 936 Simplified
 # Chinese (GBK), 932 Japanese (Shift-JIS): the OEM code pages of those Windows cultures.
+# Regional values: en-US, fr-FR, es-MX and pt-BR as exported by the Epi-Info project's
+# Region/*.bat (Epi-Info/Epi-Info-Community-Edition@7deedaf); the others are the stock
+# Windows 10 values of those cultures (LAB ASSUMPTION where no capture shows them; the
+# corpus samples named below agree with them).
 LOCALES: dict[str, Locale] = {
     loc.tag: loc
     for loc in (
-        _loc("en-US", "en", "M/d/yyyy h:mm tt", 437, -300),
-        _loc("en-GB", "en", "dd/MM/yyyy HH:mm", 850, 0),
-        _loc("en-AU", "en", "d/MM/yyyy h:mm tt", 850, 600),  # [quser-en-au-01]
-        _loc("en-CH", "en", "dd.MM.yyyy HH:mm", 850, 60),  # [quser-en-ch-*]
-        _loc("de-DE", "de", "dd.MM.yyyy HH:mm", 850, 60),
-        _loc("fr-FR", "fr", "dd/MM/yyyy HH:mm", 850, 60),
-        _loc("es-ES", "es", "dd/MM/yyyy H:mm", 850, 60),
+        _loc("en-US", "en", 437, "America/New_York",
+             _values("00000409", "en-US", "M/d/yyyy", "h:mm:ss tt", "AM", "PM")),
+        _loc("en-GB", "en", 850, "Europe/London",
+             _values("00000809", "en-GB", "dd/MM/yyyy", "HH:mm:ss", "AM", "PM")),
+        # [quser-en-au-01]: 3/02/2023 7:36 PM.
+        _loc("en-AU", "en", 850, "Australia/Brisbane",
+             _values("00000c09", "en-AU", "d/MM/yyyy", "h:mm:ss tt", "AM", "PM")),
+        # [quser-en-ch-*]: English UI, dd.MM.yyyy HH:mm.
+        _loc("en-CH", "en", 850, "Europe/Zurich",
+             _values("00000809", "en-CH", "dd.MM.yyyy", "HH:mm:ss", "AM", "PM", ".")),
+        _loc("de-DE", "de", 850, "Europe/Berlin",
+             _values("00000407", "de-DE", "dd.MM.yyyy", "HH:mm:ss", separator=".")),
+        _loc("fr-FR", "fr", 850, "Europe/Paris",
+             _values("0000040C", "fr-FR", "dd/MM/yyyy", "HH:mm:ss")),
+        _loc("es-ES", "es", 850, "Europe/Madrid",
+             _values("00000C0A", "es-ES", "dd/MM/yyyy", "H:mm:ss")),
         # [quser-es-mx-01-comment]: 'p. m.' with a blank, 12-hour clock with leading zero.
-        _loc("es-MX", "es", "dd/MM/yyyy hh:mm tt", 850, -360, "a. m.", "p. m."),
-        _loc("es-EC", "es", "M/d/yyyy h:mm tt", 850, -300),  # [quser-es-ec-01]
-        _loc("it-IT", "it", "dd/MM/yyyy HH:mm", 850, 60),
-        _loc("pt-BR", "pt", "dd/MM/yyyy HH:mm", 850, -180),
-        _loc("ru-RU", "ru", "dd.MM.yyyy HH:mm", 866, 180),
-        _loc("zh-CN", "zh", "yyyy/M/d H:mm", 936, 480),
-        _loc("ja-JP", "ja", "yyyy/MM/dd H:mm", 932, 540),
+        _loc("es-MX", "es", 850, "America/Mexico_City",
+             _values("0000080A", "es-MX", "dd/MM/yyyy", "hh:mm:ss tt", "a. m.", "p. m.")),
+        # [quser-es-ec-01]: Spanish UI with US-style dates.
+        _loc("es-EC", "es", 850, "America/Guayaquil",
+             _values("0000300A", "es-EC", "M/d/yyyy", "h:mm:ss tt", "AM", "PM")),
+        _loc("it-IT", "it", 850, "Europe/Rome",
+             _values("00000410", "it-IT", "dd/MM/yyyy", "HH:mm:ss")),
+        _loc("pt-BR", "pt", 850, "America/Sao_Paulo",
+             _values("00000416", "pt-BR", "dd/MM/yyyy", "HH:mm:ss")),
+        # [quser-ru-ru-01]: 14.05.2021 15:54.
+        _loc("ru-RU", "ru", 866, "Europe/Moscow",
+             _values("00000419", "ru-RU", "dd.MM.yyyy", "H:mm:ss", separator=".")),
+        # [quser-zh-cn-01]: 2023/11/7 13:19.
+        _loc("zh-CN", "zh", 936, "Asia/Shanghai",
+             _values("00000804", "zh-CN", "yyyy/M/d", "H:mm:ss", "上午", "下午")),
+        _loc("ja-JP", "ja", 932, "Asia/Tokyo",
+             _values("00000411", "ja-JP", "yyyy/MM/dd", "H:mm:ss", "午前", "午後")),
     )
-}
+}  # fmt: skip
 
 
 class UnknownLocaleError(ValueError):
@@ -230,6 +319,9 @@ def get_locale(tag: str) -> Locale:
     raise UnknownLocaleError(f"unknown locale {tag!r} (known: {known})")
 
 
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
 def format_logon_time(when: datetime, pattern: str, am: str, pm: str) -> str:
     """Format a local time with a .NET-style short date/time pattern (no seconds).
 
@@ -242,6 +334,9 @@ def format_logon_time(when: datetime, pattern: str, am: str, pm: str) -> str:
     hour12 = when.hour % 12 or 12
     tokens = {
         "yyyy": f"{when.year:04d}",
+        "yy": f"{when.year % 100:02d}",
+        "y": str(when.year % 100),
+        "MMM": _MONTHS[when.month - 1],
         "dd": f"{when.day:02d}",
         "d": str(when.day),
         "MM": f"{when.month:02d}",
@@ -256,7 +351,7 @@ def format_logon_time(when: datetime, pattern: str, am: str, pm: str) -> str:
     out: list[str] = []
     i = 0
     while i < len(pattern):
-        for size in (4, 2, 1):
+        for size in (4, 3, 2, 1):
             piece = pattern[i : i + size]
             if piece in tokens:
                 out.append(tokens[piece])

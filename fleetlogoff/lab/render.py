@@ -8,12 +8,13 @@ Columns are counted in console display columns: a CJK character takes two
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta, timezone
+from collections.abc import Iterable, Mapping
+from datetime import datetime
 from enum import Enum
 
-from fleetlogoff.lab.locales import Locale, format_logon_time
+from fleetlogoff.lab.locales import Locale, format_logon_time, logon_pattern
 from fleetlogoff.lab.sessions import Session
+from fleetlogoff.lab.zones import LabZone
 
 # quser columns (FORMATS.md 1; RamblingCookieMonster's Substring offsets agree).
 QUSER_USER_COL = 1
@@ -121,10 +122,14 @@ def format_idle(idle_seconds: float | None, none_word: str) -> str:
     return f"{days}+{rest // _HOUR:02d}:{rest % _HOUR // _MINUTE:02d}"
 
 
-def local_time(epoch: float, utc_offset_minutes: int) -> datetime:
+Zone = int | LabZone
+"""A host's time zone: a LabZone, or a fixed UTC offset in minutes."""
+
+
+def local_time(epoch: float, zone: Zone) -> datetime:
     """Return the wall-clock time of `epoch` in a host's time zone."""
-    zone = timezone(timedelta(minutes=utc_offset_minutes)) if utc_offset_minutes else UTC
-    return datetime.fromtimestamp(epoch, zone)
+    lab_zone = zone if isinstance(zone, LabZone) else LabZone(None, zone)
+    return lab_zone.local(epoch)
 
 
 def render_quser_header(locale: Locale) -> str:
@@ -140,9 +145,18 @@ def render_quser_header(locale: Locale) -> str:
 
 
 def render_quser_row(
-    session: Session, locale: Locale, now: float, utc_offset_minutes: int, current: bool
+    session: Session,
+    locale: Locale,
+    now: float,
+    zone: Zone,
+    current: bool,
+    international: Mapping[str, str] | None = None,
 ) -> str:
-    """Return one quser data line for a user session (without line ending)."""
+    """Return one quser data line for a user session (without line ending).
+
+    LOGON TIME follows the account's regional values (`international`, by default the
+    locale's): a user may have customised them away from the display language.
+    """
     geometry = locale.ui.geometry
     line = _Line(">" if current else " ")
     line.put(QUSER_USER_COL, session.user)
@@ -157,8 +171,13 @@ def render_quser_row(
     else:
         line.put_right(geometry.idle_right, idle_text)
         logon_col = geometry.logon_col
-    logon = local_time(session.logon_time, utc_offset_minutes)
-    line.put(logon_col, format_logon_time(logon, locale.date_pattern, locale.am, locale.pm))
+    values = locale.international if international is None else international
+    logon = local_time(session.logon_time, zone)
+    pattern = logon_pattern(values)
+    line.put(
+        logon_col,
+        format_logon_time(logon, pattern, values.get("s1159", ""), values.get("s2359", "")),
+    )
     return line.text()
 
 
@@ -166,8 +185,9 @@ def render_quser(
     sessions: Iterable[Session],
     locale: Locale,
     now: float,
-    utc_offset_minutes: int,
+    zone: Zone,
     current_id: int | None = None,
+    international: Mapping[str, str] | None = None,
 ) -> list[str]:
     """Return quser's lines: the header and one line per user session.
 
@@ -175,14 +195,16 @@ def render_quser(
         sessions: sessions to list (those without a user are skipped, like quser).
         locale: language and regional format of the host.
         now: epoch seconds used for idle times.
-        utc_offset_minutes: host time zone for LOGON TIME.
+        zone: host time zone for LOGON TIME.
         current_id: the session the command runs in (gets the `>` marker).
+        international: the account's regional values, when they differ from the locale's.
     """
     lines = [render_quser_header(locale)]
     for session in sessions:
         if session.is_user_session:
             current = session.id == current_id
-            lines.append(render_quser_row(session, locale, now, utc_offset_minutes, current))
+            row = render_quser_row(session, locale, now, zone, current, international)
+            lines.append(row)
     return lines
 
 

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
@@ -52,7 +53,13 @@ class HostSpec:
     Attributes:
         locale: culture tag (see locales.LOCALES).
         layout: qwinsta layout.
-        utc_offset_minutes: host time zone.
+        utc_offset_minutes: a fixed UTC offset for the host (no daylight saving time).
+        time_zone: the host's IANA time zone (daylight saving time as tzdata has it).
+        international: regional values of the connecting account that differ from the
+            locale's ((name, value) pairs; None removes the value).
+        international_access: "ok", "missing" or "denied" for `reg query` of the
+            International key.
+        time_zone_access: the same for the TimeZoneInformation key.
         network: endpoint misbehaviour (replaces the whole NetworkBehaviour).
         logoff: logoff.exe misbehaviour.
         console_user: user at the console ("" for an empty console).
@@ -64,6 +71,10 @@ class HostSpec:
     locale: str | None = None
     layout: QwinstaLayout | None = None
     utc_offset_minutes: int | None = None
+    time_zone: str | None = None
+    international: tuple[tuple[str, str | None], ...] | None = None
+    international_access: str | None = None
+    time_zone_access: str | None = None
     network: NetworkBehaviour | None = None
     logoff: LogoffBehaviour | None = None
     console_user: str | None = None
@@ -135,10 +146,11 @@ _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 _DURATION = re.compile(r"(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _HOST_KEYS = {
-    "locale", "layout", "utc_offset_minutes", "network", "logoff", "console_user",
-    "sessions", "dynamics", "powershell",
+    "locale", "layout", "utc_offset_minutes", "time_zone", "international", "time_zone_key",
+    "network", "logoff", "console_user", "sessions", "dynamics", "powershell",
 }  # fmt: skip
 _POWERSHELL = ("available", "missing", "blocked")
+_ACCESS = ("missing", "denied")
 _NETWORK_KEYS = {"down", "black_hole", "latency", "reset_rate", "error_rate", "auth_fails"}
 _LOGOFF_KEYS = {"hang", "error_code", "delay", "stuck"}
 _SESSION_KEYS = {"id", "user", "state", "logon", "idle"}
@@ -233,6 +245,14 @@ class _Reader:
                 spec,
                 utc_offset_minutes=self.integer(keys["utc_offset_minutes"], "utc_offset_minutes"),
             )
+        if "time_zone" in keys:
+            spec = replace(spec, time_zone=self.time_zone(keys["time_zone"]))
+        if "international" in keys:
+            spec = self.international(keys["international"], spec)
+        if "time_zone_key" in keys:
+            spec = replace(
+                spec, time_zone_access=self.access(keys["time_zone_key"], "time_zone_key")
+            )
         if "network" in keys:
             spec = replace(spec, network=self.network(keys["network"]))
         if "logoff" in keys:
@@ -259,6 +279,30 @@ class _Reader:
             return get_locale(self.string(node, "locale")).tag
         except UnknownLocaleError:
             raise self.fail(node, f"unknown locale (known: {', '.join(LOCALES)})") from None
+
+    def time_zone(self, node: yaml.Node) -> str:
+        name = self.string(node, "time_zone")
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise self.fail(node, f"unknown time zone {name!r} (an IANA name)") from None
+        return name
+
+    def access(self, node: yaml.Node, what: str) -> str:
+        word = self.string(node, what)
+        if word not in _ACCESS:
+            raise self.fail(node, f"{what} must be a mapping of values, or one of {_ACCESS}")
+        return word
+
+    def international(self, node: yaml.Node, spec: HostSpec) -> HostSpec:
+        if isinstance(node, yaml.ScalarNode):
+            return replace(spec, international_access=self.access(node, "international"))
+        values: list[tuple[str, str | None]] = []
+        for key, value in self.pairs(node, "international"):
+            name = self.string(key, "international value name")
+            is_null = isinstance(value, yaml.ScalarNode) and self.value(value) is None
+            values.append((name, None if is_null else self.string(value, name)))
+        return replace(spec, international=tuple(values))
 
     def layout(self, node: yaml.Node) -> QwinstaLayout:
         text = self.string(node, "layout")

@@ -1,9 +1,11 @@
-"""LOGON TIME: locating it at the end of a quser row and reading it with a date order.
+"""LOGON TIME: locating it at the end of a quser row and reading it.
 
 quser prints the host's short date and short time (FORMATS.md §1.4): no zone, no
 seconds, 2 to 4 blank-separated tokens, day-period markers before or after the time.
-Day/month order cannot be read from one date alone (`3/02/2023`), so the order is
-decided from all rows of one output, or forced by the caller.
+Day/month order cannot be read from one date alone (`3/02/2023`). It is read, best
+first: with the host's own pictures (formats.DateFormat, from its registry), with an
+order the inventory forces (fleetlogoff_date_order), or decided from all rows of one
+output. A date none of these settles is doubted, never guessed.
 """
 
 from __future__ import annotations
@@ -14,9 +16,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from fleetlogoff.model import Doubt
+from fleetlogoff.parsers.formats import DateFormat
+from fleetlogoff.parsers.formats import read_logon as read_with_format
 from fleetlogoff.parsers.words import look_up_day_period
 
 DateOrder = Literal["auto", "mdy", "dmy", "ymd"]
+# Where fleetlogoff_date_order goes, for the messages that name it.
+ORDER_HINT = (
+    "set fleetlogoff_date_order (an inventory variable, on this host or its group) "
+    "to dmy, mdy or ymd"
+)
 
 _DATE = r"(?P<a>\d{1,4})(?P<sep>[./-])\s?(?P<b>\d{1,2})(?P=sep)\s?(?P<c>\d{1,4})\.?"
 _TIME = r"(?P<hour>\d{1,2})[:.](?P<minute>\d{2})"
@@ -156,39 +166,108 @@ def interpret_logon(
         return None, f"unrecognised time in logon time {parts.text!r}"
     own = _decide_order(parts, order)
     if order == "auto" and decided == "conflict" and own != "ymd":
-        return None, f"rows disagree on the date order ({parts.text!r}): set fleetlogoff_date_order"
+        return None, f"rows disagree on the date order ({parts.text!r}): {ORDER_HINT}"
     chosen = own or decided
     if chosen is None:
         readings = {_arrange(parts, candidate) for candidate in ("mdy", "dmy")}
         if parts.widths[2] != 4 or len(readings) != 1:
-            date = parts.text.split()[0]
-            return None, f"ambiguous date {date}: set fleetlogoff_date_order"
+            return None, f"ambiguous date in {parts.text!r} (day or month first?): {ORDER_HINT}"
         chosen = "mdy"  # day equals month: both readings give the same date
     year, month, day = _arrange(parts, chosen)
     try:
         return datetime(year, month, day, hour, parts.minute), None
     except ValueError:
-        return None, f"logon time {parts.text!r} is not a valid {chosen} date"
+        hint = f" (fleetlogoff_date_order is {order})" if order != "auto" else ""
+        return None, f"logon time {parts.text!r} is not a valid {chosen} date{hint}"
 
 
 def parse_logon_times(
-    texts: Sequence[str], date_order: DateOrder = "auto"
-) -> list[tuple[datetime | None, str | None]]:
+    texts: Sequence[str],
+    date_order: DateOrder = "auto",
+    date_format: DateFormat | None = None,
+) -> list[tuple[datetime | None, Doubt | None]]:
     """Read the logon texts of one output together, so they share one date order.
 
     Args:
         texts: logon texts as printed, one per row.
         date_order: "auto" decides from all rows; "mdy"/"dmy"/"ymd" force the order.
+        date_format: the host's own pictures; when given they alone decide.
 
     Returns:
-        One (datetime or None, doubt or None) per text, in order.
+        One (datetime or None, logon doubt or None) per text, in order.
     """
+    if date_format is not None:
+        return [_read_with(text, date_format) for text in texts]
     parsed = [read_logon(text) for text in texts]
-    decided = decide_orders([parts for parts in parsed if parts is not None])
-    results: list[tuple[datetime | None, str | None]] = []
+    found = [parts for parts in parsed if parts is not None]
+    decided = decide_orders(found)
+    clocks = _clock_evidence(found) if date_order == "auto" else None
+    results: list[tuple[datetime | None, Doubt | None]] = []
     for text, parts in zip(texts, parsed, strict=True):
         if parts is None:
-            results.append((None, f"unrecognised logon time {text!r}"))
+            results.append((None, Doubt("logon", f"unrecognised logon time {text!r}")))
+            continue
+        value, reason = interpret_logon(parts, date_order, decided.get(parts.separator))
+        if reason is None and clocks is not None:
+            reason = _missing_period(parts, value, clocks, decided.get(parts.separator))
+        if reason is not None:
+            results.append((None, Doubt("logon", reason)))
         else:
-            results.append(interpret_logon(parts, date_order, decided.get(parts.separator)))
+            results.append((value, None))
     return results
+
+
+def _clock_evidence(found: Sequence[LogonParts]) -> tuple[bool, bool]:
+    """(some row prints a day period, some row prints an hour past 12) in one output."""
+    return any(p.period for p in found), any(p.hour > 12 for p in found if not p.period)
+
+
+def _missing_period(
+    parts: LogonParts, value: datetime | None, clocks: tuple[bool, bool], decided: str | None
+) -> str | None:
+    """Why a time without AM/PM cannot be trusted, or None.
+
+    A 12-hour time whose day period was cut off reads as a plausible 24-hour time.
+    That is suspected when other rows of the same output carry a period, or when the
+    date is month-first (M/d/yyyy: every stock Windows locale with that order uses a
+    12-hour clock) and no row shows an hour past 12. The host's own format settles it.
+    """
+    periods, late_hours = clocks
+    if parts.period or value is None or parts.hour > 12:
+        return None
+    if periods:
+        return f"logon time {parts.text!r} has no AM/PM where other rows have one"
+    month_first = (_decide_order(parts, "auto") or decided) == "mdy"
+    if month_first and not late_hours:
+        return f"logon time {parts.text!r}: a month-first date with no AM/PM (cut short?)"
+    return None
+
+
+def _read_with(text: str, date_format: DateFormat) -> tuple[datetime | None, Doubt | None]:
+    value = read_with_format(text, date_format)
+    if value is not None:
+        return value, None
+    return None, Doubt(
+        "logon",
+        f"logon time {text!r} does not fit the host's own format {date_format.describe()!r}",
+    )
+
+
+def implied_order(texts: Sequence[str]) -> DateOrder | None:
+    """The one date order every printed logon time of an output agrees on, or None.
+
+    Rows that decide nothing by themselves (3/02/2023) are settled by rows that do
+    (13/02/2023) when they share a separator. None when no row decides, or rows disagree.
+    """
+    parsed = [parts for parts in (read_logon(text) for text in texts) if parts is not None]
+    decided = decide_orders(parsed)
+    orders: set[str] = set()
+    for parts in parsed:
+        order = _decide_order(parts, "auto") or decided.get(parts.separator)
+        if order is not None:
+            orders.add(order)
+    found = orders.pop() if len(orders) == 1 else None
+    return _KNOWN_ORDERS.get(found or "")
+
+
+_KNOWN_ORDERS: dict[str, DateOrder] = {"mdy": "mdy", "dmy": "dmy", "ymd": "ymd"}

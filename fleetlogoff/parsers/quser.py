@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from fleetlogoff.errors import ParseError
-from fleetlogoff.model import Session, SessionState
+from fleetlogoff.model import Doubt, DoubtField, Session, SessionState
 from fleetlogoff.parsers.columns import RowCut, find_tokens
 from fleetlogoff.parsers.dates import DateOrder, find_logon, parse_logon_times
 from fleetlogoff.parsers.encoding import find_damage
+from fleetlogoff.parsers.formats import DateFormat
 from fleetlogoff.parsers.table import cut_table
 from fleetlogoff.parsers.words import NONE_IDLE_WORDS, look_up_state
 
@@ -31,19 +32,35 @@ _IDLE = re.compile(
     r"|(?P<hours>\d{1,2}):(?P<minutes>\d{2})|(?P<only_minutes>\d{1,2}))$"
 )
 _TRUNCATED = "..."  # Windows cuts long names to the column width and appends "..."
+# No Windows host runs ten years without a reboot, so a longer idle time cannot be true:
+# older Windows prints such values for sessions that never had input (idle counted from
+# a zero last-input time). Read as unknown, never as a very long idle.
+ABSURD_IDLE_DAYS = 3650
+
+
+# A state word wider than its column may run into the idle value (no blank between);
+# the idle grammar, anchored at the end, takes it back off ("Подключено1+06:20").
+_GLUED_IDLE = re.compile(r"^(?P<state>.*?\D)(?P<idle>\d+\+\d{1,2}:\d{2}|\d{1,2}:\d{2}|\d{1,2}|\.)$")
 
 
 @dataclass(frozen=True, slots=True)
 class _RowText:
-    """The printed texts of one quser row, before interpretation."""
+    """The printed texts of one quser row, before interpretation.
+
+    Attributes:
+        glued: the state and idle texts were printed without a blank between them.
+        cut_short: the row does not end in a logon time (maybe cut, maybe garbled).
+    """
 
     cut: RowCut
     state_text: str
     idle_text: str
     logon_text: str
+    glued: bool = False
+    cut_short: bool = False
 
 
-def parse_idle(text: str) -> tuple[int | None, str | None]:
+def parse_idle(text: str) -> tuple[int | None, Doubt | None]:
     """Read an IDLE TIME field.
 
     Args:
@@ -51,8 +68,9 @@ def parse_idle(text: str) -> tuple[int | None, str | None]:
 
     Returns:
         (seconds or None, doubt or None). Localized "none" words and "." give 0;
-        "*" gives None without doubt (Windows does not know); anything else outside
-        the grammar gives None and a doubt.
+        "*" gives None without doubt (Windows does not know); an absurd value (ten years
+        or more) or anything outside the grammar gives None and an idle doubt, which
+        keeps the row out of idle rules only.
     """
     if text in NONE_IDLE_WORDS or text == ".":
         return 0, None
@@ -60,50 +78,71 @@ def parse_idle(text: str) -> tuple[int | None, str | None]:
         return None, None
     match = _IDLE.match(text)
     if match is None:
-        return None, f"unrecognised idle time {text!r}"
+        return None, Doubt("idle", f"unrecognised idle time {text!r}")
     days = int(match["days"] or 0)
     hours = int(match["day_hours"] or match["hours"] or 0)
     minutes = int(match["day_minutes"] or match["minutes"] or match["only_minutes"])
     if hours > 23 or minutes > 59:
-        return None, f"idle time {text!r} out of range"
+        return None, Doubt("idle", f"idle time {text!r} out of range")
+    if days >= ABSURD_IDLE_DAYS:
+        return None, Doubt("idle", f"idle time {text!r} is absurd ({days} days): unknown")
     return ((days * 24 + hours) * 60 + minutes) * 60, None
 
 
-def _split_rest(cut: RowCut, raw: str, line_number: int) -> tuple[str, str, str]:
-    """Split the text after the id into (state, idle, logon) texts."""
+def _split_rest(cut: RowCut, raw: str, line_number: int) -> _RowText:
+    """Split the text after the id into state, idle and logon texts."""
     found = find_logon(cut.rest)
     middle = cut.rest[: found[0]] if found is not None else cut.rest
     tokens = find_tokens(middle)
     if found is None:
         if len(tokens) < 2:
             raise ParseError(_COMMAND, "row has no state and idle time", raw, line_number)
-        # No recognisable logon time: keep the printed text; it becomes a doubt.
-        return tokens[0].text, tokens[1].text, middle[tokens[2].index :] if tokens[2:] else ""
+        # No recognisable logon time: keep the printed text; it becomes a doubt. A row
+        # that does not end in its logon time may be cut short: its idle too.
+        rest = middle[tokens[2].index :] if tokens[2:] else ""
+        return _RowText(cut, tokens[0].text, tokens[1].text, rest, cut_short=True)
+    if len(tokens) == 1:
+        glued = _GLUED_IDLE.match(tokens[0].text)
+        if glued is not None:
+            return _RowText(cut, glued["state"], glued["idle"], found[1].text, glued=True)
     if len(tokens) < 2:
         raise ParseError(_COMMAND, "row has no state and idle time", raw, line_number)
     state = middle[tokens[0].index : tokens[-2].stop]
-    return state, tokens[-1].text, found[1].text
+    return _RowText(cut, state, tokens[-1].text, found[1].text)
 
 
-def _find_doubts(row: _RowText) -> list[str]:
+def _find_doubts(row: _RowText) -> list[Doubt]:
     """Return the doubts about names and words of one row."""
-    doubts: list[str] = []
-    for label, value in (("user name", row.cut.first), ("session name", row.cut.second)):
+    doubts: list[Doubt] = []
+    fields: tuple[tuple[DoubtField, str, str], ...] = (
+        ("user", "user name", row.cut.first),
+        ("session_name", "session name", row.cut.second),
+    )
+    for field, label, value in fields:
         damage = find_damage(value)
         if damage is not None:
-            doubts.append(f"{label} {value!r} {damage}")
+            doubts.append(Doubt(field, f"{label} {value!r} {damage}"))
         if value.endswith(_TRUNCATED):
-            doubts.append(f"{label} {value!r} is truncated")
+            doubts.append(Doubt(field, f"{label} {value!r} is truncated"))
     if look_up_state(row.state_text) is None:
-        doubts.append(f"unknown state word {row.state_text!r}")
+        doubts.append(Doubt("state", f"unknown state word {row.state_text!r}"))
     return doubts
 
 
 def _build_session(
-    row: _RowText, logon: tuple[datetime | None, str | None], extra: list[str]
+    row: _RowText, logon: tuple[datetime | None, Doubt | None], extra: list[Doubt]
 ) -> Session:
     """Build the Session of one row from its texts and its interpreted logon time."""
     idle_seconds, idle_doubt = parse_idle(row.idle_text)
+    if row.glued and idle_doubt is None:
+        idle_seconds = None
+        reason = f"state and idle time printed as one word {row.state_text + row.idle_text!r}"
+        idle_doubt = Doubt("idle", reason)
+    if row.cut_short and idle_doubt is None:
+        idle_seconds = None
+        idle_doubt = Doubt(
+            "idle", f"idle time {row.idle_text!r} not trusted: no logon time after it"
+        )
     logon_time, logon_doubt = logon
     doubts = _find_doubts(row) + extra
     doubts += [doubt for doubt in (idle_doubt, logon_doubt) if doubt is not None]
@@ -123,13 +162,17 @@ def _build_session(
     )
 
 
-def parse_quser(text: str, *, date_order: DateOrder = "auto") -> list[Session]:
+def parse_quser(
+    text: str, *, date_order: DateOrder = "auto", date_format: DateFormat | None = None
+) -> list[Session]:
     """Parse quser output into sessions.
 
     Args:
         text: the whole output (stdout, or stderr when stdout was empty).
         date_order: "auto" decides day/month order from all rows of this output;
             "mdy", "dmy" or "ymd" force it (the inventory's fleetlogoff_date_order).
+        date_format: the host's own short date and time pictures; when given, every
+            logon time is read with them alone.
 
     Returns:
         The sessions, in printed order; [] when Windows says no user exists.
@@ -146,10 +189,9 @@ def parse_quser(text: str, *, date_order: DateOrder = "auto") -> list[Session]:
     for line_number, cut in cuts:
         if not cut.first:
             raise ParseError(_COMMAND, "row has no user name", text, line_number)
-        state, idle, logon = _split_rest(cut, text, line_number)
-        rows.append(_RowText(cut, state, idle, logon))
-    extra = ["header shows encoding damage"] if table.header.damaged else []
-    logons = parse_logon_times([row.logon_text for row in rows], date_order)
+        rows.append(_split_rest(cut, text, line_number))
+    extra = [Doubt("row", "header shows encoding damage")] if table.header.damaged else []
+    logons = parse_logon_times([row.logon_text for row in rows], date_order, date_format)
     sessions = [_build_session(row, logon, extra) for row, logon in zip(rows, logons, strict=True)]
     logger.debug("quser: %d sessions", len(sessions))
     return sessions

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from fleetlogoff.model import Session, SessionState
+from fleetlogoff.model import Doubt, DoubtField, Session, SessionState
 from fleetlogoff.parsers.columns import HeaderGeometry, RowCut
 from fleetlogoff.parsers.encoding import find_damage
 from fleetlogoff.parsers.table import cut_table
@@ -23,30 +23,35 @@ _TRUNCATED = "..."  # long names are cut to the column width with "..." appended
 
 
 def _read_state(cut: RowCut, header: HeaderGeometry) -> str:
-    """Return the state text: the first token after the id, plus any token that is not
-    aligned under TYPE or DEVICE (a state word with a blank would be one)."""
-    columns = set(header.right[1:])
+    """Return the state text: the first token after the id, plus any token that starts
+    before the TYPE column (a state word with a blank). A state word wider than its
+    column (ru 'Подключено') pushes TYPE/DEVICE text right; that text is not state."""
+    type_column = header.right[1] if len(header.right) > 1 else None
     state = [cut.rest_tokens[0].text]
     for token in cut.rest_tokens[1:]:
-        if token.start in columns:
+        if type_column is None or token.start >= type_column:
             break
         state.append(token.text)
     return " ".join(state)
 
 
-def _find_doubts(cut: RowCut, state_text: str, damaged: bool) -> list[str]:
+def _find_doubts(cut: RowCut, state_text: str, damaged: bool) -> list[Doubt]:
     """Return the doubts about one row."""
-    doubts: list[str] = []
-    for label, value in (("session name", cut.first), ("user name", cut.second)):
+    doubts: list[Doubt] = []
+    fields: tuple[tuple[DoubtField, str, str], ...] = (
+        ("session_name", "session name", cut.first),
+        ("user", "user name", cut.second),
+    )
+    for field, label, value in fields:
         damage = find_damage(value)
         if damage is not None:
-            doubts.append(f"{label} {value!r} {damage}")
+            doubts.append(Doubt(field, f"{label} {value!r} {damage}"))
         if value.endswith(_TRUNCATED):
-            doubts.append(f"{label} {value!r} is truncated")
+            doubts.append(Doubt(field, f"{label} {value!r} is truncated"))
     if look_up_state(state_text) is None:
-        doubts.append(f"unknown state word {state_text!r}")
+        doubts.append(Doubt("state", f"unknown state word {state_text!r}"))
     if damaged:
-        doubts.append("header shows encoding damage")
+        doubts.append(Doubt("row", "header shows encoding damage"))
     return doubts
 
 

@@ -3,11 +3,24 @@ messages, and cut every row at the header's columns."""
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from fleetlogoff.errors import ParseError
 from fleetlogoff.parsers.columns import RowCut, Table, cut_row, locate_table
 from fleetlogoff.parsers.errors import classify_output
+
+# A summary line after the table, "label: number", in any language: qwinsta /COUNTER prints
+# "Total sessions created: 5" (English, centreon-plugins sessions.pm), "Erstellte Sitzungen
+# gesamt: 5" (corpus qwinsta-de-de-02-counter), "Nombre total de sessions créées : 5".
+# The label has no digit: every session row has one (its id) before any colon.
+_SUMMARY = re.compile(r"^\s*[^\s\d>:：][^\d:：]*[:：]\s*\d+\s*$")
+
+
+def _summary_from(rows: tuple[tuple[int, str], ...], index: int) -> bool:
+    """True when the rows from `index` on are all summary lines (and there are some)."""
+    rest = rows[index:]
+    return bool(rest) and all(_SUMMARY.match(line) for _, line in rest)
 
 
 def cut_table(
@@ -30,9 +43,14 @@ def cut_table(
         if classify_output(command, text):
             return None
         raise ParseError(command, "no header line with an ID column", text, 1)
-    rows = []
-    for line_number, line in table.rows:
-        cut = cut_row(command, table.header, line, line_number, text)
+    rows: list[tuple[int, RowCut]] = []
+    for index, (line_number, line) in enumerate(table.rows):
+        try:
+            cut = cut_row(command, table.header, line, line_number, text)
+        except ParseError:
+            if rows and _summary_from(table.rows, index):
+                break  # counters printed after the last row (qwinsta /COUNTER), not sessions
+            raise
         name = cut.first if name_column == "first" else cut.second
         if " " in name:
             # WinStation names have no blanks; a blank means the columns are shifted.

@@ -15,6 +15,7 @@ import http.client
 import logging
 import math
 import re
+import threading
 import time
 import xml.etree.ElementTree as ET
 
@@ -166,7 +167,18 @@ def _receive(wsman: WSMan, shell: WinRS, command_id: str, poll_s: int) -> ET.Ele
     return body
 
 
+# pypsrp's WSMan() registers its XML namespaces in ElementTree's process-wide map, whose
+# register_namespace is not thread-safe: hosts opened at once by the thread pool raced
+# there (KeyError in register_namespace, seen under load in apply_bench's logoff phase).
+_WSMAN_INIT = threading.Lock()
+
+
 def _build_wsman(conn: Connection, remaining_s: float) -> WSMan:
+    with _WSMAN_INIT:
+        return _new_wsman(conn, remaining_s)
+
+
+def _new_wsman(conn: Connection, remaining_s: float) -> WSMan:
     connect_timeout = max(1, math.ceil(min(conn.connection_timeout, remaining_s)))
     read_timeout = max(2, math.ceil(min(conn.read_timeout, remaining_s)))
     verify: bool | str = (conn.ca_trust_path or True) if conn.cert_validation else False

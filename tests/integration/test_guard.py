@@ -11,6 +11,7 @@ from typing import Any
 
 from fleetlogoff.app.status import ExitStatus
 from fleetlogoff.guard_script import GUARD_SCRIPT, guard_command_line
+from fleetlogoff.hostread import INTERNATIONAL_QUERY, QUSER_AND_ZONE
 from fleetlogoff.lab.contract import NetworkBehaviour
 from fleetlogoff.lab.dynamics import DynamicRule, Trigger
 from fleetlogoff.lab.host import SimHost
@@ -148,11 +149,14 @@ def test_hostile_user_names_never_run_anything_but_the_guard(tmp_path: Path) -> 
     for name, state in zip(HOSTILE_USERS, states, strict=True):
         assert [(lo["session_id"], lo["user"]) for lo in state["logoffs"]] == [(2, name)]
         lines = [c["command_line"] for c in state["commands"]]
-        assert set(lines) <= {"quser", guard_command_line()}, lines
+        reads = {"quser", QUSER_AND_ZONE, INTERNATIONAL_QUERY}
+        assert set(lines) <= reads | {guard_command_line()}, lines
         assert all(name not in line for line in lines)
         records = [r for c in state["commands"] for r in c["subcommands"]]
         assert {r["program"] for r in records} <= {
             "quser",
+            "echo",
+            "reg",
             "powershell.exe",
             "quser.exe",
             "logoff.exe",

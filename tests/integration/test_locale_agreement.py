@@ -1,9 +1,8 @@
 """Two independent implementations agree: what the lab prints in every locale it knows,
-the tool's parser reads back, field by field and without doubt (UTF-8, as the tool asks)."""
+the tool's parser reads back, field by field and without doubt (UTF-8, as the tool asks),
+on every test day (the lab's clock is injected)."""
 
 from __future__ import annotations
-
-import time
 
 import pytest
 
@@ -13,8 +12,9 @@ from fleetlogoff.lab.locales import SessionState as LabState
 from fleetlogoff.lab.sessions import Session as LabSession
 from fleetlogoff.model import SessionState
 from fleetlogoff.parsers import decode_output, parse_quser, parse_qwinsta
+from tests.clocks import DAYS
 
-NOW = time.time()
+NOW = DAYS["1st"].timestamp()
 LOCALES = (
     "en-US", "en-GB", "en-AU", "en-CH", "de-DE", "fr-FR", "es-ES", "es-MX", "es-EC",
     "it-IT", "pt-BR", "ru-RU", "zh-CN", "ja-JP",
@@ -42,13 +42,25 @@ def _run(host: SimHost, command: str) -> str:
     return decode_output(out.stdout or out.stderr, 65001)
 
 
+@pytest.mark.parametrize("day", sorted(DAYS))
 @pytest.mark.parametrize("locale", LOCALES)
-def test_quser_of_every_lab_locale_reads_back(locale: str) -> None:
-    host = SimHost(f"rds-{locale}", locale=locale, sessions=SESSIONS, clock=lambda: NOW)
+def test_quser_of_every_lab_locale_reads_back(locale: str, day: str) -> None:
+    shift = DAYS[day].timestamp() - NOW  # the same sessions, moved to that day
+    sessions_then = [
+        LabSession(s.id, s.name, s.user, s.state, s.logon_time + shift if s.user else 0.0,
+                   None if s.last_input is None else s.last_input + shift)
+        for s in SESSIONS
+    ]  # fmt: skip
+    host = SimHost(
+        f"rds-{locale}", locale=locale, sessions=sessions_then, clock=lambda: NOW + shift
+    )
     sessions = parse_quser(_run(host, "quser"))
     got = {s.id: (s.username, s.session_name, s.state, s.idle_seconds) for s in sessions}
     assert got == EXPECTED
     assert all(not s.doubts for s in sessions), [s.doubts for s in sessions]
+    for parsed, lab in zip(sessions, [s for s in sessions_then if s.user], strict=True):
+        wall = host.zone.local(lab.logon_time).replace(tzinfo=None, second=0, microsecond=0)
+        assert parsed.logon_time == wall
 
 
 @pytest.mark.parametrize("locale", LOCALES)

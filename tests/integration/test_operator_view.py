@@ -122,7 +122,7 @@ def test_vv_shows_every_command_and_its_raw_output(tmp_path: Path) -> None:
         quiet = run_cli(["sessions", str(inventory), "-v"])
         loud = run_cli(["sessions", str(inventory), "-vv"])
     assert "quser" not in quiet.stderr
-    assert "rds-a: quser -> exit" in loud.stderr
+    assert "rds-a: quser 2>&1 & echo" in loud.stderr and "-> exit" in loud.stderr
     assert "USERNAME" in loud.stderr and "ann" in loud.stderr  # the raw table, as printed
 
 

@@ -49,7 +49,15 @@ def user(
     return Session(sid, name, who, state, at(logon), last_input)
 
 
-ISO = replace(get_locale("en-US"), tag="en-ISO", date_pattern="yyyy-MM-dd H:mm")
+ISO = replace(
+    get_locale("en-US"),
+    tag="en-ISO",
+    international={
+        **get_locale("en-US").international,
+        "sShortDate": "yyyy-MM-dd",
+        "sTimeFormat": "H:mm:ss",
+    },
+)
 
 QUSER_CASES: list[tuple[str, Locale, int | None, list[Session], bool]] = [
     (

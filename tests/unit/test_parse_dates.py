@@ -36,10 +36,10 @@ def test_unambiguous_formats(text: str, expected: datetime) -> None:
 @pytest.mark.parametrize(
     ("text", "word"),
     [
-        ("3/02/2023 7:36 PM", "ambiguous date 3/02/2023"),
-        ("12/02/2023 07:11", "ambiguous date 12/02/2023"),
-        ("6/10/2026 12:05 PM", "ambiguous date 6/10/2026"),
-        ("7/11/23 13:19", "ambiguous date 7/11/23"),
+        ("3/02/2023 7:36 PM", "ambiguous date in"),
+        ("12/02/2023 07:11", "ambiguous date in"),
+        ("6/10/2026 12:05 PM", "ambiguous date in"),
+        ("7/11/23 13:19", "ambiguous date in"),
         ("18:00 PM", "unrecognised logon time"),
         ("7/26/2018 18:00 PM", "unrecognised time"),
         ("7/26/2018 7:29 XM", "unrecognised time"),
@@ -50,17 +50,21 @@ def test_unambiguous_formats(text: str, expected: datetime) -> None:
 def test_uncertain_dates_give_no_time_and_a_doubt(text: str, word: str) -> None:
     ((value, doubt),) = parse_logon_times([text])
     assert value is None
-    assert doubt is not None and word in doubt
+    assert doubt is not None and doubt.field == "logon" and word in doubt.reason
 
 
-def test_ambiguous_doubt_names_the_setting() -> None:
-    assert parse_logon_times(["3/02/2023 7:36 PM"]) == [
-        (None, "ambiguous date 3/02/2023: set fleetlogoff_date_order")
-    ]
+def test_ambiguous_doubt_shows_what_the_host_printed_and_where_the_setting_goes() -> None:
+    ((value, doubt),) = parse_logon_times(["3/02/2023 7:36 PM"])
+    assert value is None and doubt is not None
+    assert doubt.reason == (
+        "ambiguous date in '3/02/2023 7:36 PM' (day or month first?): set "
+        "fleetlogoff_date_order (an inventory variable, on this host or its group) "
+        "to dmy, mdy or ymd"
+    )
 
 
 def test_a_day_above_12_fixes_the_order_for_that_separator_only() -> None:
-    results = parse_logon_times(["3/02/2023 7:36 PM", "13/02/2023 08:00", "3-02-2023 10:00"])
+    results = parse_logon_times(["3/02/2023 7:36 PM", "13/02/2023 8:00 AM", "3-02-2023 10:00 AM"])
     assert results[0] == (datetime(2023, 2, 3, 19, 36), None)
     assert results[1] == (datetime(2023, 2, 13, 8, 0), None)
     assert results[2][0] is None  # "-" dates got no evidence of their own
@@ -77,7 +81,7 @@ def test_a_month_position_above_12_fixes_month_first() -> None:
 def test_conflicting_rows_doubt_every_date_of_that_separator() -> None:
     results = parse_logon_times(["13/02/2023 08:00", "7/26/2018 7:29 PM", "2023/11/7 13:19"])
     assert results[0][0] is None and results[1][0] is None
-    assert results[0][1] is not None and "disagree" in results[0][1]
+    assert results[0][1] is not None and "disagree" in results[0][1].reason
     assert results[2] == (datetime(2023, 11, 7, 13, 19), None)
 
 
@@ -120,3 +124,24 @@ def test_find_logon_at_the_end_of_a_row(rest: str, start: int) -> None:
 def test_find_logon_needs_a_date_at_the_end() -> None:
     assert find_logon("  Active  .  24.08.2022 17:42|'disc'=0;1;;0;") is None
     assert find_logon("  Active  3:11") is None
+
+
+def test_a_time_without_am_pm_among_rows_with_one_is_doubted() -> None:
+    results = parse_logon_times(["7/26/2018 7:29 PM", "7/27/2018 5:29"])
+    assert results[0] == (datetime(2018, 7, 26, 19, 29), None)
+    assert results[1][0] is None and results[1][1] is not None
+    assert "no AM/PM" in results[1][1].reason
+
+
+@pytest.mark.parametrize(
+    ("texts", "trusted"),
+    [
+        (["8/16/2015 5:29"], False),  # what "8/16/2015 5:29 PM" cut short looks like
+        (["8/16/2015 5:29", "8/17/2015 17:02"], True),  # a 24-hour month-first host
+        (["16/08/2015 5:29"], True),  # day first: 24-hour clocks are the rule
+        (["2015-08-16 5:29"], True),
+    ],
+)
+def test_a_month_first_date_without_am_pm_is_suspect_alone(texts: list[str], trusted: bool) -> None:
+    value, doubt = parse_logon_times(texts)[0]
+    assert (value is not None and doubt is None) is trusted

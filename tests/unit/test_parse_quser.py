@@ -8,7 +8,7 @@ from datetime import datetime
 import pytest
 
 from fleetlogoff.errors import HostCommandError, ParseError
-from fleetlogoff.model import Session, SessionState
+from fleetlogoff.model import Doubt, Session, SessionState
 from fleetlogoff.parsers import parse_quser
 from fleetlogoff.parsers.columns import display_width
 from fleetlogoff.parsers.quser import parse_idle
@@ -106,7 +106,7 @@ def test_idle_grammar(idle: str, seconds: int | None) -> None:
 def test_idle_outside_the_grammar_is_doubted(idle: str) -> None:
     (session,) = parse_quser(EN_HEADER + "\n" + make_row("bob", "console", 1, "Active", idle))
     assert session.idle_seconds is None
-    assert any("idle" in doubt for doubt in session.doubts)
+    assert [doubt.field for doubt in session.doubts] == ["idle"]
 
 
 @pytest.mark.parametrize(
@@ -130,7 +130,7 @@ def test_state_words(word: str, state: SessionState) -> None:
 def test_unknown_state_word_is_doubted() -> None:
     (session,) = parse_quser(EN_HEADER + "\n" + make_row("bob", "console", 1, "Aktywny"))
     assert session.state is SessionState.UNKNOWN
-    assert session.doubts == ("unknown state word 'Aktywny'",)
+    assert session.doubts == (Doubt("state", "unknown state word 'Aktywny'"),)
 
 
 def test_disconnected_row_has_empty_session_name() -> None:
@@ -152,14 +152,15 @@ def test_damaged_user_names_are_doubted(user: str) -> None:
     (session,) = parse_quser(EN_HEADER + "\n" + make_row(user, "console", 1, "Active"))
     assert session.username == user
     assert len(session.doubts) == 1
-    assert session.doubts[0].startswith(f"user name {user!r}")
+    assert session.doubts[0].field == "user"
+    assert session.doubts[0].reason.startswith(f"user name {user!r}")
 
 
 def test_truncated_session_name_is_doubted() -> None:
     row = make_row("bob", "31c5ce94259d...", 2, "Active")
     (session,) = parse_quser(EN_HEADER + "\n" + row)
     assert session.session_name == "31c5ce94259d..."
-    assert session.doubts == ("session name '31c5ce94259d...' is truncated",)
+    assert session.doubts == (Doubt("session_name", "session name '31c5ce94259d...' is truncated"),)
 
 
 def test_crlf_blank_lines_and_trailing_blanks() -> None:
@@ -251,7 +252,9 @@ def test_ambiguous_date_alone_is_doubted_unless_forced() -> None:
     text = EN_HEADER + "\n" + make_row("ann", "", 2, "Disc", logon="3/02/2023 7:36 PM")
     (auto,) = parse_quser(text)
     assert auto.logon_time is None
-    assert auto.doubts == ("ambiguous date 3/02/2023: set fleetlogoff_date_order",)
+    (doubt,) = auto.doubts
+    assert doubt.field == "logon"
+    assert "'3/02/2023 7:36 PM'" in doubt.reason and "fleetlogoff_date_order" in doubt.reason
     (forced,) = parse_quser(text, date_order="dmy")
     assert (forced.logon_time, forced.doubts) == (datetime(2023, 2, 3, 19, 36), ())
     (us,) = parse_quser(text, date_order="mdy")
@@ -317,3 +320,109 @@ def test_layout_mutations_never_give_a_wrong_trusted_session() -> None:
                 assert read_values(session) == truth[session.id], mutated
                 outcomes["right"] += 1
     assert all(count > 0 for count in outcomes.values()), outcomes
+
+
+def test_rows_ending_in_a_time_are_never_taken_for_counter_lines() -> None:
+    rows = [make_row("ann", "console", 1, "Active"), make_row("bob", "", 2, "Disc", "28")]
+    rows.append(make_row("eve", "rdp-tcp#9", 3, "Active", logon="12/1/2026 22:59"))
+    assert [s.id for s in parse_quser("\n".join([EN_HEADER, *rows, "Total: 3"]))] == [1, 2, 3]
+
+
+def test_a_trailing_line_that_is_neither_row_nor_counter_is_refused() -> None:
+    rows = [make_row("ann", "console", 1, "Active"), " bob    2  Disc"]
+    with pytest.raises(ParseError):
+        parse_quser("\n".join([EN_HEADER, *rows]))
+
+
+# -- what real Windows prints beyond our captures (issue 8.4) ---------------------------
+
+
+def test_a_state_word_glued_to_its_idle_value_is_split_and_the_idle_doubted() -> None:
+    row = " bob                   rdp-tcp#3           3  Подключено1+06:20  14.05.2021 15:54"
+    (session,) = parse_quser(EN_HEADER + "\n" + row)
+    assert (session.state, session.idle_seconds) == (SessionState.CONNECTED, None)
+    assert [d.field for d in session.doubts] == ["idle"]
+    assert session.logon_time == datetime(2021, 5, 14, 15, 54)
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        (
+            "Fehler 0x00000005 beim Auflisten der Sitzungsnamen\r\n"
+            "Fehler [5]:Zugriff verweigert\r\n",
+            5,
+        ),
+        (
+            "Erreur 0x000006BA lors de l'énumération\r\n"
+            "Erreur [1722] : Le serveur RPC n'est pas disponible.\r\n",
+            1722,
+        ),
+        ("错误 0x00000005 枚举会话名称\r\n错误 [5]:拒绝访问。\r\n", 5),
+        (
+            "Error 0x00000721 enumerating sessionnames\r\n"
+            "Error [1825]:A security package specific error occurred.\r\n",
+            1825,
+        ),
+        (
+            "quser : Error 0x000006BA enumerating sessionnames\r\nAt line:1 char:1\r\n+ quser\r\n"
+            "+ ~~~~~\r\n    + CategoryInfo          : NotSpecified: (Error 0x000006BA "
+            "enumerating sessionnames:String) [], RemoteException\r\n \r\n"
+            "Error [1722]:The RPC server is unavailable.\r\n",
+            1722,
+        ),
+    ],
+)
+def test_translated_and_wrapped_windows_errors_are_host_errors(text: str, code: int) -> None:
+    with pytest.raises(HostCommandError) as error:
+        parse_quser(text)
+    assert error.value.code == code
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "No User exists for *\r\n",
+        "Kein Benutzer vorhanden für *\r\n",
+        "Aucun utilisateur n'existe pour *\r\n",
+        "quser : No User exists for *\r\nAt line:1 char:1\r\n+ quser\r\n+ ~~~~~\r\n",
+    ],
+)
+def test_nobody_logged_on_in_any_language(text: str) -> None:
+    assert parse_quser(text) == []
+
+
+@pytest.mark.parametrize("text", ["Something went wrong\r\n", "Access denied for * 5 times\r\n"])
+def test_an_unknown_message_is_not_taken_for_nobody(text: str) -> None:
+    with pytest.raises(ParseError):
+        parse_quser(text)
+
+
+@pytest.mark.parametrize("idle", ["154262+13:45", "3650+00:00", "49710+06:28"])
+def test_absurd_idle_values_are_unknown_and_do_not_protect(idle: str) -> None:
+    (session,) = parse_quser(EN_HEADER + "\n" + make_row("bob", "", 2, "Disc", idle))
+    assert session.idle_seconds is None
+    assert [d.field for d in session.doubts] == ["idle"]
+    assert session.identity_doubts == ()
+
+
+@pytest.mark.parametrize(
+    ("logon", "value"),
+    [
+        ("2021-05-13 7:15 PM", datetime(2021, 5, 13, 19, 15)),  # ISO date, 12-hour clock
+        ("2021-05-13 12:05 AM", datetime(2021, 5, 13, 0, 5)),
+        ("13-05-2021 19:15", datetime(2021, 5, 13, 19, 15)),  # dashes, day first
+        ("05-13-2021 7:15 PM", datetime(2021, 5, 13, 19, 15)),  # dashes, month first
+        ("2021-5-3 9:15", datetime(2021, 5, 3, 9, 15)),
+    ],
+)
+def test_iso_dates_with_a_12_hour_clock_and_dates_with_dashes(logon: str, value: datetime) -> None:
+    (session,) = parse_quser(EN_HEADER + "\n" + make_row("bob", "", 2, "Disc", logon=logon))
+    assert (session.logon_time, session.doubts) == (value, ())
+
+
+def test_a_dashed_date_that_reads_two_ways_is_doubted_not_guessed() -> None:
+    (session,) = parse_quser(
+        EN_HEADER + "\n" + make_row("bob", "", 2, "Disc", logon="05-06-2021 19:15")
+    )
+    assert session.logon_time is None and session.doubt_about("logon") is not None

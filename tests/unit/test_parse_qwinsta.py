@@ -57,7 +57,9 @@ def test_classic_layout() -> None:
 
 def test_truncated_listener_name_is_doubted() -> None:
     (session,) = parse_qwinsta(CLASSIC + "\n" + make_row("31c5ce94259d4...", "", 65537, "Listen"))
-    assert session.doubts == ("session name '31c5ce94259d4...' is truncated",)
+    assert [(d.field, d.reason) for d in session.doubts] == [
+        ("session_name", "session name '31c5ce94259d4...' is truncated")
+    ]
 
 
 def test_windows11_wide_layout_with_padding_and_crlf() -> None:
@@ -110,13 +112,16 @@ def test_unknown_state_and_mojibake_are_doubted() -> None:
     rows = [make_row("services", "", 0, "Abh”r."), make_row("console", "us\ufffdr", 1, "Active")]
     sessions = parse_qwinsta("\n".join([CLASSIC, *rows]))
     assert sessions[0].state is SessionState.UNKNOWN
-    assert sessions[0].doubts == ("unknown state word 'Abh”r.'",)
-    assert sessions[1].doubts[0].startswith("user name 'us\ufffdr' contains U+FFFD")
+    assert [(d.field, d.reason) for d in sessions[0].doubts] == [
+        ("state", "unknown state word 'Abh”r.'")
+    ]
+    assert sessions[1].doubts[0].field == "user"
+    assert sessions[1].doubts[0].reason.startswith("user name 'us\ufffdr' contains U+FFFD")
 
 
 def test_json_has_no_idle_or_logon_for_qwinsta() -> None:
     sessions = parse_qwinsta(CLASSIC + "\n" + make_row("console", "ann", 1, "Active", marker=">"))
-    assert sessions_to_json(sessions, command="qwinsta") == [
+    assert sessions_to_json(sessions) == [
         {
             "id": 1,
             "username": "ann",
@@ -178,3 +183,27 @@ def test_decoded_damage_becomes_a_doubt() -> None:
     (session,) = parse_qwinsta(decode_output(raw))
     assert session.username == "M\ufffdller"
     assert session.doubts != ()
+
+
+def test_counter_lines_after_the_table_are_not_sessions() -> None:
+    rows = [make_row("console", "ann", 1, "Active"), make_row("rdp-tcp", "", 65536, "Listen")]
+    counters = ["", "Total sessions created: 12", "Nombre total de sessions créées : 5"]
+    sessions = parse_qwinsta("\n".join([CLASSIC, *rows, *counters]))
+    assert [s.id for s in sessions] == [1, 65536]
+
+
+def test_a_broken_row_before_counter_lines_is_still_refused() -> None:
+    rows = [make_row("console", "ann", 1, "Active"), " rdp-tcp#3   bob  Active"]
+    with pytest.raises(ParseError) as error:
+        parse_qwinsta("\n".join([CLASSIC, *rows, "Total sessions created: 12"]))
+    assert error.value.line_number == 3
+
+
+def test_a_wide_state_pushing_the_type_column_keeps_its_word() -> None:
+    rows = [make_row("console", "", 1, "Подключено") + "  rdpwd"]
+    (session,) = parse_qwinsta("\n".join([RU, *rows]))
+    assert (session.state, session.state_text, session.doubts) == (
+        SessionState.CONNECTED,
+        "Подключено",
+        (),
+    )

@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from fleetlogoff.conditions import LogonAge
 from fleetlogoff.durations import Comparison
 from fleetlogoff.errors import ConfigError, UsageError
-from fleetlogoff.model import Session, SessionState
+from fleetlogoff.model import Doubt, Session, SessionState
 from fleetlogoff.parsers import parse_qwinsta
 from fleetlogoff.rules import (
+    KeptFrom,
     Rule,
     evaluate_session,
     load_rules_file,
@@ -40,13 +42,18 @@ def session(**fields: object) -> Session:
     return Session(**values)  # type: ignore[arg-type]  # test tables supply valid field types
 
 
+def age(s: Session) -> LogonAge | None:
+    """The exact logon age at NOW, as a host whose clock is known gives it."""
+    return LogonAge.between(s.logon_time, NOW) if s.logon_time is not None else None
+
+
 def judge(s: Session, rules: tuple[Rule, ...] = (STALE,), **kwargs: object) -> tuple[str, str]:
-    verdict = evaluate_session(s, rules, now_local=NOW, **kwargs)  # type: ignore[arg-type]  # keyword tables
+    verdict = evaluate_session(s, rules, logon_age=age(s), **kwargs)  # type: ignore[arg-type]  # keyword tables
     return verdict.action, verdict.reason
 
 
 def test_target_reason_names_state_idle_and_rule() -> None:
-    verdict = evaluate_session(session(), (STALE,), now_local=NOW)
+    verdict = evaluate_session(session(), (STALE,), logon_age=age(session()))
     assert (verdict.action, verdict.rule) == ("target", "stale-disconnected")
     assert verdict.reason == "disconnected, idle 3h12m >= 2h (rule stale-disconnected)"
 
@@ -67,7 +74,10 @@ def test_target_reason_names_state_idle_and_rule() -> None:
         ({"username": "backup01"}, {"protected_users": ["BACKUP*"]}, "protected user backup01"),
         ({"session_name": "rdp-tcp#7"}, {"protected_sessions": ["RDP-Tcp#7"]}, "protected session"),
         ({}, {"protected_sessions": ["none"]}, "protected session (no name)"),
-        ({"doubts": ("date ambiguous",)}, {}, "row cannot be trusted: date ambiguous"),
+        ({"doubts": (Doubt("user", "user name 'j?e' contains '?'"),)}, {}, "contains '?'"),
+        ({"doubts": (Doubt("state", "unknown state word 'Rozł.'"),)}, {}, "'Rozł.'"),
+        ({"doubts": (Doubt("session_name", "'31c5...' is truncated"),)}, {}, "truncated"),
+        ({"doubts": (Doubt("row", "header shows encoding damage"),)}, {}, "cannot be trusted"),
     ],
 )
 def test_each_protection_wins_over_a_matching_rule(
@@ -114,7 +124,7 @@ def test_rule_conditions(rule: Rule, fields: dict[str, object], selected: bool) 
 
 def test_first_matching_rule_is_reported() -> None:
     rules = (Rule("never", users=("nobody",)), STALE, Rule("later", users=("*",)))
-    verdict = evaluate_session(session(), rules, now_local=NOW)
+    verdict = evaluate_session(session(), rules, logon_age=age(session()))
     assert verdict.rule == "stale-disconnected"
 
 
@@ -128,7 +138,7 @@ def test_real_qwinsta_capture_protections() -> None:
     text = (CORPUS / "qwinsta-en-us-01.txt").read_text(encoding="utf-8").split("# ---\n", 1)[1]
     rules = (Rule("all-disconnected", states=frozenset({DISC})),)
     verdicts = {
-        s.id: evaluate_session(s, rules, connecting_user="CORP\\jenna.field", now_local=NOW)
+        s.id: evaluate_session(s, rules, connecting_user="CORP\\jenna.field", logon_age=age(s))
         for s in parse_qwinsta(text)
     }
     assert verdicts[0].reason == "protected: services session (id 0)"
@@ -137,6 +147,65 @@ def test_real_qwinsta_capture_protections() -> None:
     assert verdicts[9].action == "protected"  # jenna.field is the connecting account
     assert verdicts[65536].reason == "protected: listener"
     assert [i for i, v in verdicts.items() if v.action == "target"] == [2, 3, 4, 5, 6, 7]
+
+
+OLD = Rule("old-logons", logon_age=Comparison(">", 86400))
+LOGON_DOUBT = Doubt("logon", "ambiguous date in '01/12/2026 09:00'")
+IDLE_DOUBT = Doubt("idle", "idle time '154000+03:00' is absurd")
+
+
+def test_a_logon_doubt_keeps_a_row_from_logon_age_rules_only() -> None:
+    doubtful = session(logon_time=None, doubts=(LOGON_DOUBT,))
+    verdict = evaluate_session(doubtful, (OLD, STALE), logon_age=None)
+    assert (verdict.action, verdict.rule) == ("target", "stale-disconnected")
+    assert verdict.kept_from == (KeptFrom("old-logons", f"logon time unreadable: {LOGON_DOUBT}"),)
+
+
+def test_a_kept_row_says_which_rules_it_was_kept_from_and_why() -> None:
+    doubtful = session(logon_time=None, doubts=(LOGON_DOUBT,))
+    verdict = evaluate_session(doubtful, (OLD,), logon_age=None)
+    assert verdict.action == "keep"
+    assert (
+        verdict.reason
+        == f"no rule matched; kept from rule old-logons: logon time unreadable: {LOGON_DOUBT}"
+    )
+
+
+def test_a_rule_failing_on_a_readable_field_keeps_nothing() -> None:
+    doubtful = session(logon_time=None, doubts=(LOGON_DOUBT,), state=SessionState.ACTIVE)
+    rule = Rule("old-disc", states=frozenset({DISC}), logon_age=Comparison(">", 60))
+    verdict = evaluate_session(doubtful, (rule,), logon_age=None)
+    assert (verdict.action, verdict.kept_from) == ("keep", ())
+
+
+def test_an_idle_doubt_keeps_a_row_from_idle_rules_only() -> None:
+    doubtful = session(idle_seconds=None, idle_text="154000+03:00", doubts=(IDLE_DOUBT,))
+    verdict = evaluate_session(doubtful, (STALE, OLD), logon_age=age(doubtful))
+    assert (verdict.action, verdict.rule) == ("target", "old-logons")
+    assert [k.rule for k in verdict.kept_from] == ["stale-disconnected"]
+
+
+def test_idle_longer_than_the_session_is_unknown() -> None:
+    stale = session(idle_seconds=5 * 86400)  # logged on 2 days ago
+    verdict = evaluate_session(stale, (STALE,), logon_age=age(stale))
+    assert verdict.action == "keep"
+    assert "longer than the session has existed" in verdict.reason
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "action"),
+    [(2 * 86400, 2 * 86400, "target"), (20 * 3600, 30 * 3600, "keep"), (3600, 7200, "keep")],
+)
+def test_a_logon_age_range_must_hold_all_along(low: int, high: int, action: str) -> None:
+    verdict = evaluate_session(session(), (OLD,), logon_age=LogonAge(low, high, "zone unknown"))
+    assert verdict.action == action
+    if low < 86400 < high:
+        assert "not certain" in verdict.reason and "zone unknown" in verdict.reason
+
+
+def test_a_logon_in_the_future_proves_nothing() -> None:
+    verdict = evaluate_session(session(), (OLD,), logon_age=LogonAge(-600, -600))
+    assert verdict.action == "keep" and "in the future" in verdict.reason
 
 
 def test_match_helpers() -> None:

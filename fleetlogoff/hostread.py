@@ -1,0 +1,151 @@
+"""Read one host: its sessions (quser), its clock, and, only when its dates can be read
+two ways, its own date and time format.
+
+One command reads the sessions and the clock together: quser, a marker line, then
+`reg query` of the TimeZoneInformation key (reg.exe ships with every Windows since XP;
+wmic, the other classic way, is removed from recent Windows). `2>&1` keeps each tool's
+messages in order in one stream. A second command runs only on a host whose logon times
+cannot all be read with certainty: `reg query "HKCU\\Control Panel\\International"`, in
+the same shell and so as the same account whose regional settings quser used.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from fleetlogoff.errors import HostCommandError, TransportError
+from fleetlogoff.model import Host, Session
+from fleetlogoff.parsers import parse_quser
+from fleetlogoff.parsers.dates import DateOrder, implied_order
+from fleetlogoff.parsers.facts import HostDates, HostFacts, logon_shape
+from fleetlogoff.parsers.registry import (
+    INTERNATIONAL_KEY,
+    TIME_ZONE_KEY,
+    RegistryReadError,
+    read_international,
+)
+from fleetlogoff.parsers.timezone import HostClock, clock_from_registry
+
+log = logging.getLogger(__name__)
+
+Run = Callable[[str], str]
+"""Runs one command line on the host and returns what it printed."""
+
+QUSER = "quser"
+# A line no quser output can contain (':' is not allowed in user or session names).
+ZONE_MARK = "::fleetlogoff-time-zone::"
+QUSER_AND_ZONE = f'quser 2>&1 & echo {ZONE_MARK}& reg query "{TIME_ZONE_KEY}" 2>&1'
+INTERNATIONAL_QUERY = f'reg query "{INTERNATIONAL_KEY}" 2>&1'
+
+
+@dataclass(frozen=True, slots=True)
+class HostRead:
+    """What one host said.
+
+    Attributes:
+        sessions: its sessions, parsed.
+        text: quser's output as printed (kept in plans for unreadable hosts).
+        facts: how its dates were read and where its clock stands.
+    """
+
+    sessions: tuple[Session, ...]
+    text: str
+    facts: HostFacts
+
+
+def read_host(run: Run, host: Host, known: HostFacts | None = None) -> HostRead:
+    """Read a host's sessions, clock and, when needed, date format.
+
+    Args:
+        run: runs a command line on the host (one open shell, one account).
+        host: the inventory host (fleetlogoff_date_order, fleetlogoff_timezone).
+        known: what a plan learned about this host; given, only quser runs and every
+            logon time is read exactly as it was then.
+
+    Raises:
+        HostCommandError: quser printed a Windows error, or (with `known`) the host now
+            prints dates in another format than the plan read.
+        ParseError: quser's output cannot be read as a whole.
+        TransportError: the connection failed.
+    """
+    if known is not None:
+        text = run(QUSER)
+        sessions = _parse(text, known.dates)
+        _refuse_changed_format(sessions, known.dates)
+        return HostRead(tuple(sessions), text, known)
+    zone_setting = host.settings.get("fleetlogoff_timezone")
+    if isinstance(zone_setting, str):
+        text, clock = run(QUSER), HostClock("inventory", zone_setting)
+    else:
+        text, clock = _read_with_clock(run)
+    dates = _inventory_dates(host)
+    sessions = _parse(text, dates)
+    if dates.source != "inventory":
+        dates, sessions = _settle_dates(run, text, sessions)
+    shapes = tuple(sorted({logon_shape(s.logon_text) for s in sessions if s.logon_text}))
+    return HostRead(tuple(sessions), text, HostFacts(replace(dates, shapes=shapes), clock))
+
+
+def _parse(text: str, dates: HostDates) -> list[Session]:
+    return parse_quser(text, date_order=dates.order, date_format=dates.format)
+
+
+def _inventory_dates(host: Host) -> HostDates:
+    order = host.settings.get("fleetlogoff_date_order", "auto")
+    forced: dict[object, DateOrder] = {"mdy": "mdy", "dmy": "dmy", "ymd": "ymd"}
+    if order in forced:
+        return HostDates("inventory", forced[order])
+    return HostDates("output")
+
+
+def _read_with_clock(run: Run) -> tuple[str, HostClock]:
+    """Run quser and the clock query as one command; split what they printed."""
+    output = run(QUSER_AND_ZONE)
+    lines = output.splitlines(keepends=True)
+    mark = next((i for i, line in enumerate(lines) if line.strip() == ZONE_MARK), None)
+    if mark is None:
+        note = "the host did not answer the time zone query (no marker line)"
+        return output, HostClock("unknown", note=note)
+    text, zone_text = "".join(lines[:mark]), "".join(lines[mark + 1 :])
+    try:
+        return text, clock_from_registry(zone_text)
+    except RegistryReadError as exc:
+        return text, HostClock("unknown", note=exc.reason)
+
+
+def _settle_dates(run: Run, text: str, sessions: list[Session]) -> tuple[HostDates, list[Session]]:
+    """Read the host's own format when some logon time cannot be read with certainty."""
+    texts = [s.logon_text for s in sessions]
+    if not any(s.doubt_about("logon") for s in sessions):
+        return HostDates("output", implied_order(texts) or "auto"), sessions
+    try:
+        date_format = read_international(run(INTERNATIONAL_QUERY))
+    except RegistryReadError as exc:
+        note = f"the host's own date format could not be read ({exc.reason})"
+        log.info("%s", note)
+        return HostDates("output", implied_order(texts) or "auto", note=note), sessions
+    except TransportError as exc:
+        note = f"the host's own date format could not be read ({exc.reason})"
+        return HostDates("output", implied_order(texts) or "auto", note=note), sessions
+    dates = HostDates("host", "auto", date_format)
+    return dates, _parse(text, dates)
+
+
+def _refuse_changed_format(sessions: Sequence[Session], dates: HostDates) -> None:
+    """A host must still print dates as it did when the plan read it: in a shape the plan
+    saw, and readable with the format or order the plan settled on."""
+    settled = dates.format is not None or dates.order != "auto"
+    for session in sessions:
+        if not session.logon_text:
+            continue
+        unseen = dates.shapes and logon_shape(session.logon_text) not in dates.shapes
+        unreadable = settled and session.doubt_about("logon") is not None
+        if unseen or unreadable:
+            raise HostCommandError(
+                QUSER,
+                f"the host's date format changed since the plan (plan read "
+                f"{dates.describe()!r}, the host now prints {session.logon_text!r}): "
+                "make a new plan",
+            )
