@@ -32,6 +32,14 @@ class PlanFileError(FleetLogoffError):
         super().__init__(f"{path}: {reason}")
 
 
+def canonical_json(document: object) -> bytes:
+    """The one byte form of a JSON document that digests are taken of: keys sorted, no
+    insignificant blanks, ASCII only (so no Unicode normalisation question), no NaN."""
+    return json.dumps(
+        document, sort_keys=True, ensure_ascii=True, separators=(",", ":"), allow_nan=False
+    ).encode("ascii")
+
+
 def session_document(session: Session) -> dict[str, Any]:
     """A session as the plan file and `parse` print it."""
     return {

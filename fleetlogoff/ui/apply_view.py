@@ -23,6 +23,9 @@ _STYLE = {
     Kind.STUCK: "bold red",
     Kind.FAILED: "bold red",
     Kind.WARN_FAILED: "red",
+    Kind.NOT_WARNED: "bold red",
+    Kind.NOT_ATTEMPTED: "yellow",
+    Kind.INTERNAL_ERROR: "bold red",
     Kind.HOST_UNREACHABLE: "red",
     Kind.HOST_SKIPPED: "yellow",
     Kind.CANCEL_NOTICE: "cyan",
@@ -35,6 +38,7 @@ _QUIET_KINDS = {
     Kind.RUN_ENDED,
     Kind.LOGOFF_SENT,
 }
+_PROBLEM_KINDS = {Kind.STUCK, Kind.FAILED, Kind.NOT_WARNED, Kind.INTERNAL_ERROR}
 _PLAIN_COUNTDOWN_STEP_S = 30
 
 
@@ -83,7 +87,7 @@ class ApplyView:
         with self._lock:
             if event.kind in (Kind.HOST_DONE, Kind.HOST_UNREACHABLE, Kind.HOST_SKIPPED):
                 self._progress.update(self._hosts, visible=True, advance=1)
-            if self._quiet and event.kind not in (Kind.STUCK, Kind.FAILED):
+            if self._quiet and event.kind not in _PROBLEM_KINDS:
                 return
             if event.kind not in _QUIET_KINDS:
                 self._console.print(event_line(event))

@@ -18,13 +18,13 @@ from fleetlogoff.app.status import ExitStatus
 from fleetlogoff.env import Environment
 from fleetlogoff.executor import ApplySettings
 from fleetlogoff.lab.commands import LogoffBehaviour
-from fleetlogoff.lab.contract import NetworkBehaviour
+from fleetlogoff.lab.contract import CommandRequest, NetworkBehaviour
 from fleetlogoff.lab.dynamics import DynamicRule, Trigger
 from fleetlogoff.lab.host import SimHost
 from fleetlogoff.transport.winrm import WinRMConnector
-from tests.cliutil import run_cli
+from tests.cliutil import CLOCK, run_cli
 
-from .conftest import active, disconnected, lab, services_and_console
+from .conftest import active, disconnected, lab, services_and_console, sim_host
 
 STALE = ["--state", "disconnected", "--idle", ">= 2h"]
 FAST = ["--yes", "--timeout", "5s"]
@@ -36,7 +36,7 @@ def _stale_host(name: str, locale: str = "en-US", **kwargs: Any) -> SimHost:
         disconnected(2, "stale.user", idle_h=5),
         active(3, "busy.user", idle_min=2),
     ]
-    return SimHost(name, locale=locale, sessions=sessions, **kwargs)
+    return sim_host(name, locale=locale, sessions=sessions, **kwargs)
 
 
 def _audit(path: Path) -> list[dict[str, Any]]:
@@ -50,6 +50,7 @@ def _user_ids(host: SimHost) -> set[tuple[int, str]]:
 def _apply(source: Path, tmp_path: Path, *extra: str) -> Any:
     """apply from an inventory (with the STALE selection) or from a saved plan."""
     selection = [] if source.suffix == ".json" else STALE
+    no_warning = [] if "--warn" in extra else ["--warn", "0"]
     return run_cli(
         [
             "apply",
@@ -60,6 +61,7 @@ def _apply(source: Path, tmp_path: Path, *extra: str) -> Any:
             str(tmp_path / "audit.jsonl"),
             "--report",
             str(tmp_path / "report.json"),
+            *no_warning,
             *extra,
         ]
     )
@@ -94,27 +96,34 @@ def test_a_user_active_after_the_warning_is_spared(tmp_path: Path) -> None:
     assert [(e["session_id"], e["username"]) for e in spared] == [(2, "stale.user")]
 
 
+def _log_off_behind_our_back(host: SimHost, session_id: int) -> None:
+    """Somebody (another admin, the user) ends the session after the plan was made."""
+    host.run(CommandRequest(f"logoff {session_id}", None, "Administrator"))
+
+
 def test_a_reused_session_id_is_never_logged_off(tmp_path: Path) -> None:
-    leaves = DynamicRule(Trigger.LOGS_OFF, after_s=1.5, user="stale.user")
-    reuse = DynamicRule(Trigger.REUSE_FREED_ID, after_s=0.1, user="new.person")
-    host = _stale_host("rds-reuse", dynamics=[leaves, reuse])
+    reuse = DynamicRule(Trigger.REUSE_FREED_ID, after_s=0, user="new.person")
+    host = _stale_host("rds-reuse", dynamics=[reuse])
     with lab([host], tmp_path) as (_, inventory):
         plan = tmp_path / "plan.json"
         assert run_cli(["plan", str(inventory), *STALE, "-o", str(plan)]).status == ExitStatus.OK
-        result = _apply(plan, tmp_path, "--warn", "3s")
+        _log_off_behind_our_back(host, 2)  # id 2 is free, and new.person takes it at once
+        result = _apply(plan, tmp_path, "--warn", "1s")
         assert result.status == ExitStatus.OK, result.stderr + result.stdout
         assert (2, "new.person") in _user_ids(host)
-        assert [lo for lo in host.state()["logoffs"] if lo["by"] != "user"] == []
+        assert len(host.state()["logoffs"]) == 1  # ours, before the run; none by the run
+        assert host.state()["messages"] == []  # never a message to a stranger
     skipped = [e for e in _audit(tmp_path / "audit.jsonl") if e["event"] == "skipped"]
     assert len(skipped) == 1 and "changed since plan" in skipped[0]["reason"]
 
 
 def test_a_user_who_left_is_reported_not_logged_off(tmp_path: Path) -> None:
-    # Leaves 1.5 s after the lab starts: after the plan, during the 3 s warning.
-    leaves = DynamicRule(Trigger.LOGS_OFF, after_s=1.5, user="stale.user")
-    host = _stale_host("rds-leaves", dynamics=[leaves])
+    host = _stale_host("rds-leaves")
     with lab([host], tmp_path) as (_, inventory):
-        result = _apply(inventory, tmp_path, "--warn", "3s")
+        plan = tmp_path / "plan.json"
+        assert run_cli(["plan", str(inventory), *STALE, "-o", str(plan)]).status == ExitStatus.OK
+        _log_off_behind_our_back(host, 2)
+        result = _apply(plan, tmp_path, "--warn", "1s")
     assert result.status == ExitStatus.OK, result.stderr + result.stdout
     skipped = [e for e in _audit(tmp_path / "audit.jsonl") if e["event"] == "skipped"]
     assert "gone" in skipped[0]["reason"]
@@ -160,9 +169,27 @@ def test_a_host_that_goes_down_mid_run_is_counted_apart(tmp_path: Path) -> None:
     assert report["hosts"]["rds-going"]["unreachable"]
 
 
+class StopAtTheWait(threading.Event):
+    """Set as soon as apply starts its shared wait (the only phase that waits on it)."""
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.set()
+        return True
+
+
+def _env() -> Environment:
+    return Environment(
+        stdout=io.StringIO(),
+        stderr=io.StringIO(),
+        stdin_isatty=False,
+        stdout_isatty=False,
+        environ={},
+        clock=CLOCK.now,
+    )
+
+
 def test_interrupt_during_the_wait_logs_nobody_off(tmp_path: Path) -> None:
     host = _stale_host("rds-int")
-    stop = threading.Event()
     with lab([host], tmp_path) as (_, inventory):
         options = ApplyOptions(
             source=str(inventory),
@@ -172,20 +199,14 @@ def test_interrupt_during_the_wait_logs_nobody_off(tmp_path: Path) -> None:
             yes=True,
             audit_log=str(tmp_path / "audit.jsonl"),
         )
-        threading.Timer(1.5, stop.set).start()
-        env = Environment(
-            stdout=io.StringIO(),
-            stderr=io.StringIO(),
-            stdin_isatty=False,
-            stdout_isatty=False,
-            environ={},
-        )
-        status = run_apply(options, env, WinRMConnector(), stop)
+        status = run_apply(options, _env(), WinRMConnector(), StopAtTheWait())
         state = host.state()
     assert status == ExitStatus.INTERRUPTED
     assert state["logoffs"] == []
     texts = [m["text"] for m in state["messages"]]
     assert len(texts) == 2 and "cancelled" in texts[1]
+    events = [e["event"] for e in _audit(tmp_path / "audit.jsonl")]
+    assert events[-1] == "run_ended" and "interrupted" in events
 
 
 def test_closed_window_does_nothing(tmp_path: Path) -> None:
@@ -209,7 +230,7 @@ def test_hostile_messages_are_delivered_verbatim_and_run_nothing(tmp_path: Path)
         if line.strip() and not line.startswith("#")
     ]
     hosts = [
-        SimHost(f"rds-h{i}", sessions=[*services_and_console(), disconnected(2, "u", idle_h=5)])
+        sim_host(f"rds-h{i}", sessions=[*services_and_console(), disconnected(2, "u", idle_h=5)])
         for i in range(len(messages))
     ]
     with lab(hosts, tmp_path) as (_, inventory):
@@ -267,7 +288,7 @@ def test_a_reminder_as_long_as_the_warning_is_a_usage_error(tmp_path: Path) -> N
 
 
 def test_an_oem_code_page_and_pypsrps_transport_carry_umlauts_both_ways(tmp_path: Path) -> None:
-    host = SimHost(
+    host = sim_host(
         "rds-oem",
         locale="de-DE",
         sessions=[*services_and_console(), disconnected(2, "jürgen.weiß", idle_h=5)],
@@ -294,7 +315,7 @@ def test_interrupt_during_logoffs_finishes_those_in_flight_and_starts_no_more(
             source=str(inventory),
             fleet=FleetOptions(inventory=str(inventory), quiet=True),
             select=SelectOptions(states=("disconnected",), idle=">= 2h"),
-            settings=ApplySettings(forks=1, confirm_pause_s=0.1),
+            settings=ApplySettings(warn=timedelta(0), forks=1, confirm_pause_s=0.1),
             yes=True,
             audit_log=str(audit),
         )
@@ -305,14 +326,7 @@ def test_interrupt_during_logoffs_finishes_those_in_flight_and_starts_no_more(
             stop.set()
 
         threading.Thread(target=stop_after_first_logoff, daemon=True).start()
-        env = Environment(
-            stdout=io.StringIO(),
-            stderr=io.StringIO(),
-            stdin_isatty=False,
-            stdout_isatty=False,
-            environ={},
-        )
-        status = run_apply(options, env, WinRMConnector(), stop)
+        status = run_apply(options, _env(), WinRMConnector(), stop)
         done = [h.name for h in hosts if h.state()["logoffs"]]
     events = _audit(audit)
     assert status == ExitStatus.INTERRUPTED
@@ -322,12 +336,8 @@ def test_interrupt_during_logoffs_finishes_those_in_flight_and_starts_no_more(
     assert sent == confirmed == set(done)  # nothing left half-done or unreported
     # Every other host says why nothing happened there: not started at all, or started
     # just before the interrupt and its logoff not begun.
-    untouched = {
-        e["host"]
-        for e in events
-        if e["event"] == "host_skipped"
-        or (e["event"] == "skipped" and "interrupted" in e.get("reason", ""))
-    }
+    untouched = {e["host"] for e in events if e["event"] == "not_attempted"}
+    assert all("interrupted" in e["reason"] for e in events if e["event"] == "not_attempted")
     assert untouched == {h.name for h in hosts} - set(done)
 
 

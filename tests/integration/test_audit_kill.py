@@ -49,6 +49,8 @@ def test_audit_after_kill_9_matches_the_lab(tmp_path: Path) -> None:
             "apply",
             str(inventory),
             "--yes",
+            "--warn",
+            "0",
             "--state",
             "disc",
             "--forks",

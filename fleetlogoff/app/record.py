@@ -1,0 +1,82 @@
+"""Where a run's events go: the audit log first (a fact is on disk before it is shown), then
+the recap and the live view. And the stop request that signals and a failed audit log share.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from fleetlogoff.audit import AuditError, AuditLog
+from fleetlogoff.events import PRE_RECORDS, Event
+from fleetlogoff.recap import Recap
+
+
+class StopRequest:
+    """Asks a run to stop: no new act starts, acts in flight finish, warned users are told.
+
+    Called from a signal handler (Ctrl-C, SIGTERM, SIGHUP). While apply waits at its y/N
+    prompt, nothing has been done yet, so the request also interrupts the read: the run
+    ends at once instead of waiting for an answer that would be ignored.
+    """
+
+    def __init__(self, event: threading.Event | None = None) -> None:
+        self.event = event if event is not None else threading.Event()
+        self._prompting = False
+
+    def __call__(self, *_signal: object) -> None:
+        self.event.set()
+        if self._prompting:
+            raise KeyboardInterrupt  # ends the blocking read in the main thread
+
+    @contextmanager
+    def prompting(self) -> Iterator[None]:
+        """While inside, a stop request interrupts (raises KeyboardInterrupt)."""
+        if self.event.is_set():
+            raise KeyboardInterrupt
+        self._prompting = True
+        try:
+            yield
+        finally:
+            self._prompting = False
+
+
+class RunRecord:
+    """The event sink of one run (thread-safe).
+
+    When the audit log cannot take a line, the run is asked to stop and nothing more is
+    acted on: a pre-record (logoff_sent) that cannot be written raises, so its act does not
+    happen; other events still reach the recap and the screen, so the operator sees what
+    was done.
+    """
+
+    def __init__(
+        self, audit: AuditLog, recap: Recap, show: Callable[[Event], None], stop: threading.Event
+    ) -> None:
+        self._audit = audit
+        self._recap = recap
+        self._show = show
+        self._stop = stop
+        self._lock = threading.Lock()
+        self.failure: AuditError | None = None
+
+    def emit(self, event: Event) -> None:
+        """Record one event.
+
+        Raises:
+            AuditError: for a pre-record, once the audit log has failed.
+        """
+        written = False
+        if self.failure is None:
+            try:
+                self._audit.write(event)
+                written = True
+            except AuditError as exc:
+                with self._lock:
+                    self.failure = self.failure or exc
+                self._stop.set()
+        if not written and self.failure is not None and event.kind in PRE_RECORDS:
+            raise AuditError(self.failure.path, self.failure.reason)
+        self._recap.add(event)
+        self._show(event)

@@ -1,0 +1,220 @@
+"""What apply does on one host, each act on an open host session: read the sessions, send a
+message, log off verified targets. Plus `HostLink`, which opens that session and opens it
+again after a transient transport error, within the host's deadline.
+
+No policy lives here (which hosts, when, how many failures are too many): see policy.py.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Literal, TypeVar
+
+from fleetlogoff.collect import encode_for, read_sessions
+from fleetlogoff.errors import TransportError
+from fleetlogoff.events import ErrorInfo
+from fleetlogoff.executor.settings import ApplySettings, Clock, Sleep
+from fleetlogoff.hostvars import host_codepage
+from fleetlogoff.messages import command_failure
+from fleetlogoff.model import Host, Session
+from fleetlogoff.transport import Connector, HostSession
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# How logoff and msg name a Windows error: `Error [5]:Access is denied.` (FORMATS.md §3).
+_WINDOWS_ERROR = re.compile(r"Error \[(\d+)\]")
+# Transport failures worth another attempt: the host answered before, or may answer now
+# (collect.py retries the same kinds when reading for a plan).
+TRANSIENT_KINDS = frozenset({"reset", "protocol", "timeout"})
+
+
+class HostLink:
+    """One host's session for one phase: opened on first use, opened again after a transient
+    transport error, until the host's deadline passes or the attempts run out."""
+
+    def __init__(
+        self,
+        connector: Connector,
+        host: Host,
+        settings: ApplySettings,
+        clock: Clock,
+        sleep: Sleep,
+    ) -> None:
+        self.host = host
+        self._connector = connector
+        self._settings = settings
+        self._clock = clock
+        self._sleep = sleep
+        self._deadline = clock() + timedelta(seconds=settings.host_timeout_s)
+        self._session: HostSession | None = None
+        self.retries_left = settings.retries
+
+    def remaining_s(self) -> float:
+        return (self._deadline - self._clock()).total_seconds()
+
+    def session(self) -> HostSession:
+        """The open session, opening one if needed."""
+        if self._session is None:
+            remaining = self.remaining_s()
+            if remaining <= 0:
+                raise TransportError(self.host.name, "timeout", "the host's deadline passed")
+            self._session = self._connector.open(self.host, deadline_s=remaining)
+        return self._session
+
+    def run(self, step: Callable[[HostSession], T]) -> T:
+        """Run an idempotent step; after a transient transport error, open a new session and
+        run it again while attempts and time remain. The last error is raised."""
+        while True:
+            try:
+                return step(self.session())
+            except TransportError as exc:
+                self.drop()
+                if not self.may_retry(exc):
+                    raise
+                log.info("%s: %s; trying again", self.host.name, exc.reason)
+                self.retries_left -= 1
+                self._sleep(self._settings.retry_pause_s)
+
+    def may_retry(self, exc: TransportError) -> bool:
+        return (
+            exc.kind in TRANSIENT_KINDS
+            and self.retries_left > 0
+            and self.remaining_s() > self._settings.retry_pause_s
+        )
+
+    def command_timeout(self) -> float:
+        """One command's deadline: --timeout, but never past the host's deadline."""
+        return max(0.001, min(self._settings.command_timeout_s, self.remaining_s()))
+
+    def drop(self) -> None:
+        """Forget a session that may be broken (it is closed, never reused)."""
+        if self._session is not None:
+            session, self._session = self._session, None
+            session.close()
+
+    close = drop
+
+
+def read_current(session: HostSession, host: Host, timeout: float) -> list[Session]:
+    """The host's sessions now (quser)."""
+    sessions, _ = read_sessions(session, host, timeout)
+    return sessions
+
+
+def command_error(command: str, failure: str) -> ErrorInfo:
+    """A msg or logoff failure as structured facts, with the Windows error number it printed."""
+    found = _WINDOWS_ERROR.search(failure)
+    code = int(found.group(1)) if found else None
+    return ErrorInfo("HostCommandError", command, failure, code)
+
+
+def send_message(
+    session: HostSession, host: Host, session_id: int, text: str, display_s: float, timeout: float
+) -> str | None:
+    """Show `text` in one session for `display_s` seconds.
+
+    The text goes through stdin, never the command line: no quoting can go wrong, and
+    `" & shutdown /r & "` is just words on a user's screen. /TIME keeps it on screen until
+    the deadline (msg's default is 60 s, FORMATS.md §4).
+
+    Returns:
+        None when msg succeeded, else the error it printed.
+    """
+    output = session.run(
+        f"msg {session_id} /TIME:{max(1, math.ceil(display_s))}",
+        stdin=encode_for(host, text),
+        timeout=timeout,
+    )
+    return command_failure(output.stdout, output.stderr, output.exit_code, host_codepage(host))
+
+
+LogoffStatus = Literal["sent", "failed", "unknown", "not_attempted", "changed", "gone"]
+
+
+@dataclass(frozen=True, slots=True)
+class LogoffResult:
+    """What became of one target's logoff.
+
+    Attributes:
+        session: the target.
+        status: sent (logoff reported success; confirmation follows), failed (logoff
+            printed an error or did not finish in time), unknown (the connection was lost
+            while it ran: confirmation decides), not_attempted (stop requested, or its
+            logoff_sent record could not be written), changed / gone (a host-side identity
+            check found another session or none under the id: nothing was done).
+        reason: one line.
+        error: the error behind a failed or unknown logoff.
+    """
+
+    session: Session
+    status: LogoffStatus
+    reason: str = ""
+    error: ErrorInfo | None = None
+
+
+def log_off_targets(
+    session: HostSession,
+    host: Host,
+    targets: Sequence[Session],
+    *,
+    record: Callable[[Session], bool],
+    should_stop: Callable[[], bool],
+    timeout: Callable[[], float],
+) -> list[LogoffResult]:
+    """Log off this host's verified targets, one `logoff ID` each.
+
+    `record(target)` writes the logoff_sent line *before* each logoff; when it cannot (the
+    audit log failed), that logoff does not run. After a lost connection the remaining
+    targets get no result: the caller may verify them again on a new session and retry.
+
+    This is the one place a logoff is sent; a host-side guarded logoff (identity check and
+    logoff in one command on the host) replaces its body and may answer changed / gone.
+
+    Args:
+        session: the open host session.
+        host: the host.
+        targets: sessions verified a moment ago as the planned ones, still selected.
+        record: writes the target's logoff_sent record; False when it could not.
+        should_stop: True once no new act may start.
+        timeout: seconds one command may take.
+
+    Returns:
+        One result per target handled, in order.
+    """
+    results: list[LogoffResult] = []
+    for target in targets:
+        if should_stop():
+            results.append(LogoffResult(target, "not_attempted", "interrupted before logoff"))
+            continue
+        if not record(target):
+            results.append(
+                LogoffResult(target, "not_attempted", "its logoff_sent record could not be written")
+            )
+            continue
+        try:
+            output = session.run(f"logoff {target.id}", timeout=timeout())
+        except TransportError as exc:
+            error = ErrorInfo.from_exception(exc)
+            if exc.kind == "timeout":
+                results.append(
+                    LogoffResult(target, "failed", "logoff did not finish in time", error)
+                )
+                continue
+            results.append(LogoffResult(target, "unknown", f"connection lost: {exc.reason}", error))
+            return results
+        failure = command_failure(
+            output.stdout, output.stderr, output.exit_code, host_codepage(host)
+        )
+        if failure:
+            error = command_error("logoff", failure)
+            results.append(LogoffResult(target, "failed", f"logoff failed: {failure}", error))
+        else:
+            results.append(LogoffResult(target, "sent"))
+    return results
