@@ -7,8 +7,6 @@ field or an unknown format version refuses the whole plan with one line naming t
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
@@ -17,6 +15,7 @@ from typing import Any
 from fleetlogoff import __version__
 from fleetlogoff.errors import FleetLogoffError
 from fleetlogoff.model import Session, SessionState
+from fleetlogoff.output_file import write_atomically
 from fleetlogoff.planner import HostPlan, Plan, PlannedSession
 from fleetlogoff.windows import WindowStatus
 
@@ -108,19 +107,15 @@ def _host_document(host: HostPlan) -> dict[str, Any]:
 
 
 def write_plan(plan: Plan, path: str) -> None:
-    """Write atomically: a crash leaves the old file or the new one, never half of one."""
-    text = json.dumps(plan_document(plan), indent=2, ensure_ascii=False) + "\n"
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=".plan-", dir=target.parent or Path("."))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write atomically through a checked path (output_file.py): a crash leaves the old file
+    or the new one, never half of one; a directory, symlink or device is never replaced.
+
+    Raises:
+        OutputPathError: the path cannot take a plan (exit code 64).
+        OutputWriteError: the disk refused it (nothing replaced).
+    """
+    text = json.dumps(plan_document(plan), indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+    write_atomically(path, text.encode("utf-8"))
 
 
 def read_plan(path: str) -> Plan:

@@ -18,6 +18,7 @@ from fleetlogoff.app.status import ExitStatus
 from fleetlogoff.collect import HostReading
 from fleetlogoff.env import Environment
 from fleetlogoff.model import Host
+from fleetlogoff.output_file import prepare_output
 from fleetlogoff.plan_file import plan_document, write_plan
 from fleetlogoff.planner import HostPlan, Plan, Selection, plan_host, rules_digest
 from fleetlogoff.transport import Connector
@@ -64,6 +65,8 @@ def plan_fleet(
 
 
 def run_plan(options: PlanOptions, env: Environment, connector: Connector) -> ExitStatus:
+    if options.output:
+        prepare_output(options.output)  # a bad -o path fails before the fleet is read
     plan, _, _ = plan_fleet(options, env, connector)
     if options.output:
         write_plan(plan, options.output)
