@@ -194,7 +194,7 @@ class InterruptedStdin(io.StringIO):
         super().__init__()
         self._request = request
 
-    def readline(self, size: int | None = -1) -> str:
+    def readline(self, size: int = -1, /) -> str:  # type: ignore[override]  # as typeshed's StringIO
         self._request()  # what the SIGINT handler does
         return "y\n"
 
