@@ -22,6 +22,10 @@ from fleetlogoff.planner import Plan, Selection, rules_digest
 from fleetlogoff.transport import Connector
 
 DEFAULT_MAX_PLAN_AGE = timedelta(hours=1)
+# How far in the future a plan may be dated: clocks of the planning and the applying
+# machine disagree a little. 5 minutes, Kerberos' default maximum clock skew (krb5.conf
+# clockskew = 300), which a Windows domain's machines already keep to.
+MAX_CLOCK_SKEW = timedelta(minutes=5)
 
 
 class RefusedError(Exception):
@@ -70,6 +74,11 @@ def load_saved_plan(
     except PlanFileError as exc:
         raise RefusedError(f"invalid plan {exc}") from exc
     age = env.clock() - plan.created
+    if -age > MAX_CLOCK_SKEW:
+        raise RefusedError(
+            f"plan is dated {int(-age.total_seconds() // 60)} min in the future "
+            f"({plan.created.isoformat(timespec='seconds')}): a clock is wrong; make a new plan"
+        )
     if age > options.max_plan_age:
         raise RefusedError(
             f"plan is {int(age.total_seconds() // 60)} min old (--max-plan-age allows "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 from fleetlogoff.app.fleet import (
@@ -53,7 +54,8 @@ def plan_fleet(
     read_fleet(hosts, options.fleet, env, connector, on_reading=judge)
     plan = Plan(
         created=now,
-        inventory_source=inventory.source,
+        # Absolute, so `apply PLAN` works from any folder (a CI job's plan artifact).
+        inventory_source=str(Path(inventory.source).absolute()),
         inventory_digest=inventory.digest,
         rules_source=selection.source,
         rules_digest=rules_digest(hosts, selection),
