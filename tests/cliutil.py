@@ -14,6 +14,7 @@ from typing import Any
 from fleetlogoff.app.status import ExitStatus
 from fleetlogoff.cli import main
 from fleetlogoff.env import Environment
+from fleetlogoff.transport import Connector
 
 # The 20th: every date of the last days reads one way only (day > 12), whatever the locale.
 START = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
@@ -57,6 +58,7 @@ def run_cli(
     environ: Mapping[str, str] | None = None,
     password: str = "",
     clock: Callable[[], datetime] = CLOCK.now,
+    connector: Connector | None = None,
 ) -> Result:
     out, err = io.StringIO(), io.StringIO()
     env = Environment(
@@ -69,5 +71,5 @@ def run_cli(
         clock=clock,
         ask_password=lambda prompt: password,
     )
-    status = main(list(argv), env)
+    status = main(list(argv), env, connector)
     return Result(status, out.getvalue(), err.getvalue())

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import threading
-import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,8 @@ from fleetlogoff.lab.commands import LogoffBehaviour
 from fleetlogoff.lab.contract import CommandRequest, NetworkBehaviour
 from fleetlogoff.lab.dynamics import DynamicRule, Trigger
 from fleetlogoff.lab.host import SimHost
+from fleetlogoff.model import Host
+from fleetlogoff.transport import CommandOutput, HostSession
 from fleetlogoff.transport.winrm import WinRMConnector
 from tests.cliutil import CLOCK, run_cli
 
@@ -145,20 +146,54 @@ def test_failing_or_hanging_logoff_is_reported(
     assert len(failed) == 1 and expected in failed[0]["reason"]
 
 
+class DownOnceWarned:
+    """A connector that takes a lab host down right after its warning went out: between
+    its warning and its logoff, at the same point of the run every time."""
+
+    def __init__(self, host: SimHost) -> None:
+        self._host = host
+        self._inner = WinRMConnector()
+
+    def open(self, host: Host, *, deadline_s: float) -> HostSession:
+        session = self._inner.open(host, deadline_s=deadline_s)
+        if host.name != self._host.name:
+            return session
+        lab_host = self._host
+
+        class Watched:
+            def run(
+                self, command_line: str, *, stdin: bytes | None = None, timeout: float
+            ) -> CommandOutput:
+                output = session.run(command_line, stdin=stdin, timeout=timeout)
+                if command_line.startswith("msg"):
+                    lab_host.set_network(NetworkBehaviour(down=True))
+                return output
+
+            def close(self) -> None:
+                session.close()
+
+        return Watched()
+
+
 def test_a_host_that_goes_down_mid_run_is_counted_apart(tmp_path: Path) -> None:
     up, going = _stale_host("rds-up"), _stale_host("rds-going")
-    audit = tmp_path / "audit.jsonl"
-
-    def take_it_down_once_warned() -> None:  # between its warning and its logoff
-        while not (audit.exists() and '"host": "rds-going"' in audit.read_text()):
-            time.sleep(0.02)
-        going.set_network(NetworkBehaviour(down=True))
-
     with lab([up, going], tmp_path) as (_, inventory):
         plan = tmp_path / "plan.json"
         assert run_cli(["plan", str(inventory), *STALE, "-o", str(plan)]).status == ExitStatus.OK
-        threading.Thread(target=take_it_down_once_warned, daemon=True).start()
-        result = _apply(plan, tmp_path, "--warn", "2s")
+        result = run_cli(
+            [
+                "apply",
+                str(plan),
+                *FAST,
+                "--warn",
+                "1s",
+                "--audit-log",
+                str(tmp_path / "audit.jsonl"),
+                "--report",
+                str(tmp_path / "report.json"),
+            ],
+            connector=DownOnceWarned(going),
+        )
         assert _user_ids(up) == {(3, "busy.user")}
         assert (2, "stale.user") in _user_ids(going)
     assert result.status == ExitStatus.ERROR
@@ -166,6 +201,7 @@ def test_a_host_that_goes_down_mid_run_is_counted_apart(tmp_path: Path) -> None:
     assert report["hosts"]["rds-up"]["logged_off"] == 1
     assert report["hosts"]["rds-going"]["warned"] == 1
     assert report["hosts"]["rds-going"]["logged_off"] == 0
+    assert report["hosts"]["rds-going"]["not_attempted"] == 1
     assert report["hosts"]["rds-going"]["unreachable"]
 
 
@@ -304,11 +340,24 @@ def test_an_oem_code_page_and_pypsrps_transport_carry_umlauts_both_ways(tmp_path
     assert [lo["user"] for lo in state["logoffs"]] == ["jürgen.weiß"]
 
 
+class StopOnceLoggedOff(threading.Event):
+    """A Ctrl-C that comes as soon as the lab has seen one logoff (asked at every check)."""
+
+    def __init__(self, hosts: list[SimHost]) -> None:
+        super().__init__()
+        self._hosts = hosts
+
+    def is_set(self) -> bool:
+        if not super().is_set() and any(h.state()["logoffs"] for h in self._hosts):
+            self.set()
+        return super().is_set()
+
+
 def test_interrupt_during_logoffs_finishes_those_in_flight_and_starts_no_more(
     tmp_path: Path,
 ) -> None:
     hosts = [_stale_host(f"rds-s{i}", logoff=LogoffBehaviour(delay_s=0.4)) for i in range(5)]
-    stop = threading.Event()
+    stop = StopOnceLoggedOff(hosts)
     audit = tmp_path / "audit.jsonl"
     with lab(hosts, tmp_path) as (_, inventory):
         options = ApplyOptions(
@@ -319,13 +368,6 @@ def test_interrupt_during_logoffs_finishes_those_in_flight_and_starts_no_more(
             yes=True,
             audit_log=str(audit),
         )
-
-        def stop_after_first_logoff() -> None:
-            while not (audit.exists() and "logged_off" in audit.read_text()):
-                time.sleep(0.02)
-            stop.set()
-
-        threading.Thread(target=stop_after_first_logoff, daemon=True).start()
         status = run_apply(options, _env(), WinRMConnector(), stop)
         done = [h.name for h in hosts if h.state()["logoffs"]]
     events = _audit(audit)
