@@ -226,28 +226,27 @@ def _execute(
 ) -> ExitStatus:
     console = make_console(env.stdout, color=env.color)
     recap = Recap([h.name for h in plan.hosts if h.targets])
-    started = env.clock()
     digest = plan_digest(plan)
     with ApplyView(console, len(recap.hosts), quiet=options.fleet.quiet) as view:
         record = RunRecord(audit, recap, view.on_event, stop)
-        record.emit(_run_started(plan, hosts, options, env, digest))
+        started = _run_started(plan, hosts, options, env, digest)
+        record.emit(started)
         result = _run_executor(plan, hosts, selection, options, env, connector, stop, record, view)
         status = _exit_status(recap, stop, record, result)
-        record.emit(
-            Event(
-                Kind.RUN_ENDED,
-                env.clock(),
-                reason=_end_reason(result),
-                data={"exit_code": int(status), "totals": recap.totals()},
-            )
+        ended = Event(
+            Kind.RUN_ENDED,
+            env.clock(),
+            reason=_end_reason(result),
+            data={"exit_code": int(status), "totals": recap.totals()},
         )
+        record.emit(ended)
     render_recap(console, recap)
     if record.failure is not None:
         env.stderr.write(
             f"fleetlogoff: error: {record.failure}: the run stopped there; nothing more was "
             "acted on (the recap above shows what was done)\n"
         )
-    info = RunInfo(audit.run_id, started, env.clock(), digest, int(status), str(audit.path))
+    info = RunInfo(audit.run_id, started.time, ended.time, digest, int(status), str(audit.path))
     return _write_report(options, env, recap, info, status)
 
 

@@ -444,3 +444,16 @@ def test_a_plan_whose_rules_file_changed_is_refused(tmp_path: Path) -> None:
         assert host.state()["logoffs"] == []
     assert made.status == ExitStatus.OK, made.stderr
     assert result.status == ExitStatus.REFUSED and "rules" in result.stderr
+
+
+def test_check_shows_the_plan_and_acts_on_nothing(tmp_path: Path) -> None:
+    host = _stale_host("rds-check")
+    with lab([host], tmp_path) as (_, inventory):
+        result = _apply(inventory, tmp_path, "--check")
+        detailed = _apply(inventory, tmp_path, "--check", "--detailed-exitcode")
+        state = host.state()
+    assert result.status == ExitStatus.OK, result.stderr
+    assert "stale.user" in result.stdout and "Check mode: nothing was done" in result.stdout
+    assert detailed.status == ExitStatus.CHANGES
+    assert state["messages"] == [] and state["logoffs"] == []
+    assert not (tmp_path / "audit.jsonl").exists()

@@ -224,3 +224,42 @@ def test_a_stop_at_the_prompt_in_process(tmp_path: Path) -> None:
     assert status == ExitStatus.INTERRUPTED
     assert "cancelled: at the prompt" in err.getvalue()
     assert state["messages"] == [] and state["logoffs"] == []
+
+
+def test_the_report_and_the_audit_log_tell_the_same_run(tmp_path: Path) -> None:
+    hosts = _hosts(2)
+    audit, report = tmp_path / "audit.jsonl", tmp_path / "report.json"
+    with lab(hosts, tmp_path) as (_, inventory):
+        result = run_cli(
+            [
+                "apply",
+                str(inventory),
+                *STALE,
+                "--yes",
+                "--warn",
+                "1s",
+                "--audit-log",
+                str(audit),
+                "--report",
+                str(report),
+            ]
+        )
+    assert result.status == ExitStatus.OK, result.stderr
+    lines = _lines(audit)
+    document = json.loads(report.read_text(encoding="utf-8"))
+    started, ended = lines[0], lines[-1]
+    assert {line["run"] for line in lines} == {document["run"]}
+    assert (started["event"], ended["event"]) == ("run_started", "run_ended")
+    assert document["started"] == started["time"] and document["ended"] == ended["time"]
+    assert document["plan_digest"] == started["plan_digest"]
+    assert document["exit_code"] == ended["exit_code"] == 0
+    assert document["totals"] == ended["totals"]
+    assert document["totals"]["logged_off"] == 4 and document["totals"]["warned"] == 4
+    outcomes = [line for line in lines if line["event"] == "logged_off"]
+    assert len(outcomes) == 4
+    assert [e["reason"] for e in document["events"] if e["event"] == "phase_started"] == [
+        "warning",
+        "waiting",
+        "logging_off",
+        "confirming",
+    ]
