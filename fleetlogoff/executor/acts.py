@@ -54,7 +54,6 @@ class HostLink:
         self._sleep = sleep
         self._deadline = clock() + timedelta(seconds=settings.host_timeout_s)
         self._session: HostSession | None = None
-        self.retries_left = settings.retries
 
     def remaining_s(self) -> float:
         return (self._deadline - self._clock()).total_seconds()
@@ -70,24 +69,27 @@ class HostLink:
 
     def run(self, step: Callable[[HostSession], T]) -> T:
         """Run an idempotent step; after a transient transport error, open a new session and
-        run it again while attempts and time remain. The last error is raised."""
+        run it again (up to `retries` more times per step) while the host's deadline allows.
+        The last error is raised."""
+        retries = self._settings.retries
         while True:
             try:
                 return step(self.session())
             except TransportError as exc:
                 self.drop()
-                if not self.may_retry(exc):
+                if retries <= 0 or not self.may_retry(exc):
                     raise
                 log.info("%s: %s; trying again", self.host.name, exc.reason)
-                self.retries_left -= 1
-                self._sleep(self._settings.retry_pause_s)
+                retries -= 1
+                self.pause()
 
-    def may_retry(self, exc: TransportError) -> bool:
-        return (
-            exc.kind in TRANSIENT_KINDS
-            and self.retries_left > 0
-            and self.remaining_s() > self._settings.retry_pause_s
-        )
+    def may_retry(self, exc: TransportError | None = None) -> bool:
+        """Whether another attempt fits: the error is transient and time is left."""
+        transient = exc is None or exc.kind in TRANSIENT_KINDS
+        return transient and self.remaining_s() > self._settings.retry_pause_s
+
+    def pause(self) -> None:
+        self._sleep(self._settings.retry_pause_s)
 
     def command_timeout(self) -> float:
         """One command's deadline: --timeout, but never past the host's deadline."""

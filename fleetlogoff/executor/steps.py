@@ -218,13 +218,21 @@ class HostSteps:
         return name not in self._ledger.hosts_with(frozenset({Kind.FAILED, Kind.STUCK}))
 
     def _log_off_verified(self, link: HostLink, work: Work) -> list[tuple[Session, bool]]:
-        """Re-read, verify and log off; after a lost connection, verify again on a new
-        session and go on. Returns (target, result unknown) pairs to confirm."""
+        """Re-read, verify and log off. After a lost connection, look again on a new session:
+        a target whose logoff's answer was lost is confirmed if gone, logged off again if
+        still the same session; the targets not reached yet are verified and logged off.
+        Returns (target, result unknown) pairs to confirm."""
         host = work.host
         pending: list[tuple[Session, bool]] = []
-        todo = self._ledger.open_targets(host.name)
-        while todo:
+        todo: list[Session] = self._ledger.open_targets(host.name)
+        lost: list[Session] = []
+        for _round in range(self._settings.retries + 1):
             current = link.run(lambda s: read_current(s, host, link.command_timeout()))
+            for target in lost:
+                if any(same_session(target, c) for c in current):
+                    todo.append(target)  # its logoff did not run: verified and sent again
+                else:
+                    pending.append((target, False))  # gone: the confirmation records it
             verified = [t for t in todo if self._may_log_off(host, t, current)]
             results = log_off_targets(
                 link.session(),
@@ -234,27 +242,23 @@ class HostSteps:
                 should_stop=self._stop.is_set,
                 timeout=link.command_timeout,
             )
-            for result in results:
+            lost = [r.session for r in results if r.status == "unknown"]
+            for result in (r for r in results if r.status != "unknown"):
                 self._book(host, result, pending)
             handled = {r.session.id for r in results}
             todo = [t for t in verified if t.id not in handled]
-            if any(r.status == "unknown" for r in results):
-                link.drop()  # that session is broken; confirmation opens a new one
-                todo = self._retry_or_give_up(link, host, todo)
-        return pending
-
-    def _retry_or_give_up(self, link: HostLink, host: Host, todo: list[Session]) -> list[Session]:
-        if not todo:
-            return todo
-        if link.retries_left > 0 and link.remaining_s() > self._settings.retry_pause_s:
-            link.retries_left -= 1
-            self._sleep(self._settings.retry_pause_s)
-            return todo
+            if not lost:
+                return pending
+            link.drop()  # that session is broken
+            if self._stop.is_set() or not link.may_retry():
+                break
+            link.pause()
+        pending.extend((target, True) for target in lost)
         for target in todo:
             self._ledger.outcome(
                 Kind.NOT_ATTEMPTED, host.name, target, "connection lost before its logoff"
             )
-        return []
+        return pending
 
     def _may_log_off(self, host: Host, target: Session, current: Sequence[Session]) -> bool:
         """Warned (when a warning was promised) and past its deadline, still the planned

@@ -152,14 +152,24 @@ def test_a_connection_lost_during_a_logoff_is_confirmed_on_a_new_one() -> None:
     assert run.connector.opened["rds-0"] >= 2
 
 
-def test_a_logoff_lost_before_it_ran_is_not_claimed() -> None:
+def test_a_logoff_lost_before_it_ran_is_sent_again_after_a_fresh_check() -> None:
     time = FakeTime()
     hosts = [lab_host("rds-0", time, stale(2, "ann", time))]
     fault = Fault("rds-0", "logoff", nth=1, kind="reset", after=False)
     run = Run(hosts, time, ApplySettings(warn=timedelta(0), forks=1), faults=[fault]).execute()
-    failed = run.of(Kind.FAILED)
+    assert run.outcomes() == {("rds-0", 2): Kind.LOGGED_OFF}
+    assert len(run.of(Kind.LOGOFF_SENT)) == 2  # the record says both attempts
+    assert run.connector.commands["rds-0"].count("logoff 2") == 1  # the lost one never ran
+
+
+def test_a_logoff_that_never_gets_through_is_not_claimed() -> None:
+    time = FakeTime()
+    hosts = [lab_host("rds-0", time, stale(2, "ann", time))]
+    fault = Fault("rds-0", "logoff", nth=0, kind="reset", after=False)
+    run = Run(hosts, time, ApplySettings(warn=timedelta(0), forks=1), faults=[fault]).execute()
     assert run.outcomes() == {("rds-0", 2): Kind.FAILED}
-    assert "still there" in failed[0].reason
+    assert "still there" in run.of(Kind.FAILED)[0].reason
+    assert len(run.of(Kind.LOGOFF_SENT)) == ApplySettings().retries + 1
 
 
 def test_stuck_and_hung_logoffs() -> None:
