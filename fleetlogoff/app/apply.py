@@ -10,6 +10,7 @@ import json
 import logging
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -123,8 +124,17 @@ def _apply(
         if request.event.is_set():
             raise CancelledError("interrupted before acting: nothing was done")
         status = _execute(plan, hosts, selection, options, env, connector, request.event, audit)
-    env.stderr.write(f"audit log: {audit_path}\n")
+    _say(env, f"audit log: {audit_path}\n")
     return status
+
+
+def _say(env: Environment, line: str) -> None:
+    """A line on stderr that may find the terminal gone (SIGHUP): the run's outcome stands."""
+    try:
+        env.stderr.write(line)
+        env.stderr.flush()
+    except OSError:
+        log.debug("stderr is gone: %s", line.strip())
 
 
 def _ok(plan: Plan) -> ExitStatus:
@@ -240,14 +250,24 @@ def _execute(
             data={"exit_code": int(status), "totals": recap.totals()},
         )
         record.emit(ended)
-    render_recap(console, recap)
-    if record.failure is not None:
-        env.stderr.write(
-            f"fleetlogoff: error: {record.failure}: the run stopped there; nothing more was "
-            "acted on (the recap above shows what was done)\n"
-        )
+    _finish_on_screen(lambda: render_recap(console, recap), record, env)
     info = RunInfo(audit.run_id, started.time, ended.time, digest, int(status), str(audit.path))
     return _write_report(options, env, recap, info, status)
+
+
+def _finish_on_screen(show_recap: Callable[[], None], record: RunRecord, env: Environment) -> None:
+    """The recap and the audit failure, if any; a terminal that went away (SIGHUP) is not
+    an error of the run: the audit log and the report have it all."""
+    try:
+        show_recap()
+        if record.failure is not None:
+            _say(
+                env,
+                f"fleetlogoff: error: {record.failure}: the run stopped there; nothing more "
+                "was acted on (the recap above shows what was done)\n",
+            )
+    except OSError:
+        log.debug("cannot show the recap", exc_info=True)
 
 
 def _run_executor(
@@ -278,7 +298,7 @@ def _run_executor(
     except Exception as exc:
         log.debug("internal error", exc_info=True)
         error = ErrorInfo.from_exception(exc)
-        env.stderr.write(f"fleetlogoff: internal error: {error.reason} (run with --debug)\n")
+        _say(env, f"fleetlogoff: internal error: {error.reason} (run with --debug)\n")
         record.emit(Event(Kind.INTERNAL_ERROR, env.clock(), reason=error.reason, error=error))
         return None
 
@@ -292,7 +312,7 @@ def _write_report(
     try:
         write_atomically(options.report, (text + "\n").encode("utf-8"))
     except (OutputWriteError, OSError) as exc:
-        env.stderr.write(f"fleetlogoff: error: --report {exc} (the audit log has the record)\n")
+        _say(env, f"fleetlogoff: error: --report {exc} (the audit log has the record)\n")
         return status if status != ExitStatus.OK else ExitStatus.ERROR
     return status
 

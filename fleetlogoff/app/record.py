@@ -4,6 +4,7 @@ the recap and the live view. And the stop request that signals and a failed audi
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -11,6 +12,8 @@ from contextlib import contextmanager
 from fleetlogoff.audit import AuditError, AuditLog
 from fleetlogoff.events import PRE_RECORDS, Event
 from fleetlogoff.recap import Recap
+
+log = logging.getLogger(__name__)
 
 
 class StopRequest:
@@ -48,7 +51,8 @@ class RunRecord:
     When the audit log cannot take a line, the run is asked to stop and nothing more is
     acted on: a pre-record (logoff_sent) that cannot be written raises, so its act does not
     happen; other events still reach the recap and the screen, so the operator sees what
-    was done.
+    was done. A screen that goes away (a dropped SSH session closes the terminal) stops
+    being drawn on; nothing else changes.
     """
 
     def __init__(
@@ -60,6 +64,7 @@ class RunRecord:
         self._stop = stop
         self._lock = threading.Lock()
         self.failure: AuditError | None = None
+        self._screen_ok = True
 
     def emit(self, event: Event) -> None:
         """Record one event.
@@ -79,4 +84,9 @@ class RunRecord:
         if not written and self.failure is not None and event.kind in PRE_RECORDS:
             raise AuditError(self.failure.path, self.failure.reason)
         self._recap.add(event)
-        self._show(event)
+        if self._screen_ok:
+            try:
+                self._show(event)
+            except OSError:  # the terminal went away (SIGHUP): the run goes on, recorded
+                self._screen_ok = False
+                log.debug("the screen is gone; events go on to the audit log", exc_info=True)

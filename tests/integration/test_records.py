@@ -263,3 +263,35 @@ def test_the_report_and_the_audit_log_tell_the_same_run(tmp_path: Path) -> None:
         "logging_off",
         "confirming",
     ]
+
+
+def test_a_dropped_ssh_session_still_tells_the_users(tmp_path: Path) -> None:
+    """The terminal goes away (its other end closed), then SIGHUP arrives, as when an SSH
+    session drops: the screen is gone, but the users are told and the record ends."""
+    hosts = _hosts(2)
+    audit = tmp_path / "audit.jsonl"
+    with lab(hosts, tmp_path) as (_, inventory):
+        main_end, child_end = pty.openpty()
+        argv = [
+            "apply",
+            str(inventory),
+            *STALE,
+            "--yes",
+            "--warn",
+            "10m",
+            "--audit-log",
+            str(audit),
+        ]
+        child = _child(argv, stdin=child_end, stdout=child_end, stderr=child_end)
+        os.close(child_end)
+        _wait_for_event(audit, "wait_started", child)
+        os.close(main_end)  # the terminal is gone: writes to it fail from now on
+        child.send_signal(signal.SIGHUP)
+        child.wait(timeout=PATIENCE_S)
+        states = [h.state() for h in hosts]
+    assert child.returncode == ExitStatus.INTERRUPTED
+    for state in states:
+        assert state["logoffs"] == []
+        assert sum("cancelled" in m["text"] for m in state["messages"]) == 2
+    records = _lines(audit)
+    assert records[-1]["event"] == "run_ended" and records[-1]["exit_code"] == 130

@@ -3,7 +3,10 @@ one host's work is that host's error, transient transport errors are retried, th
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
+
+import pytest
 
 from fleetlogoff.collect import (
     CollectOptions,
@@ -88,3 +91,15 @@ def test_output_that_cannot_be_read_keeps_the_raw_text() -> None:
     hosts, connector = _setup(["rds1"], [Fault("rds1", "quser", kind=None, output=garbage)])
     reading = collect_host(hosts[0], connector, NO_PAUSE)
     assert reading.status == "error" and "this is not quser" in reading.raw
+
+
+def test_a_bugs_traceback_is_for_debug_only(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="fleetlogoff.collect")
+    hosts = inventory_hosts(["buggy"])
+
+    def work(host: Host) -> HostReading:
+        raise RuntimeError("bug")
+
+    assert [r.status for r in iterate_fleet(hosts, work, NO_PAUSE)] == ["error"]
+    with_traceback = [r for r in caplog.records if r.exc_info]
+    assert with_traceback and all(r.levelno == logging.DEBUG for r in with_traceback)
