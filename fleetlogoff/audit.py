@@ -99,6 +99,7 @@ class AuditLog:
             pass  # the disk is failing: the reader skips a line that is not JSON
 
     def close(self) -> None:
+        """Close the file (every line is already on disk)."""
         with self._lock:
             os.close(self._fd)
 

@@ -66,6 +66,7 @@ class Recap:
         self.events: list[Event] = []
 
     def add(self, event: Event) -> None:
+        """Count one event (thread-safe)."""
         with self._lock:
             self.events.append(event)
             if event.kind == Kind.INTERRUPTED:
@@ -86,11 +87,13 @@ class Recap:
                 tally.internal_error = event.reason
 
     def total(self, column: str) -> int:
+        """One column summed over the hosts."""
         with self._lock:
             return sum(t.counts[column] for t in self.hosts.values())
 
     @property
     def unreachable_hosts(self) -> int:
+        """Hosts some phase could not reach."""
         with self._lock:
             return sum(1 for t in self.hosts.values() if t.unreachable)
 

@@ -71,6 +71,7 @@ class ApplyOptions:
 
     @property
     def plan_source(self) -> PlanSource:
+        """Where the plan comes from (for apply_plan)."""
         return PlanSource(self.source, self.fleet, self.select, self.inventory, self.max_plan_age)
 
 

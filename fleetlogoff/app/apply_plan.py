@@ -73,17 +73,7 @@ def load_saved_plan(
         plan = read_plan(options.source)
     except PlanFileError as exc:
         raise RefusedError(f"invalid plan {exc}") from exc
-    age = env.clock() - plan.created
-    if -age > MAX_CLOCK_SKEW:
-        raise RefusedError(
-            f"plan is dated {int(-age.total_seconds() // 60)} min in the future "
-            f"({plan.created.isoformat(timespec='seconds')}): a clock is wrong; make a new plan"
-        )
-    if age > options.max_plan_age:
-        raise RefusedError(
-            f"plan is {int(age.total_seconds() // 60)} min old (--max-plan-age allows "
-            f"{int(options.max_plan_age.total_seconds() // 60)} min): make a new plan"
-        )
+    _check_age(plan, options.max_plan_age, env)
     fleet = FleetOptions(
         inventory=options.inventory or plan.inventory_source,
         limit=plan.limit,
@@ -105,9 +95,26 @@ def load_saved_plan(
     return plan, by_name, selection
 
 
+def _check_age(plan: Plan, max_age: timedelta, env: Environment) -> None:
+    """A plan too old to trust, or dated in the future (a clock is wrong: its age proves
+    nothing) is refused."""
+    age = env.clock() - plan.created
+    if -age > MAX_CLOCK_SKEW:
+        raise RefusedError(
+            f"plan is dated {int(-age.total_seconds() // 60)} min in the future "
+            f"({plan.created.isoformat(timespec='seconds')}): a clock is wrong; make a new plan"
+        )
+    if age > max_age:
+        raise RefusedError(
+            f"plan is {int(age.total_seconds() // 60)} min old (--max-plan-age allows "
+            f"{int(max_age.total_seconds() // 60)} min): make a new plan"
+        )
+
+
 def make_fresh_plan(
     options: PlanSource, env: Environment, connector: Connector
 ) -> tuple[Plan, dict[str, Host], Selection]:
+    """Plan now from the inventory (apply INVENTORY), as `plan` would."""
     plan, hosts, selection = plan_fleet(
         PlanOptions(fleet=options.fleet, select=options.select), env, connector
     )

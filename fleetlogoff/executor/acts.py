@@ -56,6 +56,7 @@ class HostLink:
         self._session: HostSession | None = None
 
     def remaining_s(self) -> float:
+        """Seconds left before the host's deadline."""
         return (self._deadline - self._clock()).total_seconds()
 
     def session(self) -> HostSession:
@@ -89,6 +90,7 @@ class HostLink:
         return transient and self.remaining_s() > self._settings.retry_pause_s
 
     def pause(self) -> None:
+        """The pause before another attempt."""
         self._sleep(self._settings.retry_pause_s)
 
     def command_timeout(self) -> float:

@@ -120,12 +120,14 @@ class Ledger:
             self._sent.add((host, session.id))
 
     def was_sent(self, host: str, session: Session) -> bool:
+        """Whether its logoff_sent line was written (its logoff may have run)."""
         with self._lock:
             return (host, session.id) in self._sent
 
     # -- questions ----------------------------------------------------------------------
 
     def has_outcome(self, host: str, session: Session) -> bool:
+        """Whether the target's outcome is already recorded."""
         with self._lock:
             return (host, session.id) in self._outcomes
 
@@ -155,10 +157,6 @@ class Ledger:
                 for key, s in self._targets.items()
                 if key[0] == host and key in self._promised and key not in self._sent
             ]
-
-    def outcome_of(self, host: str, session: Session) -> Kind | None:
-        with self._lock:
-            return self._outcomes.get((host, session.id))
 
     def hosts_with(self, kinds: frozenset[Kind]) -> set[str]:
         """Hosts where some target ended with one of `kinds`."""

@@ -55,12 +55,14 @@ class HostSteps:
         self._sleep = sleep
 
     def window_closed(self, host: Host, needed: timedelta) -> str | None:
+        """Why the host may not act now (its window leaves less than `needed`), or None."""
         if self._settings.ignore_windows:
             return None
         status = host_window(host, self._clock(), needed)
         return None if status.fits else f"maintenance window: {status.text}"
 
     def skip_host(self, work: Work, why: str) -> None:
+        """Not started on this host: its open targets are not attempted, saying why."""
         self._ledger.event(Kind.HOST_SKIPPED, work.host.name, reason=why)
         for target in self._ledger.open_targets(work.host.name):
             self._ledger.outcome(Kind.NOT_ATTEMPTED, work.host.name, target, why)
@@ -113,6 +115,7 @@ class HostSteps:
         self._ledger.promise(host.name, target, promised, text)
 
     def settle_unwarned(self, work: Work, why: str, error: ErrorInfo) -> None:
+        """The warning phase ended badly on this host: who was not warned never will be."""
         for target in self._ledger.open_targets(work.host.name):
             if self._ledger.deadline(work.host.name, target) is None:
                 self._ledger.outcome(
@@ -120,6 +123,7 @@ class HostSteps:
                 )
 
     def values(self, host: Host, target: Session, deadline: datetime | None) -> dict[str, str]:
+        """The message placeholders for `target`, now."""
         return message_values(host, target, deadline, self._clock())
 
     def notify_host(

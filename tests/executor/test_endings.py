@@ -13,6 +13,7 @@ from fleetlogoff.executor import ApplySettings
 from fleetlogoff.lab.commands import LogoffBehaviour
 from fleetlogoff.lab.host import SimHost
 from fleetlogoff.lab.sessions import Session as LabSession
+from fleetlogoff.transport import CommandOutput
 
 from .fakes import FakeTime, Fault, Run, assert_warned_before_every_logoff, busy, lab_host, stale
 
@@ -244,3 +245,34 @@ def test_a_warned_user_who_comes_back_is_spared_and_told() -> None:
     run = Run(hosts, time, WARN, emit_hook=ann_returns).execute()
     assert run.outcomes() == {("rds-0", 2): Kind.SPARED}
     assert cancelled_users(run) == {"ann"} and run.logoffs("rds-0") == []
+
+
+def test_a_notice_that_cannot_be_delivered_is_recorded_as_such() -> None:
+    time = FakeTime()
+    denied = CommandOutput(b"", b"Error [5]:Access is denied.\r\n", 1)
+    # msg: the two warnings go out; the first cancel notice is refused by the host.
+    fault = Fault("rds-0", "msg", nth=3, kind=None, output=denied)
+    run = Run(
+        fleet(time, 1),
+        time,
+        WARN,
+        faults=[fault],
+        stop_when=lambda r: Kind.WAIT_STARTED in r.kinds(),
+    ).execute()
+    notices = run.of(Kind.CANCEL_NOTICE)
+    assert [n.data["delivered"] for n in notices] == [False, True]
+    assert notices[0].error is not None and notices[0].error.code == 5
+    assert "not delivered" in notices[0].reason
+
+
+def test_batches_by_percentage_stop_at_the_failure_limit() -> None:
+    time = FakeTime()
+    bad = lab_host("rds-bad", time, stale(2, "x", time), logoff=LogoffBehaviour(error_code=1460))
+    settings = ApplySettings(warn=timedelta(0), forks=1, batch_percent=50, max_fail_percentage=40)
+    run = Run([bad, *fleet(time, 3)], time, settings).execute()
+    outcomes = run.outcomes()
+    assert outcomes[("rds-bad", 2)] == Kind.FAILED
+    assert {outcomes[("rds-0", s)] for s in (2, 3)} == {Kind.LOGGED_OFF}  # same batch
+    assert {e.host for e in run.of(Kind.HOST_SKIPPED)} == {"rds-1", "rds-2"}
+    error = run.of(Kind.FAILED)[0].error
+    assert error is not None and error.code == 1460
