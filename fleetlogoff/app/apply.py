@@ -25,7 +25,8 @@ from fleetlogoff.app.apply_plan import (
     make_fresh_plan,
 )
 from fleetlogoff.app.fleet import FleetOptions, SelectOptions
-from fleetlogoff.app.record import RunRecord, StopRequest
+from fleetlogoff.app.plan import plan_exit_status
+from fleetlogoff.app.record import RunRecord, StopRequest, on_screen
 from fleetlogoff.app.status import ExitStatus
 from fleetlogoff.audit import AuditError, AuditLog, default_audit_path
 from fleetlogoff.env import Environment
@@ -98,16 +99,14 @@ def _apply(
     options: ApplyOptions, env: Environment, connector: Connector, request: StopRequest
 ) -> ExitStatus:
     check_source_exists(options.source)
-    if is_plan_file(options.source):
-        plan, hosts, selection = load_saved_plan(options.plan_source, env)
-        if options.check:
-            render_plan(make_console(env.stdout, color=env.color), plan)
-    else:
-        plan, hosts, selection = make_fresh_plan(options.plan_source, env, connector)
-        render_plan(make_console(env.stdout, color=env.color), plan)
+    try:
+        with request.interruptible():
+            plan, hosts, selection = _the_plan(options, env, connector)
+    except KeyboardInterrupt:
+        raise CancelledError("interrupted while planning: nothing was done") from None
     if options.check:
         env.stdout.write("Check mode: nothing was done.\n")
-        return ExitStatus.CHANGES if options.detailed_exitcode and plan.target_count else _ok(plan)
+        return plan_exit_status(plan, detailed=options.detailed_exitcode)  # as `plan` does
     if plan.target_count == 0:
         env.stdout.write("Nothing to log off.\n")
         return ExitStatus.NOTHING_TO_DO if options.detailed_exitcode else _ok(plan)
@@ -127,6 +126,21 @@ def _apply(
         status = _execute(plan, hosts, selection, options, env, connector, request.event, audit)
     _say(env, f"audit log: {audit_path}\n")
     return status
+
+
+def _the_plan(
+    options: ApplyOptions, env: Environment, connector: Connector
+) -> tuple[Plan, dict[str, Host], Selection]:
+    """The saved plan, checked against its inputs, or a fresh one; shown unless saved and
+    not in check mode (its owner reviewed it when it was made)."""
+    if is_plan_file(options.source):
+        plan, hosts, selection = load_saved_plan(options.plan_source, env)
+        if options.check:
+            render_plan(make_console(env.stdout, color=env.color), plan)
+    else:
+        plan, hosts, selection = make_fresh_plan(options.plan_source, env, connector)
+        render_plan(make_console(env.stdout, color=env.color), plan)
+    return plan, hosts, selection
 
 
 def _say(env: Environment, line: str) -> None:
@@ -158,7 +172,7 @@ def confirm(
     env.stdout.write(confirmation_text(plan, hosts, options.settings, env.clock()))
     env.stdout.flush()
     try:
-        with request.prompting():
+        with request.interruptible():
             answer = env.stdin.readline()
     except KeyboardInterrupt:
         raise CancelledError("at the prompt: nothing was done") from None
@@ -238,7 +252,7 @@ def _execute(
     console = make_console(env.stdout, color=env.color)
     recap = Recap([h.name for h in plan.hosts if h.targets])
     digest = plan_digest(plan)
-    with ApplyView(console, len(recap.hosts), quiet=options.fleet.quiet) as view:
+    with on_screen(ApplyView(console, len(recap.hosts), quiet=options.fleet.quiet)) as view:
         record = RunRecord(audit, recap, view.on_event, stop)
         started = _run_started(plan, hosts, options, env, digest)
         record.emit(started)
@@ -295,7 +309,7 @@ def _run_executor(
         stop=stop,
     )
     try:
-        return executor.run(view.countdown)
+        return executor.run(record.countdown(view.countdown))
     except Exception as exc:
         log.debug("internal error", exc_info=True)
         error = ErrorInfo.from_exception(exc)

@@ -7,42 +7,59 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
+from typing import TypeVar
 
 from fleetlogoff.audit import AuditError, AuditLog
 from fleetlogoff.events import PRE_RECORDS, Event
 from fleetlogoff.recap import Recap
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class StopRequest:
     """Asks a run to stop: no new act starts, acts in flight finish, warned users are told.
 
-    Called from a signal handler (Ctrl-C, SIGTERM, SIGHUP). While apply waits at its y/N
-    prompt, nothing has been done yet, so the request also interrupts the read: the run
-    ends at once instead of waiting for an answer that would be ignored.
+    Called from a signal handler (Ctrl-C, SIGTERM, SIGHUP). Before anything is acted on
+    (while apply plans, and at its y/N prompt) the request also interrupts what the main
+    thread is doing: the run ends at once instead of finishing work that would be thrown
+    away.
     """
 
     def __init__(self, event: threading.Event | None = None) -> None:
         self.event = event if event is not None else threading.Event()
-        self._prompting = False
+        self._interruptible = False
 
     def __call__(self, *_signal: object) -> None:
         self.event.set()
-        if self._prompting:
-            raise KeyboardInterrupt  # ends the blocking read in the main thread
+        if self._interruptible:
+            raise KeyboardInterrupt  # raised in the main thread, where handlers run
 
     @contextmanager
-    def prompting(self) -> Iterator[None]:
-        """While inside, a stop request interrupts (raises KeyboardInterrupt)."""
+    def interruptible(self) -> Iterator[None]:
+        """While inside, a stop request raises KeyboardInterrupt (nothing is acted on)."""
         if self.event.is_set():
             raise KeyboardInterrupt
-        self._prompting = True
+        self._interruptible = True
         try:
             yield
         finally:
-            self._prompting = False
+            self._interruptible = False
+
+
+@contextmanager
+def on_screen(display: AbstractContextManager[T]) -> Iterator[T]:
+    """Run inside a live display; a terminal that is gone when the display closes (SIGHUP
+    after a dropped SSH session) is not an error of the run."""
+    shown = display.__enter__()
+    try:
+        yield shown
+    finally:
+        try:
+            display.__exit__(None, None, None)
+        except OSError:
+            log.debug("the screen is gone; the display is not closed on it", exc_info=True)
 
 
 class RunRecord:
@@ -84,9 +101,17 @@ class RunRecord:
         if not written and self.failure is not None and event.kind in PRE_RECORDS:
             raise AuditError(self.failure.path, self.failure.reason)
         self._recap.add(event)
-        if self._screen_ok:
-            try:
-                self._show(event)
-            except OSError:  # the terminal went away (SIGHUP): the run goes on, recorded
-                self._screen_ok = False
-                log.debug("the screen is gone; events go on to the audit log", exc_info=True)
+        self._draw(self._show, event)
+
+    def countdown(self, show: Callable[[float], None]) -> Callable[[float], None]:
+        """`show` for the countdown, drawn while the screen is there."""
+        return lambda remaining_s: self._draw(show, remaining_s)
+
+    def _draw(self, show: Callable[[T], None], value: T) -> None:
+        if not self._screen_ok:
+            return
+        try:
+            show(value)
+        except OSError:  # the terminal went away (SIGHUP): the run goes on, recorded
+            self._screen_ok = False
+            log.debug("the screen is gone; the audit log goes on", exc_info=True)

@@ -48,16 +48,25 @@ def _hosts(count: int) -> list[SimHost]:
     ]
 
 
-def _child(argv: list[str], fsize: int | None = None, **kwargs: Any) -> subprocess.Popen[str]:
+def _child(
+    argv: list[str],
+    fsize: int | None = None,
+    colour: bool = False,
+    **kwargs: Any,
+) -> subprocess.Popen[str]:
     """`python -m fleetlogoff ARGV` in its own process (RLIMIT_FSIZE: a disk that is full
-    past `fsize` bytes per file, without mounting anything)."""
+    past `fsize` bytes per file, without mounting anything; `colour`: the live display on
+    a terminal, else NO_COLOR)."""
+    environ = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    if not colour:
+        environ["NO_COLOR"] = "1"
     limit = (
         "" if fsize is None else f"resource.setrlimit(resource.RLIMIT_FSIZE, ({fsize}, {fsize}));"
     )
     code = f"import resource, sys; {limit} from fleetlogoff.__main__ import run; run()"
     return subprocess.Popen(
         [sys.executable, "-c", code, *argv],
-        env={**os.environ, "NO_COLOR": "1"},
+        env=environ,
         text=True,
         **kwargs,
     )
@@ -265,7 +274,8 @@ def test_the_report_and_the_audit_log_tell_the_same_run(tmp_path: Path) -> None:
     ]
 
 
-def test_a_dropped_ssh_session_still_tells_the_users(tmp_path: Path) -> None:
+@pytest.mark.parametrize("live", [False, True], ids=["plain", "live-display"])
+def test_a_dropped_ssh_session_still_tells_the_users(tmp_path: Path, live: bool) -> None:
     """The terminal goes away (its other end closed), then SIGHUP arrives, as when an SSH
     session drops: the screen is gone, but the users are told and the record ends."""
     hosts = _hosts(2)
@@ -282,7 +292,7 @@ def test_a_dropped_ssh_session_still_tells_the_users(tmp_path: Path) -> None:
             "--audit-log",
             str(audit),
         ]
-        child = _child(argv, stdin=child_end, stdout=child_end, stderr=child_end)
+        child = _child(argv, colour=live, stdin=child_end, stdout=child_end, stderr=child_end)
         os.close(child_end)
         _wait_for_event(audit, "wait_started", child)
         os.close(main_end)  # the terminal is gone: writes to it fail from now on
