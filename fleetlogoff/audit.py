@@ -1,21 +1,41 @@
 """The audit trail: one JSON line per event, flushed and fsynced as it happens, so a crash
-or a kill -9 leaves a true record of everything done up to that moment."""
+or a kill -9 leaves a true record of everything done up to that moment (schema:
+docs/audit-and-report.md).
+
+Every write is checked: a short write, a full disk (ENOSPC, EFBIG) or an I/O error (EIO)
+raises AuditError, and the partial line is cut off again so the file stays whole lines.
+apply then acts on nothing more: a logoff whose logoff_sent line cannot be written is not
+sent.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 
-from fleetlogoff.errors import FleetLogoffError
-from fleetlogoff.events import Event
+from fleetlogoff.events import Event, RecordError
+
+# os.write's shape, injected by tests to simulate short writes and full disks.
+Writer = Callable[[int, bytes], int]
+AUDIT_FORMAT = 1  # the `v` of every line; docs/audit-and-report.md
 
 
-class AuditError(FleetLogoffError):
-    """The audit log cannot be written; apply refuses to act without one."""
+class AuditError(RecordError):
+    """The audit log cannot be opened or written; apply acts on nothing without it.
+
+    Attributes:
+        path: the audit log.
+        reason: what failed, in the system's words.
+    """
+
+    def __init__(self, path: Path, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"audit log {path}: {reason}")
 
 
 def default_audit_path(environ: Mapping[str, str]) -> Path:
@@ -25,36 +45,24 @@ def default_audit_path(environ: Mapping[str, str]) -> Path:
 
 
 def event_record(event: Event, run_id: str) -> dict[str, object]:
-    record: dict[str, object] = {
-        "time": event.time.isoformat(timespec="milliseconds"),
-        "run": run_id,
-        "event": event.kind.value,
-    }
-    if event.host is not None:
-        record["host"] = event.host
-    if event.session_id is not None:
-        record["session_id"] = event.session_id
-    if event.username is not None:
-        record["username"] = event.username
-    if event.reason:
-        record["reason"] = event.reason
-    record.update(event.data)
-    return record
+    """One audit line: the format version, the run id, then the event's own fields."""
+    return {**event.document(), "v": AUDIT_FORMAT, "run": run_id}
 
 
 class AuditLog:
     """Append-only JSON lines; thread-safe; every line on disk before `write` returns."""
 
-    def __init__(self, path: Path, run_id: str) -> None:
+    def __init__(self, path: Path, run_id: str, writer: Writer = os.write) -> None:
         self.path = path
         self._run_id = run_id
+        self._write = writer
         self._lock = threading.Lock()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             # O_APPEND: concurrent runs interleave whole lines, never overwrite each other.
             self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         except OSError as exc:
-            raise AuditError(f"audit log {path}: cannot open: {exc.strerror}") from exc
+            raise AuditError(path, f"cannot open: {exc.strerror or exc}") from exc
 
     @property
     def run_id(self) -> str:
@@ -62,16 +70,41 @@ class AuditLog:
         return self._run_id
 
     def write(self, event: Event) -> None:
-        line = json.dumps(event_record(event, self._run_id), ensure_ascii=False) + "\n"
-        data = line.encode("utf-8")
+        """Append one event's line and fsync it.
+
+        Raises:
+            AuditError: the line is not (wholly) on disk.
+        """
+        line = json.dumps(event_record(event, self.run_id), ensure_ascii=False, sort_keys=True)
+        data = (line + "\n").encode("utf-8")
         with self._lock:
+            written = 0
             try:
-                os.write(self._fd, data)
+                while written < len(data):
+                    count = self._write(self._fd, data[written:])
+                    if count <= 0:
+                        raise OSError(0, "short write: nothing written")
+                    written += count
                 os.fsync(self._fd)
             except OSError as exc:
-                raise AuditError(f"audit log {self.path}: write failed: {exc.strerror}") from exc
+                self._cut_partial_line(written)
+                reason = exc.strerror or str(exc)
+                raise AuditError(self.path, f"write failed: {reason}") from exc
+
+    def _cut_partial_line(self, written: int) -> None:
+        """Take back the part of a line that made it to disk, if it is still the file's end
+        (another run appending meanwhile keeps its line: then ours stays cut short)."""
+        if written <= 0:
+            return
+        try:
+            ours_end = os.lseek(self._fd, 0, os.SEEK_CUR)  # O_APPEND: just past our bytes
+            if os.fstat(self._fd).st_size == ours_end:
+                os.ftruncate(self._fd, ours_end - written)
+        except OSError:
+            pass  # the disk is failing: the reader skips a line that is not JSON
 
     def close(self) -> None:
+        """Close the file (every line is already on disk)."""
         with self._lock:
             os.close(self._fd)
 

@@ -215,7 +215,7 @@ def iterate_fleet(
             try:
                 yield future.result()
             except Exception as exc:  # a bug must not hide the other hosts' results
-                log.exception("%s: unexpected failure", host.name)
+                log.debug("%s: unexpected failure", host.name, exc_info=True)  # --debug only
                 yield HostReading(host, "error", f"internal error: {type(exc).__name__}: {exc}")
 
 

@@ -7,8 +7,6 @@ field or an unknown format version refuses the whole plan with one line naming t
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
@@ -17,6 +15,7 @@ from typing import Any
 from fleetlogoff import __version__
 from fleetlogoff.errors import FleetLogoffError
 from fleetlogoff.model import Session
+from fleetlogoff.output_file import write_atomically
 from fleetlogoff.parsers.json_out import (
     DocumentError,
     facts_document,
@@ -28,7 +27,8 @@ from fleetlogoff.planner import HostPlan, Plan, PlannedSession
 from fleetlogoff.rules import KeptFrom
 from fleetlogoff.windows import WindowStatus
 
-FORMAT_VERSION = 1
+# 2: rules digest of a canonical form (planner.RULES_DIGEST_VERSION 2), absolute paths.
+FORMAT_VERSION = 2
 
 
 class PlanFileError(FleetLogoffError):
@@ -38,6 +38,14 @@ class PlanFileError(FleetLogoffError):
         self.path = path
         self.reason = reason
         super().__init__(f"{path}: {reason}")
+
+
+def canonical_json(document: object) -> bytes:
+    """The one byte form of a JSON document that digests are taken of: keys sorted, no
+    insignificant blanks, ASCII only (so no Unicode normalisation question), no NaN."""
+    return json.dumps(
+        document, sort_keys=True, ensure_ascii=True, separators=(",", ":"), allow_nan=False
+    ).encode("ascii")
 
 
 def session_document(session: Session) -> dict[str, Any]:
@@ -105,55 +113,102 @@ def _host_document(host: HostPlan, created: datetime) -> dict[str, Any]:
 
 
 def write_plan(plan: Plan, path: str) -> None:
-    """Write atomically: a crash leaves the old file or the new one, never half of one."""
-    text = json.dumps(plan_document(plan), indent=2, ensure_ascii=False) + "\n"
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=".plan-", dir=target.parent or Path("."))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write atomically through a checked path (output_file.py): a crash leaves the old file
+    or the new one, never half of one; a directory, symlink or device is never replaced.
+
+    Raises:
+        OutputPathError: the path cannot take a plan (exit code 64).
+        OutputWriteError: the disk refused it (nothing replaced).
+    """
+    text = json.dumps(plan_document(plan), indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+    write_atomically(path, text.encode("utf-8"))
 
 
 def read_plan(path: str) -> Plan:
-    """Read and validate a plan file."""
+    """Read and validate a plan file.
+
+    Raises:
+        PlanFileError: one line naming what is wrong, for any file that is not a plan this
+            version of fleetlogoff wrote (unreadable, not UTF-8, not JSON, too deep, NaN,
+            a missing or mistyped field, a timestamp without a zone, another version).
+    """
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        data = Path(path).read_bytes()
     except OSError as exc:
-        raise PlanFileError(path, f"cannot read: {exc.strerror}") from exc
+        raise PlanFileError(path, f"cannot read: {exc.strerror or exc}") from exc
     try:
-        document = json.loads(text)
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PlanFileError(path, f"not UTF-8 (byte {exc.start})") from exc
+    try:
+        document = json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
         raise PlanFileError(path, f"not JSON (line {exc.lineno}): {exc.msg}") from exc
+    except (RecursionError, ValueError) as exc:
+        raise PlanFileError(path, f"not a plan: {exc}") from exc
     return plan_from_document(document, path)
+
+
+def _no_constant(name: str) -> object:
+    raise ValueError(f"{name} is not a number a plan holds")
 
 
 def plan_from_document(document: object, path: str) -> Plan:
     """Rebuild a Plan, refusing anything malformed."""
     doc = _mapping(document, "document", path)
     version = doc.get("format_version")
-    if version != FORMAT_VERSION:
-        raise PlanFileError(path, f"format_version {version!r} is not {FORMAT_VERSION}")
+    if not isinstance(version, int) or isinstance(version, bool) or version != FORMAT_VERSION:
+        raise PlanFileError(
+            path,
+            f"format_version {version!r} is not {FORMAT_VERSION}: make the plan again with "
+            "this fleetlogoff",
+        )
     inventory = _mapping(doc.get("inventory"), "inventory", path)
     rules = _mapping(doc.get("rules"), "rules", path)
     hosts = doc.get("hosts")
     if not isinstance(hosts, list):
         raise PlanFileError(path, "hosts: expected a list")
-    return Plan(
-        created=_datetime(doc.get("created"), "created", path),
+    plan = Plan(
+        created=_instant(doc.get("created"), "created", path),
         inventory_source=_str(inventory, "source", path, "inventory"),
         inventory_digest=_str(inventory, "digest", path, "inventory"),
         rules_source=_str(rules, "source", path, "rules"),
         rules_digest=_str(rules, "digest", path, "rules"),
         limit=_optional_str(doc, "limit", path),
         hosts=tuple(_host_from(h, f"hosts[{i}]", path) for i, h in enumerate(hosts)),
-        rules_spec=dict(_mapping(rules.get("spec", {}), "rules.spec", path)),
+        rules_spec=_spec_from(rules.get("spec"), path),
     )
+    _check_unique(plan, path)
+    return plan
+
+
+_SPEC_LISTS = ("users", "states", "sessions")
+_SPEC_OPTIONAL = ("rules_file", "idle")
+
+
+def _spec_from(value: object, path: str) -> dict[str, object]:
+    """How the selection was given: rebuilt by apply, so every field is checked here."""
+    spec = _mapping(value, "rules.spec", path)
+    unknown = sorted(set(spec) - set(_SPEC_LISTS) - set(_SPEC_OPTIONAL))
+    if unknown:
+        raise PlanFileError(path, f"rules.spec: unknown field {unknown[0]!r}")
+    for key in _SPEC_LISTS:
+        items = spec.get(key, [])
+        if not isinstance(items, list) or not all(isinstance(v, str) for v in items):
+            raise PlanFileError(path, f"rules.spec.{key}: expected a list of strings")
+    for key in _SPEC_OPTIONAL:
+        _optional_str(spec, key, path, "rules.spec")
+    return dict(spec)
+
+
+def _check_unique(plan: Plan, path: str) -> None:
+    names = [h.name for h in plan.hosts]
+    if len(set(names)) != len(names):
+        raise PlanFileError(path, "hosts: a host appears twice")
+    for index, host in enumerate(plan.hosts):
+        ids = [p.session.id for p in host.sessions]
+        if len(set(ids)) != len(ids):
+            raise PlanFileError(path, f"hosts[{index}].sessions: a session id appears twice")
 
 
 def _host_from(value: object, where: str, path: str) -> HostPlan:
@@ -170,23 +225,47 @@ def _host_from(value: object, where: str, path: str) -> HostPlan:
         read_facts = facts_from_document(facts, f"{where}.facts") if facts is not None else None
     except DocumentError as exc:
         raise PlanFileError(path, str(exc)) from exc
+    planned = tuple(
+        _planned_from(s, f"{where}.sessions[{i}]", path) for i, s in enumerate(sessions)
+    )
+    _check_targets(host, sessions, where, path)
     return HostPlan(
         name=_str(host, "name", path, where),
         address=_str(host, "address", path, where),
         status=status,  # type: ignore[arg-type]  # checked against the Literal just above
         error=_optional_str(host, "error", path, where),
         raw=_optional_str(host, "raw", path, where) or "",
-        sessions=tuple(
-            _planned_from(s, f"{where}.sessions[{i}]", path) for i, s in enumerate(sessions)
-        ),
-        window=WindowStatus(
-            is_open=bool(window.get("open")),
-            fits=bool(window.get("fits")),
-            closes_at=_optional_datetime(window.get("closes_at"), f"{where}.window", path),
-            opens_at=_optional_datetime(window.get("opens_at"), f"{where}.window", path),
-            text=str(window.get("text", "")),
-        ),
+        sessions=planned,
+        window=_window_from(window, f"{where}.window", path),
         facts=read_facts,
+    )
+
+
+def _check_targets(host: Mapping[str, Any], sessions: list[Any], where: str, path: str) -> None:
+    """`targets` repeats the sessions whose action is target: a reviewer reads it, apply
+    acts on `sessions`, so the two must say the same."""
+    targets = host.get("targets")
+    if not isinstance(targets, list) or not all(isinstance(t, dict) for t in targets):
+        raise PlanFileError(path, f"{where}.targets: expected a list of objects")
+    listed = [t.get("id") for t in targets]
+    acted = [s.get("id") for s in sessions if isinstance(s, dict) and s.get("action") == "target"]
+    if listed != acted:
+        raise PlanFileError(path, f"{where}.targets: not the sessions whose action is target")
+
+
+def _window_from(window: Mapping[str, Any], where: str, path: str) -> WindowStatus:
+    flags = {}
+    for key in ("open", "fits"):
+        flag = window.get(key)
+        if not isinstance(flag, bool):
+            raise PlanFileError(path, f"{where}.{key}: expected true or false")
+        flags[key] = flag
+    return WindowStatus(
+        is_open=flags["open"],
+        fits=flags["fits"],
+        closes_at=_optional_instant(window.get("closes_at"), f"{where}.closes_at", path),
+        opens_at=_optional_instant(window.get("opens_at"), f"{where}.opens_at", path),
+        text=_str(window, "text", path, where),
     )
 
 
@@ -246,8 +325,8 @@ def _optional_str(doc: Mapping[str, Any], key: str, path: str, where: str = "") 
     return value
 
 
-def _datetime(value: object, where: str, path: str) -> datetime:
-    parsed = _optional_datetime(value, where, path)
+def _instant(value: object, where: str, path: str) -> datetime:
+    parsed = _optional_instant(value, where, path)
     if parsed is None:
         raise PlanFileError(path, f"{where}: missing timestamp")
     return parsed
@@ -261,7 +340,16 @@ def _optional_datetime(value: object, where: str, path: str) -> datetime | None:
     try:
         return datetime.fromisoformat(value)
     except ValueError as exc:
-        raise PlanFileError(path, f"{where}: bad timestamp {value!r}") from exc
+        raise PlanFileError(path, f"{where}: bad timestamp {value[:40]!r}") from exc
+
+
+def _optional_instant(value: object, where: str, path: str) -> datetime | None:
+    """An aware timestamp: the plan's own times are instants (UTC); a naive one could be
+    read in any zone, so it is refused. (Logon times are host wall times, and naive.)"""
+    parsed = _optional_datetime(value, where, path)
+    if parsed is not None and parsed.utcoffset() is None:
+        raise PlanFileError(path, f"{where}: timestamp {str(value)[:40]!r} has no time zone")
+    return parsed
 
 
 def _join(where: str, key: str) -> str:

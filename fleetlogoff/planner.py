@@ -6,8 +6,9 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field, fields, is_dataclass
+from datetime import UTC, datetime, time, timedelta
+from enum import Enum
 from typing import Literal
 
 from fleetlogoff.conditions import LogonAge
@@ -235,18 +236,25 @@ class Plan:
         return tuple(h for h in self.hosts if h.status != "ok")
 
 
+# Bumped whenever what the rules digest covers, or how, changes: a plan with another
+# version is refused as made by another fleetlogoff, never as "rules changed".
+RULES_DIGEST_VERSION = 2
+
+
 def rules_digest(hosts: Sequence[Host], selection: Selection) -> str:
     """A digest of every decision input but the sessions: rules and protections per host.
 
     apply refuses a plan whose digest no longer matches, so an edited rule cannot ride on
-    an old approval.
+    an old approval. The digest is of a canonical form (canonical_form: sets sorted,
+    enums by value, no repr()), so every process computes the same one whatever its
+    hash seed.
     """
     # Hosts share their rule tuples (group vars, --rules): describe each tuple once.
-    described: dict[int, list[str]] = {}
+    described: dict[int, object] = {}
 
-    def describe(rules: tuple[Rule, ...]) -> list[str]:
+    def describe(rules: tuple[Rule, ...]) -> object:
         if id(rules) not in described:
-            described[id(rules)] = [repr(rule) for rule in rules]
+            described[id(rules)] = canonical_form(rules)
         return described[id(rules)]
 
     effective = {
@@ -258,8 +266,44 @@ def rules_digest(hosts: Sequence[Host], selection: Selection) -> str:
         ]
         for host in hosts
     }
-    canonical = json.dumps(effective, sort_keys=True, ensure_ascii=True)
-    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+    document = {"digest_version": RULES_DIGEST_VERSION, "hosts": effective}
+    canonical = json.dumps(document, sort_keys=True, ensure_ascii=True, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(canonical.encode("ascii")).hexdigest()
+
+
+def canonical_form(value: object) -> object:
+    """A JSON value that describes `value` the same way in every process.
+
+    Dataclasses become objects named by their type, sets sorted lists, enums their value,
+    durations seconds. Anything else is refused rather than described by repr(), whose
+    text for a set follows the process's string hash seed.
+
+    Raises:
+        TypeError: a value with no canonical form.
+    """
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, Enum):
+        return canonical_form(value.value)
+    if isinstance(value, float):
+        return repr(value)  # float repr is exact and seed-independent
+    if isinstance(value, frozenset | set):
+        items = [canonical_form(v) for v in value]
+        return sorted(items, key=lambda v: json.dumps(v, sort_keys=True))
+    if isinstance(value, tuple | list):
+        return [canonical_form(v) for v in value]
+    if isinstance(value, Mapping):
+        return {
+            str(k): canonical_form(v) for k, v in sorted(value.items(), key=lambda i: str(i[0]))
+        }
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, datetime | time):
+        return value.isoformat()
+    if is_dataclass(value) and not isinstance(value, type):
+        described = {f.name: canonical_form(getattr(value, f.name)) for f in fields(value)}
+        return {"type": type(value).__name__, **described}
+    raise TypeError(f"no canonical form for {type(value).__name__}")
 
 
 def _strings(value: object) -> tuple[str, ...]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from fleetlogoff.collect import CollectOptions, HostReading, gather, start_reading
 from fleetlogoff.env import Environment
@@ -68,8 +69,9 @@ def load_fleet(options: FleetOptions, env: Environment) -> tuple[Inventory, tupl
 
 def select_spec(options: SelectOptions) -> dict[str, object]:
     """The selection as the plan file keeps it."""
+    rules_file = str(Path(options.rules_file).absolute()) if options.rules_file else None
     return {
-        "rules_file": options.rules_file,
+        "rules_file": rules_file,  # absolute: apply finds it from any folder
         "users": list(options.users),
         "states": list(options.states),
         "idle": options.idle,

@@ -288,10 +288,9 @@ def _apply_options(options: LogoffOptions, source: str) -> ApplyOptions:
             ask_pass=options.ask_pass,
             quiet=options.quiet,
         ),
-        settings=options.settings,
-        yes=options.yes,
         # An explicit logoff acts now, as logoff.exe does; windows schedule rule-based runs.
-        ignore_windows=True,
+        settings=replace(options.settings, ignore_windows=True),
+        yes=options.yes,
         audit_log=options.audit_log,
         report=options.report,
     )

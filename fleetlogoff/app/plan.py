@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 from fleetlogoff.app.export import write_plan_csv
@@ -18,6 +19,7 @@ from fleetlogoff.app.status import ExitStatus
 from fleetlogoff.collect import HostReading
 from fleetlogoff.env import Environment
 from fleetlogoff.model import Host
+from fleetlogoff.output_file import prepare_output
 from fleetlogoff.plan_file import plan_document, write_plan
 from fleetlogoff.planner import HostPlan, Plan, Selection, plan_host, rules_digest
 from fleetlogoff.transport import Connector
@@ -63,7 +65,8 @@ def plan_fleet(
     read_fleet(hosts, options.fleet, env, connector, on_reading=judge)
     plan = Plan(
         created=now,
-        inventory_source=inventory.source,
+        # Absolute, so `apply PLAN` works from any folder (a CI job's plan artifact).
+        inventory_source=str(Path(inventory.source).absolute()),
         inventory_digest=inventory.digest,
         rules_source=selection.source,
         rules_digest=rules_digest(hosts, selection),
@@ -75,6 +78,8 @@ def plan_fleet(
 
 
 def run_plan(options: PlanOptions, env: Environment, connector: Connector) -> ExitStatus:
+    if options.output:
+        prepare_output(options.output)  # a bad -o path fails before the fleet is read
     plan, _, _ = plan_fleet(options, env, connector)
     if options.output:
         write_plan(plan, options.output)

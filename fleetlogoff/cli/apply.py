@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import signal
 import threading
-from datetime import timedelta
 
-from fleetlogoff.app.apply import ApplyOptions, run_apply
+from fleetlogoff.app.apply import ApplyOptions, StopRequest, run_apply
+from fleetlogoff.app.apply_plan import DEFAULT_MAX_PLAN_AGE
 from fleetlogoff.app.status import ExitStatus
 from fleetlogoff.cli.flags import (
     Commands,
@@ -23,7 +23,7 @@ from fleetlogoff.cli.flags import (
 )
 from fleetlogoff.env import Environment
 from fleetlogoff.errors import UsageError
-from fleetlogoff.executor import ApplySettings
+from fleetlogoff.executor import DEFAULT_WARN, DEFAULT_WINDOW_MARGIN, ApplySettings
 from fleetlogoff.messages import DEFAULT_MESSAGE
 from fleetlogoff.transport import Connector
 
@@ -43,7 +43,12 @@ def register(commands: Commands) -> None:
     apply.add_argument("source", help="a saved plan (JSON) or an inventory to plan from now")
     add_fleet_flags(apply, positional=False)
     add_select_flags(apply)
-    apply.add_argument("--warn", type=duration, default=timedelta(0), help="e.g. 5m")
+    apply.add_argument(
+        "--warn",
+        type=duration,
+        default=DEFAULT_WARN,
+        help="warn users this long before the logoff; --warn 0: no warning at all",
+    )
     apply.add_argument("--message", default=DEFAULT_MESSAGE, help="warning text")
     apply.add_argument(
         "--remind",
@@ -62,18 +67,26 @@ def register(commands: Commands) -> None:
     apply.add_argument(
         "--window-margin",
         type=duration,
-        default=timedelta(minutes=5),
+        default=DEFAULT_WINDOW_MARGIN,
         help="a window must stay open this long beyond --warn",
     )
     apply.add_argument(
         "--max-plan-age",
         type=duration,
-        default=timedelta(hours=1),
+        default=DEFAULT_MAX_PLAN_AGE,
         help="refuse a saved plan older than this",
     )
     apply.add_argument("--audit-log", help="JSON-lines audit file (default: XDG state dir)")
     apply.add_argument("--report", help="write the outcome as JSON")
     apply.add_argument("--no-cancel-notice", action="store_true", help="no 'cancelled' message")
+    apply.add_argument(
+        "--check", action="store_true", help="show what would happen and act on nothing"
+    )
+    apply.add_argument(
+        "--detailed-exitcode",
+        action="store_true",
+        help="exit 3 when there is nothing to log off (default 0)",
+    )
     add_format_flag(apply, ("table", "json"), bom=False)
     apply.set_defaults(run=run)
 
@@ -94,6 +107,8 @@ def apply_options(args: argparse.Namespace) -> ApplyOptions:
         command_timeout_s=args.timeout,
         notify_cancel=not args.no_cancel_notice,
         reminders=tuple(args.remind),
+        ignore_windows=args.ignore_windows,
+        window_margin=args.window_margin,
     )
     return ApplyOptions(
         source=args.source,
@@ -103,25 +118,30 @@ def apply_options(args: argparse.Namespace) -> ApplyOptions:
         settings=settings,
         yes=args.yes,
         wait_for_window=args.wait_for_window,
-        ignore_windows=args.ignore_windows,
-        window_margin=args.window_margin,
         max_plan_age=args.max_plan_age,
         audit_log=args.audit_log,
         report=args.report,
         output_format=args.format,
+        check=args.check,
+        detailed_exitcode=args.detailed_exitcode,
     )
 
 
+# A dropped SSH session (SIGHUP) or a service stop (SIGTERM) is a stop request like Ctrl-C:
+# warned users are told, the audit log gets its end, the exit code is 130.
+STOP_SIGNALS = (signal.Signals.SIGINT, signal.Signals.SIGTERM, signal.Signals.SIGHUP)
+
+
 def run(args: argparse.Namespace, env: Environment, connector: Connector) -> ExitStatus:
-    """Ctrl-C and SIGTERM ask apply to stop starting new work; they never kill it mid-act."""
+    """Stop signals ask apply to stop starting new work; they never kill it mid-act."""
     options = apply_options(args)
-    stop = threading.Event()
+    request = StopRequest(threading.Event())
     previous: dict[signal.Signals, object] = {}
     if threading.current_thread() is threading.main_thread():
-        for number in (signal.Signals.SIGINT, signal.Signals.SIGTERM):
-            previous[number] = signal.signal(number, lambda *_: stop.set())
+        for number in STOP_SIGNALS:
+            previous[number] = signal.signal(number, request)
     try:
-        return run_apply(options, env, connector, stop)
+        return run_apply(options, env, connector, request)
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)  # type: ignore[arg-type]  # what signal() returned

@@ -66,8 +66,7 @@ def test_waits_for_the_first_window_to_open_then_returns() -> None:
     options = ApplyOptions(
         source="plan.json",
         fleet=FleetOptions(inventory="inv.yml"),
-        settings=ApplySettings(warn=timedelta(minutes=5)),
-        window_margin=timedelta(minutes=5),
+        settings=ApplySettings(warn=timedelta(minutes=5), window_margin=timedelta(minutes=5)),
     )
     env = Environment(stdout=io.StringIO(), stderr=io.StringIO(), clock=time.clock, environ={})
     wait_for_windows(plan, hosts, options, env, AdvancingStop(time))

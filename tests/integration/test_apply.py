@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import threading
-import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -19,13 +18,15 @@ from fleetlogoff.env import Environment
 from fleetlogoff.executor import ApplySettings
 from fleetlogoff.hostread import INTERNATIONAL_QUERY, QUSER_AND_ZONE
 from fleetlogoff.lab.commands import LogoffBehaviour
-from fleetlogoff.lab.contract import NetworkBehaviour
+from fleetlogoff.lab.contract import CommandRequest, NetworkBehaviour
 from fleetlogoff.lab.dynamics import DynamicRule, Trigger
 from fleetlogoff.lab.host import SimHost
+from fleetlogoff.model import Host
+from fleetlogoff.transport import CommandOutput, HostSession
 from fleetlogoff.transport.winrm import WinRMConnector
-from tests.cliutil import run_cli
+from tests.cliutil import CLOCK, run_cli
 
-from .conftest import active, disconnected, lab, services_and_console
+from .conftest import active, disconnected, lab, services_and_console, sim_host
 
 STALE = ["--state", "disconnected", "--idle", ">= 2h"]
 FAST = ["--yes", "--timeout", "5s"]
@@ -37,7 +38,7 @@ def _stale_host(name: str, locale: str = "en-US", **kwargs: Any) -> SimHost:
         disconnected(2, "stale.user", idle_h=5),
         active(3, "busy.user", idle_min=2),
     ]
-    return SimHost(name, locale=locale, sessions=sessions, **kwargs)
+    return sim_host(name, locale=locale, sessions=sessions, **kwargs)
 
 
 def _audit(path: Path) -> list[dict[str, Any]]:
@@ -51,6 +52,7 @@ def _user_ids(host: SimHost) -> set[tuple[int, str]]:
 def _apply(source: Path, tmp_path: Path, *extra: str) -> Any:
     """apply from an inventory (with the STALE selection) or from a saved plan."""
     selection = [] if source.suffix == ".json" else STALE
+    no_warning = [] if "--warn" in extra else ["--warn", "0"]
     return run_cli(
         [
             "apply",
@@ -61,6 +63,7 @@ def _apply(source: Path, tmp_path: Path, *extra: str) -> Any:
             str(tmp_path / "audit.jsonl"),
             "--report",
             str(tmp_path / "report.json"),
+            *no_warning,
             *extra,
         ]
     )
@@ -95,27 +98,34 @@ def test_a_user_active_after_the_warning_is_spared(tmp_path: Path) -> None:
     assert [(e["session_id"], e["username"]) for e in spared] == [(2, "stale.user")]
 
 
+def _log_off_behind_our_back(host: SimHost, session_id: int) -> None:
+    """Somebody (another admin, the user) ends the session after the plan was made."""
+    host.run(CommandRequest(f"logoff {session_id}", None, "Administrator"))
+
+
 def test_a_reused_session_id_is_never_logged_off(tmp_path: Path) -> None:
-    leaves = DynamicRule(Trigger.LOGS_OFF, after_s=1.5, user="stale.user")
-    reuse = DynamicRule(Trigger.REUSE_FREED_ID, after_s=0.1, user="new.person")
-    host = _stale_host("rds-reuse", dynamics=[leaves, reuse])
+    reuse = DynamicRule(Trigger.REUSE_FREED_ID, after_s=0, user="new.person")
+    host = _stale_host("rds-reuse", dynamics=[reuse])
     with lab([host], tmp_path) as (_, inventory):
         plan = tmp_path / "plan.json"
         assert run_cli(["plan", str(inventory), *STALE, "-o", str(plan)]).status == ExitStatus.OK
-        result = _apply(plan, tmp_path, "--warn", "3s")
+        _log_off_behind_our_back(host, 2)  # id 2 is free, and new.person takes it at once
+        result = _apply(plan, tmp_path, "--warn", "1s")
         assert result.status == ExitStatus.OK, result.stderr + result.stdout
         assert (2, "new.person") in _user_ids(host)
-        assert [lo for lo in host.state()["logoffs"] if lo["by"] != "user"] == []
+        assert len(host.state()["logoffs"]) == 1  # ours, before the run; none by the run
+        assert host.state()["messages"] == []  # never a message to a stranger
     skipped = [e for e in _audit(tmp_path / "audit.jsonl") if e["event"] == "skipped"]
     assert len(skipped) == 1 and "changed since plan" in skipped[0]["reason"]
 
 
 def test_a_user_who_left_is_reported_not_logged_off(tmp_path: Path) -> None:
-    # Leaves 1.5 s after the lab starts: after the plan, during the 3 s warning.
-    leaves = DynamicRule(Trigger.LOGS_OFF, after_s=1.5, user="stale.user")
-    host = _stale_host("rds-leaves", dynamics=[leaves])
+    host = _stale_host("rds-leaves")
     with lab([host], tmp_path) as (_, inventory):
-        result = _apply(inventory, tmp_path, "--warn", "3s")
+        plan = tmp_path / "plan.json"
+        assert run_cli(["plan", str(inventory), *STALE, "-o", str(plan)]).status == ExitStatus.OK
+        _log_off_behind_our_back(host, 2)
+        result = _apply(plan, tmp_path, "--warn", "1s")
     assert result.status == ExitStatus.OK, result.stderr + result.stdout
     skipped = [e for e in _audit(tmp_path / "audit.jsonl") if e["event"] == "skipped"]
     assert "gone" in skipped[0]["reason"]
@@ -137,20 +147,54 @@ def test_failing_or_hanging_logoff_is_reported(
     assert len(failed) == 1 and expected in failed[0]["reason"]
 
 
+class DownOnceWarned:
+    """A connector that takes a lab host down right after its warning went out: between
+    its warning and its logoff, at the same point of the run every time."""
+
+    def __init__(self, host: SimHost) -> None:
+        self._host = host
+        self._inner = WinRMConnector()
+
+    def open(self, host: Host, *, deadline_s: float) -> HostSession:
+        session = self._inner.open(host, deadline_s=deadline_s)
+        if host.name != self._host.name:
+            return session
+        lab_host = self._host
+
+        class Watched:
+            def run(
+                self, command_line: str, *, stdin: bytes | None = None, timeout: float
+            ) -> CommandOutput:
+                output = session.run(command_line, stdin=stdin, timeout=timeout)
+                if command_line.startswith("msg"):
+                    lab_host.set_network(NetworkBehaviour(down=True))
+                return output
+
+            def close(self) -> None:
+                session.close()
+
+        return Watched()
+
+
 def test_a_host_that_goes_down_mid_run_is_counted_apart(tmp_path: Path) -> None:
     up, going = _stale_host("rds-up"), _stale_host("rds-going")
-    audit = tmp_path / "audit.jsonl"
-
-    def take_it_down_once_warned() -> None:  # between its warning and its logoff
-        while not (audit.exists() and '"host": "rds-going"' in audit.read_text()):
-            time.sleep(0.02)
-        going.set_network(NetworkBehaviour(down=True))
-
     with lab([up, going], tmp_path) as (_, inventory):
         plan = tmp_path / "plan.json"
         assert run_cli(["plan", str(inventory), *STALE, "-o", str(plan)]).status == ExitStatus.OK
-        threading.Thread(target=take_it_down_once_warned, daemon=True).start()
-        result = _apply(plan, tmp_path, "--warn", "2s")
+        result = run_cli(
+            [
+                "apply",
+                str(plan),
+                *FAST,
+                "--warn",
+                "1s",
+                "--audit-log",
+                str(tmp_path / "audit.jsonl"),
+                "--report",
+                str(tmp_path / "report.json"),
+            ],
+            connector=DownOnceWarned(going),
+        )
         assert _user_ids(up) == {(3, "busy.user")}
         assert (2, "stale.user") in _user_ids(going)
     assert result.status == ExitStatus.ERROR
@@ -158,12 +202,31 @@ def test_a_host_that_goes_down_mid_run_is_counted_apart(tmp_path: Path) -> None:
     assert report["hosts"]["rds-up"]["logged_off"] == 1
     assert report["hosts"]["rds-going"]["warned"] == 1
     assert report["hosts"]["rds-going"]["logged_off"] == 0
+    assert report["hosts"]["rds-going"]["not_attempted"] == 1
     assert report["hosts"]["rds-going"]["unreachable"]
+
+
+class StopAtTheWait(threading.Event):
+    """Set as soon as apply starts its shared wait (the only phase that waits on it)."""
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.set()
+        return True
+
+
+def _env() -> Environment:
+    return Environment(
+        stdout=io.StringIO(),
+        stderr=io.StringIO(),
+        stdin_isatty=False,
+        stdout_isatty=False,
+        environ={},
+        clock=CLOCK.now,
+    )
 
 
 def test_interrupt_during_the_wait_logs_nobody_off(tmp_path: Path) -> None:
     host = _stale_host("rds-int")
-    stop = threading.Event()
     with lab([host], tmp_path) as (_, inventory):
         options = ApplyOptions(
             source=str(inventory),
@@ -173,20 +236,14 @@ def test_interrupt_during_the_wait_logs_nobody_off(tmp_path: Path) -> None:
             yes=True,
             audit_log=str(tmp_path / "audit.jsonl"),
         )
-        threading.Timer(1.5, stop.set).start()
-        env = Environment(
-            stdout=io.StringIO(),
-            stderr=io.StringIO(),
-            stdin_isatty=False,
-            stdout_isatty=False,
-            environ={},
-        )
-        status = run_apply(options, env, WinRMConnector(), stop)
+        status = run_apply(options, _env(), WinRMConnector(), StopAtTheWait())
         state = host.state()
     assert status == ExitStatus.INTERRUPTED
     assert state["logoffs"] == []
     texts = [m["text"] for m in state["messages"]]
     assert len(texts) == 2 and "cancelled" in texts[1]
+    events = [e["event"] for e in _audit(tmp_path / "audit.jsonl")]
+    assert events[-1] == "run_ended" and "interrupted" in events
 
 
 def test_closed_window_does_nothing(tmp_path: Path) -> None:
@@ -215,7 +272,7 @@ def test_hostile_messages_are_delivered_verbatim_and_run_nothing(tmp_path: Path)
         if line.strip() and not line.startswith("#")
     ]
     hosts = [
-        SimHost(f"rds-h{i}", sessions=[*services_and_console(), disconnected(2, "u", idle_h=5)])
+        sim_host(f"rds-h{i}", sessions=[*services_and_console(), disconnected(2, "u", idle_h=5)])
         for i in range(len(messages))
     ]
     with lab(hosts, tmp_path) as (_, inventory):
@@ -275,7 +332,7 @@ def test_a_reminder_as_long_as_the_warning_is_a_usage_error(tmp_path: Path) -> N
 
 
 def test_an_oem_code_page_and_pypsrps_transport_carry_umlauts_both_ways(tmp_path: Path) -> None:
-    host = SimHost(
+    host = sim_host(
         "rds-oem",
         locale="de-DE",
         sessions=[*services_and_console(), disconnected(2, "jürgen.weiß", idle_h=5)],
@@ -291,36 +348,35 @@ def test_an_oem_code_page_and_pypsrps_transport_carry_umlauts_both_ways(tmp_path
     assert [lo["user"] for lo in state["logoffs"]] == ["jürgen.weiß"]
 
 
+class StopOnceLoggedOff(threading.Event):
+    """A Ctrl-C that comes as soon as the lab has seen one logoff (asked at every check)."""
+
+    def __init__(self, hosts: list[SimHost]) -> None:
+        super().__init__()
+        self._hosts = hosts
+
+    def is_set(self) -> bool:
+        if not super().is_set() and any(h.state()["logoffs"] for h in self._hosts):
+            self.set()
+        return super().is_set()
+
+
 def test_interrupt_during_logoffs_finishes_those_in_flight_and_starts_no_more(
     tmp_path: Path,
 ) -> None:
     hosts = [_stale_host(f"rds-s{i}", logoff=LogoffBehaviour(delay_s=0.4)) for i in range(5)]
-    stop = threading.Event()
+    stop = StopOnceLoggedOff(hosts)
     audit = tmp_path / "audit.jsonl"
     with lab(hosts, tmp_path) as (_, inventory):
         options = ApplyOptions(
             source=str(inventory),
             fleet=FleetOptions(inventory=str(inventory), quiet=True),
             select=SelectOptions(states=("disconnected",), idle=">= 2h"),
-            settings=ApplySettings(forks=1, confirm_pause_s=0.1),
+            settings=ApplySettings(warn=timedelta(0), forks=1, confirm_pause_s=0.1),
             yes=True,
             audit_log=str(audit),
         )
-
-        def stop_after_first_logoff() -> None:
-            while not (audit.exists() and "logged_off" in audit.read_text()):
-                time.sleep(0.02)
-            stop.set()
-
-        threading.Thread(target=stop_after_first_logoff, daemon=True).start()
-        env = Environment(
-            stdout=io.StringIO(),
-            stderr=io.StringIO(),
-            stdin_isatty=False,
-            stdout_isatty=False,
-            environ={},
-        )
-        status = run_apply(options, env, WinRMConnector(), stop)
+        status = run_apply(options, _env(), WinRMConnector(), stop)
         done = [h.name for h in hosts if h.state()["logoffs"]]
     events = _audit(audit)
     assert status == ExitStatus.INTERRUPTED
@@ -330,12 +386,8 @@ def test_interrupt_during_logoffs_finishes_those_in_flight_and_starts_no_more(
     assert sent == confirmed == set(done)  # nothing left half-done or unreported
     # Every other host says why nothing happened there: not started at all, or started
     # just before the interrupt and its logoff not begun.
-    untouched = {
-        e["host"]
-        for e in events
-        if e["event"] == "host_skipped"
-        or (e["event"] == "skipped" and "interrupted" in e.get("reason", ""))
-    }
+    untouched = {e["host"] for e in events if e["event"] == "not_attempted"}
+    assert all("interrupted" in e["reason"] for e in events if e["event"] == "not_attempted")
     assert untouched == {h.name for h in hosts} - set(done)
 
 
@@ -400,3 +452,16 @@ def test_a_plan_whose_rules_file_changed_is_refused(tmp_path: Path) -> None:
         assert host.state()["logoffs"] == []
     assert made.status == ExitStatus.OK, made.stderr
     assert result.status == ExitStatus.REFUSED and "rules" in result.stderr
+
+
+def test_check_shows_the_plan_and_acts_on_nothing(tmp_path: Path) -> None:
+    host = _stale_host("rds-check")
+    with lab([host], tmp_path) as (_, inventory):
+        result = _apply(inventory, tmp_path, "--check")
+        detailed = _apply(inventory, tmp_path, "--check", "--detailed-exitcode")
+        state = host.state()
+    assert result.status == ExitStatus.OK, result.stderr
+    assert "stale.user" in result.stdout and "Check mode: nothing was done" in result.stdout
+    assert detailed.status == ExitStatus.CHANGES
+    assert state["messages"] == [] and state["logoffs"] == []
+    assert not (tmp_path / "audit.jsonl").exists()

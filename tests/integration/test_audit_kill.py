@@ -11,9 +11,8 @@ import time
 from pathlib import Path
 
 from fleetlogoff.lab.commands import LogoffBehaviour
-from fleetlogoff.lab.host import SimHost
 
-from .conftest import disconnected, lab, services_and_console
+from .conftest import disconnected, lab, services_and_console, sim_host
 
 
 def _events(path: Path, kind: str) -> set[tuple[str, int, str]]:
@@ -29,7 +28,7 @@ def _events(path: Path, kind: str) -> set[tuple[str, int, str]]:
 
 def test_audit_after_kill_9_matches_the_lab(tmp_path: Path) -> None:
     hosts = [
-        SimHost(
+        sim_host(
             f"rds-k{i}",
             sessions=[
                 *services_and_console(),
@@ -49,6 +48,8 @@ def test_audit_after_kill_9_matches_the_lab(tmp_path: Path) -> None:
             "apply",
             str(inventory),
             "--yes",
+            "--warn",
+            "0",
             "--state",
             "disc",
             "--forks",

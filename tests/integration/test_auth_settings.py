@@ -10,15 +10,14 @@ import pytest
 import yaml
 
 from fleetlogoff.app.status import ExitStatus
-from fleetlogoff.lab.host import SimHost
 from fleetlogoff.transport import kerberos
 from tests.cliutil import run_cli
 
-from .conftest import lab, services_and_console
+from .conftest import lab, services_and_console, sim_host
 
 
 def _plan_with(tmp_path: Path, **host_vars: str) -> tuple[dict[str, tuple[str, str]], str]:
-    hosts = [SimHost(f"rds-{n}", sessions=services_and_console()) for n in range(2)]
+    hosts = [sim_host(f"rds-{n}", sessions=services_and_console()) for n in range(2)]
     with lab(hosts, tmp_path) as (_, inventory):
         data = yaml.safe_load(inventory.read_text(encoding="utf-8"))
         for entry in data["all"]["children"]["rds"]["hosts"].values():

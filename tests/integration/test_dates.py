@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -56,7 +57,7 @@ def cli_at(argv: list[str], clock: Clock) -> Result:
         stderr=err,
         stdin_isatty=False,
         stdout_isatty=False,
-        environ={"HOME": "/nonexistent"},
+        environ={"HOME": "/nonexistent", "XDG_STATE_HOME": os.environ["XDG_STATE_HOME"]},
         clock=clock,
         ask_password=lambda prompt: "",
     )
@@ -224,7 +225,16 @@ def test_a_logon_age_rule_selects_exactly_on_the_host_clock_then_apply_agrees(
         offset = host_plan["facts"]["clock"]["utc_offset_minutes"]
         assert offset == host.zone.offset_at(now.timestamp())
         applied = cli_at(
-            ["apply", str(plan), "--yes", "--audit-log", str(tmp_path / "audit.jsonl")], clock
+            [
+                "apply",
+                str(plan),
+                "--yes",
+                "--warn",
+                "0s",
+                "--audit-log",
+                str(tmp_path / "audit.jsonl"),
+            ],
+            clock,
         )
         assert applied.status == ExitStatus.OK, applied.stderr + applied.stdout
         left = sorted(s.user for s in host.sessions() if s.user)
@@ -268,7 +278,8 @@ def test_apply_refuses_a_host_whose_date_format_changed_since_the_plan(tmp_path:
         )
         hosts[1].set_international({"sShortDate": "yyyy-MM-dd"})
         result = cli_at(
-            ["apply", str(plan), "--yes", "--audit-log", str(tmp_path / "a.jsonl")], clock
+            ["apply", str(plan), "--yes", "--warn", "0s", "--audit-log", str(tmp_path / "a.jsonl")],
+            clock,
         )
         assert result.status == ExitStatus.ERROR, result.stdout
         assert [s.user for s in hosts[0].sessions() if s.user] == ["today.user"]

@@ -17,7 +17,7 @@ from fleetlogoff.lab.dynamics import DynamicRule, Trigger
 from fleetlogoff.lab.host import SimHost
 from tests.cliutil import run_cli
 
-from .conftest import active, disconnected, lab, services_and_console
+from .conftest import active, disconnected, lab, services_and_console, sim_host
 
 STALE = ["--state", "disconnected", "--idle", ">= 2h"]
 REUSE_AT_ONCE = DynamicRule(Trigger.REUSE_FREED_ID, 0.0, user="newcomer")
@@ -57,7 +57,7 @@ def _host(name: str, *, dynamics: list[DynamicRule], **kwargs: Any) -> SimHost:
         disconnected(2, "stale.user", idle_h=5),
         active(3, "busy.user", idle_min=2),
     ]
-    return SimHost(name, sessions=sessions, dynamics=dynamics, **kwargs)
+    return sim_host(name, sessions=sessions, dynamics=dynamics, **kwargs)
 
 
 def test_a_user_who_leaves_between_the_read_and_the_logoff_is_not_replaced_by_a_victim(
@@ -136,7 +136,7 @@ HOSTILE_USERS = [
 
 def test_hostile_user_names_never_run_anything_but_the_guard(tmp_path: Path) -> None:
     hosts = [
-        SimHost(
+        sim_host(
             f"rds-h{i}",
             sessions=[*services_and_console(), disconnected(2, name, 5), active(3, "bystander", 2)],
         )

@@ -14,14 +14,14 @@ from fleetlogoff.inventory.vault import encrypt
 from fleetlogoff.lab.host import LAB_ADMIN, SimHost
 from tests.cliutil import run_cli
 
-from .conftest import disconnected, lab, services_and_console
+from .conftest import disconnected, lab, services_and_console, sim_host
 
 STALE = ["--state", "disconnected", "--idle", ">= 2h", "--format", "json"]
 VAULT_PASSWORD = "Lab-Vault-Passw0rd!"  # a lab password, not a secret
 
 
 def _host(name: str) -> SimHost:
-    return SimHost(name, sessions=[*services_and_console(), disconnected(2, "stale.user", 5)])
+    return sim_host(name, sessions=[*services_and_console(), disconnected(2, "stale.user", 5)])
 
 
 def _entries(inventory: Path) -> dict[str, dict[str, Any]]:
@@ -76,7 +76,7 @@ def test_several_sources_an_ini_file_and_a_vaulted_group_vars(tmp_path: Path) ->
         asked = run_cli(["plan", *sources, "--ask-vault-pass", *STALE], password=VAULT_PASSWORD)
         wrong = run_cli(["plan", *sources, "--ask-vault-pass", *STALE], password="not-it")
         missing = run_cli(["plan", *sources, *STALE])
-        applied = run_cli(["apply", str(plan), *sources, *vault, "--yes"])
+        applied = run_cli(["apply", str(plan), *sources, *vault, "--yes", "--warn", "0s"])
     assert planned.status == ExitStatus.OK, planned.stderr
     assert _planned(planned.json()) == {"rds-a1": "ok", "rds-a2": "ok", "rds-b1": "ok"}
     assert planned.json()["summary"]["targets"] == 3

@@ -14,15 +14,16 @@ from fleetlogoff.lab.commands import LogoffBehaviour
 from fleetlogoff.lab.host import LAB_ADMIN, SimHost
 from fleetlogoff.lab.locales import SessionState
 from fleetlogoff.lab.sessions import Session
-from tests.cliutil import Result, run_cli
+from tests.cliutil import CLOCK, Result, run_cli
 
-from .conftest import NOW, active, disconnected, lab
+from .conftest import active, disconnected, lab, sim_host
 
 
 def _console(user: str) -> list[Session]:
+    now = CLOCK.epoch()
     return [
         Session(0, "Services", "", SessionState.DISCONNECTED),
-        Session(1, "Console", user, SessionState.ACTIVE, NOW - 3600, NOW - 60),
+        Session(1, "Console", user, SessionState.ACTIVE, now - 3600, now - 60),
         Session(65536, "RDP-Tcp", "", SessionState.LISTEN),
     ]
 
@@ -32,19 +33,20 @@ MDY = {"fleetlogoff_date_order": "mdy"}
 
 
 def _fleet(**rds2: Any) -> list[SimHost]:
-    named = Session(5, "RDP-Tcp#3", "bob", SessionState.ACTIVE, NOW - 7200, NOW - 30)
+    now = CLOCK.epoch()
+    named = Session(5, "RDP-Tcp#3", "bob", SessionState.ACTIVE, now - 7200, now - 30)
     return [
-        SimHost(
+        sim_host(
             "rds-0001",
             sessions=[*_console("console.user"), disconnected(3, "alice", 5), named],
         ),
-        SimHost(
+        sim_host(
             "rds-0002",
             sessions=[*_console(""), active(2, "alice", 1), active(3, "carol", 9)],
             **rds2,
         ),
         # zh-CN prints year first (yyyy/M/d): unambiguous without an inventory's date order.
-        SimHost("rds-0003", locale="zh-CN", sessions=[*_console(""), disconnected(3, "dave", 7)]),
+        sim_host("rds-0003", locale="zh-CN", sessions=[*_console(""), disconnected(3, "dave", 7)]),
     ]
 
 

@@ -16,7 +16,7 @@ from fleetlogoff.lab.contract import NetworkBehaviour
 from fleetlogoff.lab.host import SimHost
 from tests.cliutil import run_cli
 
-from .conftest import active, disconnected, lab, services_and_console
+from .conftest import active, disconnected, lab, services_and_console, sim_host
 
 STALE = ["--state", "disconnected", "--idle", ">= 2h"]
 EVIL = "ev\x1b]0;pwned\x07il"  # OSC: would retitle the terminal
@@ -32,7 +32,7 @@ def hidden(text: str) -> list[str]:
 
 
 def hostile_host() -> SimHost:
-    return SimHost(
+    return sim_host(
         "rds-evil",
         sessions=[
             *services_and_console(),
@@ -58,6 +58,8 @@ def test_hostile_names_never_reach_the_screen(tmp_path: Path) -> None:
                     "apply",
                     str(plan_path),
                     "--yes",
+                    "--warn",
+                    "0s",
                     "-v",
                     "--audit-log",
                     str(tmp_path / "audit.jsonl"),
@@ -80,7 +82,7 @@ def test_hostile_names_never_reach_the_screen(tmp_path: Path) -> None:
 
 
 def test_show_prints_a_saved_plan_as_plan_did(tmp_path: Path) -> None:
-    hosts = [hostile_host(), SimHost("rds-down", network=NetworkBehaviour(down=True))]
+    hosts = [hostile_host(), sim_host("rds-down", network=NetworkBehaviour(down=True))]
     plan_path = tmp_path / "plan.json"
     with lab(hosts, tmp_path) as (_, inventory):
         made = run_cli(["plan", str(inventory), *STALE, "--timeout", "3s", "-out", str(plan_path)])
@@ -99,8 +101,8 @@ def test_show_prints_a_saved_plan_as_plan_did(tmp_path: Path) -> None:
 
 def test_csv_has_a_row_for_every_host_and_opens_in_excel(tmp_path: Path) -> None:
     hosts = [
-        SimHost("rds-a", sessions=[*services_and_console(), disconnected(2, "=cmd|x", idle_h=5)]),
-        SimHost("rds-down", network=NetworkBehaviour(down=True)),
+        sim_host("rds-a", sessions=[*services_and_console(), disconnected(2, "=cmd|x", idle_h=5)]),
+        sim_host("rds-down", network=NetworkBehaviour(down=True)),
     ]
     with lab(hosts, tmp_path) as (_, inventory):
         plan_csv = run_cli(["plan", str(inventory), *STALE, "--timeout", "3s", "--format", "csv"])
@@ -117,7 +119,7 @@ def test_csv_has_a_row_for_every_host_and_opens_in_excel(tmp_path: Path) -> None
 
 
 def test_vv_shows_every_command_and_its_raw_output(tmp_path: Path) -> None:
-    host = SimHost("rds-a", sessions=[*services_and_console(), disconnected(2, "ann", idle_h=5)])
+    host = sim_host("rds-a", sessions=[*services_and_console(), disconnected(2, "ann", idle_h=5)])
     with lab([host], tmp_path) as (_, inventory):
         quiet = run_cli(["sessions", str(inventory), "-v"])
         loud = run_cli(["sessions", str(inventory), "-vv"])
@@ -132,7 +134,7 @@ def _audit(path: Path) -> list[dict[str, Any]]:
 
 def test_apply_json_streams_one_event_per_line_as_the_audit_records_them(tmp_path: Path) -> None:
     hosts = [
-        SimHost(f"rds-{n}", sessions=[*services_and_console(), disconnected(2, "ann", idle_h=5)])
+        sim_host(f"rds-{n}", sessions=[*services_and_console(), disconnected(2, "ann", idle_h=5)])
         for n in range(3)
     ]
     audit = tmp_path / "audit.jsonl"
@@ -143,6 +145,8 @@ def test_apply_json_streams_one_event_per_line_as_the_audit_records_them(tmp_pat
                 str(inventory),
                 *STALE,
                 "--yes",
+                "--warn",
+                "0s",
                 "--format",
                 "json",
                 "--audit-log",

@@ -10,7 +10,7 @@ from fleetlogoff.lab.host import SimHost
 from fleetlogoff.plan_file import read_plan
 from tests.cliutil import run_cli
 
-from .conftest import active, disconnected, lab, services_and_console
+from .conftest import active, disconnected, lab, services_and_console, sim_host
 
 LOCALES = ("en-US", "de-DE", "fr-FR", "ru-RU", "zh-CN", "ja-JP")
 STALE = ["--state", "disconnected", "--idle", ">= 2h"]
@@ -24,7 +24,7 @@ def _host(name: str, locale: str) -> SimHost:
         disconnected(4, "Administrator", idle_h=9),
         disconnected(5, "fresh.user", idle_h=0.5),
     ]
-    return SimHost(name, locale=locale, sessions=sessions)
+    return sim_host(name, locale=locale, sessions=sessions)
 
 
 def test_plan_selects_the_same_sessions_in_every_locale(tmp_path: Path) -> None:
@@ -49,9 +49,9 @@ def test_plan_selects_the_same_sessions_in_every_locale(tmp_path: Path) -> None:
 
 def test_unreachable_hosts_are_reported_and_do_not_stop_the_run(tmp_path: Path) -> None:
     good = _host("rds-good", "en-US")
-    down = SimHost("rds-down", network=NetworkBehaviour(down=True))
-    hole = SimHost("rds-hole", network=NetworkBehaviour(black_hole=True))
-    denied = SimHost("rds-denied", network=NetworkBehaviour(auth_fails=True))
+    down = sim_host("rds-down", network=NetworkBehaviour(down=True))
+    hole = sim_host("rds-hole", network=NetworkBehaviour(black_hole=True))
+    denied = sim_host("rds-denied", network=NetworkBehaviour(auth_fails=True))
     with lab([good, down, hole, denied], tmp_path) as (_, inventory):
         result = run_cli(["plan", str(inventory), *STALE, "--timeout", "3s", "--format", "json"])
     assert result.status == ExitStatus.ERROR
@@ -67,7 +67,7 @@ def test_unreachable_hosts_are_reported_and_do_not_stop_the_run(tmp_path: Path) 
 
 
 def test_slow_and_lossy_links_still_give_a_plan(tmp_path: Path) -> None:
-    slow = SimHost(
+    slow = sim_host(
         "rds-slow",
         sessions=[*services_and_console(), disconnected(2, "stale.user", idle_h=5)],
         network=NetworkBehaviour(latency_s=0.2),

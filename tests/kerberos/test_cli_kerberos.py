@@ -20,7 +20,7 @@ from fleetlogoff.lab.inventory_out import KerberosInventory, write_inventory
 from fleetlogoff.lab.kdc import KerberosRealm
 from fleetlogoff.lab.server import KerberosOptions
 from tests.cliutil import Result, run_cli
-from tests.integration.conftest import active, disconnected, services_and_console
+from tests.integration.conftest import active, disconnected, services_and_console, sim_host
 from tests.kerberos.conftest import use_realm_env
 
 pytestmark = pytest.mark.kerberos
@@ -35,7 +35,7 @@ def _host(name: str) -> SimHost:
         disconnected(2, "stale.user", idle_h=5),
         active(3, "busy.user", idle_min=2),
     ]
-    return SimHost(name, sessions=sessions)
+    return sim_host(name, sessions=sessions)
 
 
 @contextmanager
@@ -300,7 +300,7 @@ def test_the_cache_principal_is_protected_like_ansible_user(
         disconnected(2, "stale.user", idle_h=5),
         disconnected(4, "svc.logoff", idle_h=6),
     ]
-    host = SimHost("own01", sessions=sessions, accounts=[LAB_ADMIN, service])
+    host = sim_host("own01", sessions=sessions, accounts=[LAB_ADMIN, service])
     with kerberos_fleet([host], tmp_path, realm) as (_, inventory):
         cache = tmp_path / "svc.ccache"
         realm.kinit(service.username, service.password, cache)

@@ -33,6 +33,7 @@ RANKS = {
     "transport": 2,
     "collect": 2,
     "executor": 2,
+    "output_file": 2,
     "plan_file": 2,
     "audit": 2,
     "runlock": 2,

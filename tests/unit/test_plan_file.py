@@ -58,7 +58,18 @@ def test_round_trip(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("mutate", "needle"),
     [
-        (lambda d: d.update(format_version=2), "format_version"),
+        (lambda d: d.update(format_version=99), "format_version 99 is not 2"),
+        (lambda d: d.update(format_version=1), "format_version 1 is not 2"),
+        (lambda d: d.update(format_version=True), "format_version True"),
+        (lambda d: d.update(format_version="2"), "format_version '2'"),
+        (lambda d: d.update(created="2026-11-24T09:00:00"), "created: timestamp .* no time zone"),
+        (lambda d: d["hosts"][0]["window"].update(open="yes"), "window.open: expected true"),
+        (lambda d: d["hosts"][0]["window"].update(opens_at="2026-11-24T09:00"), "no time zone"),
+        (lambda d: d["hosts"][0]["targets"].clear(), "targets: not the sessions"),
+        (lambda d: d["hosts"].append(d["hosts"][0]), "a host appears twice"),
+        (lambda d: d["rules"]["spec"].update(evil=1), "unknown field 'evil'"),
+        (lambda d: d["rules"]["spec"].update(users="ann"), "rules.spec.users"),
+        (lambda d: d["rules"].pop("spec"), "rules.spec: expected an object"),
         (lambda d: d["hosts"][0]["sessions"][0].update(id="4"), "hosts[0].sessions[0].id"),
         (lambda d: d["hosts"][0].update(status="great"), "unknown status"),
         (lambda d: d.update(created="yesterday"), "created"),
@@ -79,3 +90,29 @@ def test_not_json_is_refused(tmp_path: Path) -> None:
     path.write_text("{ nope")
     with pytest.raises(PlanFileError, match="not JSON"):
         read_plan(str(path))
+
+
+@pytest.mark.parametrize(
+    ("data", "needle"),
+    [
+        (b'{"format_version": 2, "x": "\xff"}', "not UTF-8"),
+        (b"[" * 100_000 + b"]" * 100_000, "not a plan"),
+        (b'{"format_version": NaN}', "NaN is not a number"),
+        (b"", "not JSON"),
+    ],
+)
+def test_files_that_are_not_plans_are_refused(tmp_path: Path, data: bytes, needle: str) -> None:
+    path = tmp_path / "plan.json"
+    path.write_bytes(data)
+    with pytest.raises(PlanFileError, match=needle):
+        read_plan(str(path))
+
+
+def test_the_written_plan_is_canonical(tmp_path: Path) -> None:
+    """Keys sorted: the same plan is the same bytes (and digest) in every process."""
+    path = tmp_path / "plan.json"
+    write_plan(PLAN, str(path))
+    text = path.read_text(encoding="utf-8")
+    document = json.loads(text)
+    assert text == json.dumps(document, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+    assert document["format_version"] == 2
