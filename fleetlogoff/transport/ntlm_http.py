@@ -13,13 +13,20 @@ from __future__ import annotations
 
 import base64
 import logging
+import math
 import re
 import struct
+import time
 from typing import Any
 
 import spnego
 
-from fleetlogoff.transport.http11 import HttpConnection, Response
+from fleetlogoff.transport.http11 import (
+    HttpConnection,
+    HttpProtocolError,
+    RedirectRefusedError,
+    Response,
+)
 
 PROTOCOL = "application/HTTP-SPNEGO-session-encrypted"
 BOUNDARY = "Encrypted Boundary"
@@ -36,7 +43,12 @@ log = logging.getLogger(__name__)
 
 
 class HttpAuthError(Exception):
-    """The server rejected the credentials (HTTP 401) or offers no NTLM."""
+    """The server rejected the credentials (HTTP 401)."""
+
+
+class NoNtlmOfferedError(Exception):
+    """The server answered the NTLM negotiation without a challenge: it offers no NTLM,
+    so no credentials were sent."""
 
 
 class HttpStatusError(Exception):
@@ -71,23 +83,39 @@ def seal(context: Any, message: bytes) -> bytes:
     )
 
 
-def unseal(context: Any, body: bytes) -> bytes:
-    """Unframe and unseal a multipart/encrypted body; the declared length must match."""
-    parts = [p for p in re.split(rb"--\s*" + re.escape(BOUNDARY.encode()) + rb"\r\n", body) if p]
+def split_frame(body: bytes, boundary: str = BOUNDARY) -> tuple[int, bytes, bytes]:
+    """The declared length, signature and sealed bytes of a multipart/encrypted body.
+
+    Raises:
+        FramingError: the body does not have the MS-WSMV 2.2.9.1.1.2.2 shape.
+    """
+    marker = re.escape(boundary.encode())
+    parts = [p for p in re.split(rb"--\s*" + marker + rb"\r\n", body) if p]
     if len(parts) != 2:
         raise FramingError(f"expected 2 MIME parts, got {len(parts)}")
     declared = _LENGTH.search(parts[0])
-    if declared is None:
-        raise FramingError("no Length= in the encrypted part header")
-    payload = re.sub(rb"--\s*" + re.escape(BOUNDARY.encode()) + rb"--\r\n$", b"", parts[1])
+    if declared is None or len(declared.group(1)) > 12:
+        raise FramingError("no valid Length= in the encrypted part header")
+    payload = re.sub(rb"--\s*" + marker + rb"--\r\n$", b"", parts[1])
     payload = payload.removeprefix(_OCTET_HEADER)
     if len(payload) < 4:
         raise FramingError("encrypted part too short")
     (signature_length,) = struct.unpack("<I", payload[:4])
-    signature = payload[4 : 4 + signature_length]
-    plain: bytes = context.unwrap_winrm(signature, payload[4 + signature_length :])
-    if len(plain) != int(declared.group(1)):
-        raise FramingError(f"unsealed {len(plain)} bytes, header says {int(declared.group(1))}")
+    if signature_length > len(payload) - 4:
+        raise FramingError("encrypted part shorter than its signature")
+    end = 4 + signature_length
+    return int(declared.group(1)), payload[4:end], payload[end:]
+
+
+def unseal(context: Any, body: bytes) -> bytes:
+    """Unframe and unseal a multipart/encrypted body; the declared length must match."""
+    declared, signature, sealed = split_frame(body)
+    try:
+        plain: bytes = context.unwrap_winrm(signature, sealed)
+    except Exception as exc:  # pyspnego raises many types for a bad seal; all mean the same
+        raise FramingError(f"answer does not unseal ({type(exc).__name__})") from None
+    if len(plain) != declared:
+        raise FramingError(f"unsealed {len(plain)} bytes, header says {declared}")
     return plain
 
 
@@ -96,6 +124,9 @@ class NtlmHttpTransport:
 
     One TCP connection, one NTLM context bound to it (auth is per connection: a
     reconnect means authenticating again, so the connection is never silently swapped).
+    Every exchange ends by `deadline` (the host's, time.monotonic()) and by its own
+    request deadline (`timeout`, else `read_timeout`, from when it starts), whichever is
+    first, however slowly the host answers.
     """
 
     def __init__(
@@ -108,6 +139,7 @@ class NtlmHttpTransport:
         path: str = "wsman",
         connect_timeout: float = 10.0,
         read_timeout: float = 30.0,
+        deadline: float = math.inf,
     ) -> None:
         self.endpoint = f"http://{host}:{port}/{path}"
         self._path = f"/{path}"
@@ -115,6 +147,7 @@ class NtlmHttpTransport:
         self._username = username
         self._password = password
         self._read_timeout = read_timeout
+        self.deadline = deadline
         self._connection = HttpConnection(host, port, connect_timeout=connect_timeout)
         self._context: Any = None
         self._authenticated_socket: object = None
@@ -140,9 +173,15 @@ class NtlmHttpTransport:
         response = self._post(seal(self._context, message), {"Content-Type": CONTENT_TYPE}, read)
         if response.status == 401:
             raise HttpAuthError("credentials rejected (HTTP 401)")
-        body = response.body
-        if response.header("content-type").startswith("multipart/"):
-            body = unseal(self._context, body)
+        _refuse_redirect(response)
+        if response.header("content-type").startswith("multipart/encrypted"):
+            body = unseal(self._context, response.body)
+        elif response.body:
+            # MS-WSMV 2.2.9.1.1: once encryption is negotiated every message is sealed. A
+            # plain answer could come from anyone on the path; it is never believed.
+            raise FramingError("unsealed answer refused (message encryption was negotiated)")
+        else:
+            body = b""
         if response.status >= 300:
             raise HttpStatusError(response.status, body.decode("utf-8", "replace"))
         return body
@@ -160,12 +199,18 @@ class NtlmHttpTransport:
             options=spnego.NegotiateOptions.wrapping_winrm,
         )
         first = self._post(b"", self._authorization(context.step()), None)
+        _refuse_redirect(first)
         challenge = self._server_token(first)
-        if first.status != 401 or challenge is None:
-            raise HttpAuthError(f"server did not answer the NTLM negotiation (HTTP {first.status})")
+        if first.status != 401:
+            raise HttpProtocolError(f"no NTLM challenge: HTTP {first.status} to the negotiation")
+        if challenge is None:
+            raise NoNtlmOfferedError("the host offers no NTLM (HTTP 401 without a challenge)")
         second = self._post(b"", self._authorization(context.step(challenge)), None)
+        _refuse_redirect(second)
+        if second.status == 401:
+            raise HttpAuthError("credentials rejected (HTTP 401)")
         if second.status != 200:
-            raise HttpAuthError(f"credentials rejected (HTTP {second.status})")
+            raise HttpProtocolError(f"HTTP {second.status} to the NTLM authentication")
         self._context = context
         self._authenticated_socket = self._connection.socket
 
@@ -178,14 +223,18 @@ class NtlmHttpTransport:
         for value in response.all_headers("WWW-Authenticate"):
             found = _TOKEN.search(value)
             if found:
-                return base64.b64decode(found.group(1))
+                try:
+                    return base64.b64decode(found.group(1), validate=True)
+                except ValueError:
+                    raise HttpProtocolError("malformed NTLM challenge") from None
         return None
 
     def _post(self, body: bytes, extra: dict[str, str], read_timeout: float | None) -> Response:
-        response = self._connection.post(
-            self._path, body, {**_HEADERS, **extra}, read_timeout or self._read_timeout
-        )
+        started = time.monotonic()
+        deadline = min(self.deadline, started + (read_timeout or self._read_timeout))
+        response = self._connection.post(self._path, body, {**_HEADERS, **extra}, deadline=deadline)
         # Same shape as urllib3's debug line, so one log reader counts both transports.
+        # Never the headers: they carry the NTLM tokens.
         log.debug(
             '%s "POST %s HTTP/1.1" %d %d',
             self.endpoint,
@@ -194,3 +243,8 @@ class NtlmHttpTransport:
             len(response.body),
         )
         return response
+
+
+def _refuse_redirect(response: Response) -> None:
+    if 300 <= response.status < 400:
+        raise RedirectRefusedError(f"redirect refused (HTTP {response.status})")
