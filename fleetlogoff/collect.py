@@ -134,7 +134,7 @@ def _collect_once(host: Host, connector: Connector, deadline: float, attempt: in
 
 
 def _status_of(kind: str) -> HostStatus:
-    if kind == "auth_failed":
+    if kind in ("auth_failed", "auth_unsupported", "access_denied"):
         return "auth_failed"
     if kind in ("unreachable", "timeout", "tls"):
         return "unreachable"

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import functools
-import http.client
 import logging
 import math
 import re
@@ -22,32 +21,42 @@ import requests
 from pypsrp.exceptions import AuthenticationError, WinRMError, WinRMTransportError, WSManFaultError
 from pypsrp.shell import CommandState, WinRS
 from pypsrp.wsman import NAMESPACES, OptionSet, WSMan, WSManAction
+from spnego.exceptions import BadMICError
 
 from fleetlogoff.errors import TransportError
 from fleetlogoff.hostvars import host_codepage
 from fleetlogoff.model import Connection, Host
 from fleetlogoff.transport import CommandOutput
-from fleetlogoff.transport.http11 import HttpProtocolError
+from fleetlogoff.transport.bounded_requests import WireGuard, bound_session
+from fleetlogoff.transport.log_hygiene import install_log_hygiene, register_secret
 from fleetlogoff.transport.ntlm_http import (
     FramingError,
     HttpAuthError,
     HttpStatusError,
+    NoNtlmOfferedError,
     NtlmHttpTransport,
 )
+from fleetlogoff.transport.wire_errors import classify_wire_error, one_line
 
 log = logging.getLogger(__name__)
+install_log_hygiene()  # here too, so that spawned worker processes get it on import
 
 # 2150858793: ERROR_WSMAN_OPERATION_TIMEDOUT, the long-poll "no output yet" answer to
 # Receive (MS-WSMV 3.1.4.14); the client is expected to poll again.
 _OPERATION_TIMEOUT_FAULT = 2150858793
 # WSManFault code 5 / 0x80070005: authenticated but not allowed (not an administrator).
 _ACCESS_DENIED_FAULTS = (5, 2147942405)
-# quser/logoff/msg print a few KiB at most; a host streaming more is broken or hostile.
-_MAX_OUTPUT_BYTES = 16 * 1024 * 1024
+# quser/logoff/msg print a few KiB at most (a host with 100 sessions: about 8 KiB); a host
+# streaming more is broken or hostile. The bound is per command, so a fleet's memory stays
+# at most forks x 1 MiB of output.
+_MAX_OUTPUT_BYTES = 1024 * 1024
 
 
 class WinRMConnector:
     """Connector that opens pypsrp WinRS shells."""
+
+    def __init__(self) -> None:
+        install_log_hygiene()
 
     def open(self, host: Host, *, deadline_s: float) -> WinRMSession:
         session = WinRMSession(host, deadline=time.monotonic() + deadline_s)
@@ -66,16 +75,23 @@ class WinRMSession:
         self._host = host
         self._deadline = deadline
         self._wsman = _build_wsman(host.connection, self._remaining())
+        # Both transports keep `deadline` (the host's, lowered during a command) on every
+        # exchange, however slowly the host answers.
+        self._bounds: _FastTransport | WireGuard
         if _fast_path_applies(host):
             # pypsrp types the attribute as its own class; ours has the same duck shape
             # (endpoint, send, close), which is all WSMan uses.
-            fast = _FastTransport(host.connection, self._remaining())
+            fast = _FastTransport(host.connection, self._remaining(), deadline)
             self._wsman.transport = fast  # type: ignore[assignment]
+            self._bounds = fast
+        else:
+            self._bounds = WireGuard(deadline)
         self._shell = WinRS(self._wsman, codepage=host_codepage(host))
 
     def open(self) -> None:
-        if not isinstance(self._wsman.transport, _FastTransport):
-            _stop_rereading_proxy_settings(self._wsman)
+        if isinstance(self._bounds, WireGuard):
+            session = _build_requests_session(self._wsman)
+            bound_session(session, self._bounds)
         with _translate_errors(self._host.name, "open shell"):
             self._shell.open()
 
@@ -83,13 +99,17 @@ class WinRMSession:
         self, command_line: str, *, stdin: bytes | None = None, timeout: float
     ) -> CommandOutput:
         deadline = min(self._deadline, time.monotonic() + timeout)
-        with _translate_errors(self._host.name, command_line.split(" ", 1)[0]):
-            response = self._shell.command(command_line, None)
-            found = response.find("rsp:CommandResponse/rsp:CommandId", namespaces=NAMESPACES)
-            command_id = found.text if found is not None and found.text else ""
-            if stdin is not None:
-                self._shell.send("stdin", stdin, command_id=command_id, end=True)
-            return self._receive_until_done(command_id, deadline)
+        self._bounds.deadline = deadline
+        try:
+            with _translate_errors(self._host.name, command_line.split(" ", 1)[0]):
+                response = self._shell.command(command_line, None)
+                found = response.find("rsp:CommandResponse/rsp:CommandId", namespaces=NAMESPACES)
+                command_id = found.text if found is not None and found.text else ""
+                if stdin is not None:
+                    self._shell.send("stdin", stdin, command_id=command_id, end=True)
+                return self._receive_until_done(command_id, deadline)
+        finally:
+            self._bounds.deadline = self._deadline
 
     def close(self) -> None:
         try:
@@ -101,6 +121,8 @@ class WinRMSession:
             self._wsman.close()
         except Exception as exc:  # same reason
             log.debug("%s: closing connection failed: %s", self._host.name, exc)
+        if isinstance(self._bounds, WireGuard):
+            self._bounds.close()
 
     def _remaining(self) -> float:
         return self._deadline - time.monotonic()
@@ -207,7 +229,7 @@ class _FastTransport:
     """ntlm_http's transport dressed as pypsrp's: its failures become the exceptions
     WSMan.invoke understands (a non-2xx body is parsed as a WS-Management fault)."""
 
-    def __init__(self, conn: Connection, remaining_s: float) -> None:
+    def __init__(self, conn: Connection, remaining_s: float, deadline: float) -> None:
         self._inner = NtlmHttpTransport(
             conn.address,
             conn.port,
@@ -215,8 +237,17 @@ class _FastTransport:
             password=_password_for(conn) or "",
             connect_timeout=max(1.0, min(conn.connection_timeout, remaining_s)),
             read_timeout=max(2.0, min(conn.read_timeout, remaining_s)),
+            deadline=deadline,
         )
         self.endpoint = self._inner.endpoint
+
+    @property
+    def deadline(self) -> float:
+        return self._inner.deadline
+
+    @deadline.setter
+    def deadline(self, value: float) -> None:
+        self._inner.deadline = value
 
     def send(
         self,
@@ -237,16 +268,18 @@ class _FastTransport:
         self._inner.close()
 
 
-def _stop_rereading_proxy_settings(wsman: WSMan) -> None:
-    """requests re-reads proxy variables from the environment on every send when
-    trust_env is on (about 9% of client CPU, clients.md). pypsrp resolves them once when it
-    builds its session, so build it now and switch the re-reading off before any request.
+def _build_requests_session(wsman: WSMan) -> requests.Session:
+    """pypsrp's requests session, built now (what its first send() would do) so that it
+    can be bounded before any request. requests re-reads proxy variables from the
+    environment on every send when trust_env is on (about 9% of client CPU, clients.md);
+    pypsrp resolves them once when it builds its session, so the re-reading goes off.
     """
     transport = wsman.transport
-    if getattr(transport, "session", None) is None:
-        transport.session = transport._build_session()  # what pypsrp's first send() would do
-    if isinstance(transport.session, requests.Session):
-        transport.session.trust_env = False
+    session = transport.session
+    if session is None:
+        session = transport.session = transport._build_session()
+    session.trust_env = False
+    return session
 
 
 # "LM:NT" in hex is a password form pyspnego takes as hashes (spnego _credential.py); the LM
@@ -271,8 +304,12 @@ def _password_for(conn: Connection) -> str | None:
     if conn.password is None:
         return None
     plain = conn.password.reveal()
+    register_secret(plain)
     if conn.transport == "ntlm" and not _NTLM_HASH_FORM.match(plain):
-        return _ntlm_hashes(plain)
+        hashed = _ntlm_hashes(plain)
+        register_secret(hashed)
+        register_secret(hashed.split(":")[1])
+        return hashed
     return plain
 
 
@@ -294,49 +331,36 @@ class _translate_errors:
 
 
 def classify_error(exc: Exception) -> tuple[str, str]:
-    """Map a pypsrp/requests exception to (kind, reason) without leaking credentials."""
+    """Map a pypsrp/requests exception to (kind, reason) without leaking credentials.
+
+    Kinds: "auth_failed" only when the host rejected the credentials (what counts towards
+    an account lockout), "auth_unsupported" when no offered scheme fits (no credentials
+    were judged), "access_denied" when they were accepted but the account may not run
+    commands; "timeout", "unreachable", "reset", "tls", "protocol".
+    """
     if isinstance(exc, AuthenticationError):
+        if "did not response with one of" in str(exc):  # sic, pypsrp's negotiate.py
+            return "auth_unsupported", "the host offers none of Negotiate, Kerberos, NTLM"
         return "auth_failed", "credentials rejected (HTTP 401)"
+    if isinstance(exc, NoNtlmOfferedError):
+        return "auth_unsupported", str(exc)
+    if isinstance(exc, ValueError) and "incompatible with the specified auth" in str(exc):
+        return "auth_unsupported", "the host offers another authentication scheme"
     if isinstance(exc, WSManFaultError):
         if exc.code in _ACCESS_DENIED_FAULTS:
-            return "auth_failed", "access denied (is the account an administrator?)"
+            return "access_denied", "access denied (is the account an administrator?)"
         return "protocol", f"WS-Management fault {exc.code}: {_one_line(str(exc.reason))}"
-    if isinstance(exc, requests.exceptions.SSLError):
-        return "tls", f"TLS failed: {_one_line(str(exc))}"
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return "unreachable", "connection timed out"
-    if isinstance(exc, requests.exceptions.ReadTimeout):
-        return "timeout", "no answer in time"
-    if isinstance(exc, requests.exceptions.ConnectionError):
-        return _classify_connection_error(exc)
+    if isinstance(exc, BadMICError):
+        return "protocol", "message encryption: answer does not unseal (bad signature)"
+    if isinstance(exc, FramingError):
+        return "protocol", f"message encryption: {exc}"
+    if isinstance(exc, WinRMError) and "decryption failed" in str(exc):  # pypsrp's words
+        return "protocol", "message encryption: unsealed length differs from the frame's"
     if isinstance(exc, WinRMTransportError):
         return "protocol", f"HTTP {exc.code} from server"
-    if isinstance(exc, TimeoutError):
-        return "timeout", "no answer in time"
-    if isinstance(exc, ConnectionRefusedError):
-        return "unreachable", "connection refused"
-    if isinstance(exc, HttpProtocolError):
-        return "protocol", f"bad HTTP answer: {_one_line(str(exc))}"
-    if isinstance(exc, ConnectionError | http.client.HTTPException):
-        return "reset", f"connection lost: {_one_line(str(exc)) or type(exc).__name__}"
-    if isinstance(exc, OSError):
-        return "unreachable", _one_line(str(exc))
     if isinstance(exc, WinRMError):
         return "protocol", _one_line(str(exc))
-    return "protocol", f"{type(exc).__name__}: {_one_line(str(exc))}"
+    return classify_wire_error(exc)
 
 
-def _classify_connection_error(exc: Exception) -> tuple[str, str]:
-    text = str(exc)
-    if "Connection refused" in text or "Errno 111" in text:
-        return "unreachable", "connection refused"
-    if "reset" in text.lower() or "aborted" in text.lower():
-        return "reset", "connection reset by the host"
-    if "Name or service not known" in text or "getaddrinfo" in text:
-        return "unreachable", "host name not found"
-    return "unreachable", _one_line(text)
-
-
-def _one_line(text: str) -> str:
-    flat = " ".join(text.split())
-    return flat[:300]
+_one_line = one_line  # the name this module's callers have always used
