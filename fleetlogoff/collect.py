@@ -3,6 +3,7 @@ bounded retries for transient transport errors. A host's failure never aborts th
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import multiprocessing
@@ -17,6 +18,7 @@ from multiprocessing.process import BaseProcess
 from multiprocessing.queues import Queue
 from typing import Literal
 
+from fleetlogoff.auth_guard import DEFAULT_LIMIT, AuthFailureGuard, Outcome
 from fleetlogoff.errors import HostCommandError, ParseError, TransportError
 from fleetlogoff.hostvars import UTF8_CODEPAGE, host_codepage
 from fleetlogoff.model import Host, Session
@@ -43,6 +45,9 @@ class CollectOptions:
         retry_pause_s: pause before a retry.
         processes: worker processes sharing the hosts (and the forks). pypsrp is pure
             Python and CPU-bound per host, so one process is held to one core by the GIL.
+        auth_failure_limit: rejections of one set of credentials, with no success,
+            after which no further host is started with them (0: no limit); see
+            auth_guard.py.
     """
 
     forks: int = 50
@@ -50,6 +55,7 @@ class CollectOptions:
     retries: int = 2
     retry_pause_s: float = 0.5
     processes: int = 1
+    auth_failure_limit: int = DEFAULT_LIMIT
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,14 +106,39 @@ def read_sessions(session: HostSession, host: Host, timeout: float) -> tuple[lis
     return parse_quser(text, date_order=date_order), text  # type: ignore[arg-type]  # validated by the inventory
 
 
-def collect_host(host: Host, connector: Connector, options: CollectOptions) -> HostReading:
-    """Read one host, retrying transient transport errors within its deadline."""
+def collect_host(
+    host: Host,
+    connector: Connector,
+    options: CollectOptions,
+    guard: AuthFailureGuard | None = None,
+) -> HostReading:
+    """Read one host, retrying transient transport errors within its deadline.
+
+    With a guard, the host starts only when its credentials may be tried; otherwise its
+    reading says it was not started, and why (attempts 0).
+    """
+    if guard is None:
+        return _read_with_retries(host, connector, options)[0]
+    refusal = guard.enter(host)
+    if refusal is not None:
+        return HostReading(host, "error", refusal, attempts=0)
+    outcome = Outcome.UNKNOWN
+    try:
+        reading, outcome = _read_with_retries(host, _Proving(connector, guard), options)
+        return reading
+    finally:
+        guard.leave(host, outcome)
+
+
+def _read_with_retries(
+    host: Host, connector: Connector, options: CollectOptions
+) -> tuple[HostReading, Outcome]:
     deadline = time.monotonic() + options.deadline_s
     attempt = 0
     while True:
         attempt += 1
         try:
-            return _collect_once(host, connector, deadline, attempt)
+            return _collect_once(host, connector, deadline, attempt), Outcome.PROVEN
         except TransportError as exc:
             remaining = deadline - time.monotonic()
             if (
@@ -115,9 +146,26 @@ def collect_host(host: Host, connector: Connector, options: CollectOptions) -> H
                 or attempt > options.retries
                 or remaining <= options.retry_pause_s
             ):
-                return HostReading(host, _status_of(exc.kind), exc.reason, attempts=attempt)
+                outcome = Outcome.REJECTED if exc.kind == "auth_failed" else Outcome.UNKNOWN
+                status = _status_of(exc.kind)
+                return HostReading(host, status, exc.reason, attempts=attempt), outcome
             log.info("%s: %s, retrying (%d)", host.name, exc.reason, attempt)
             time.sleep(options.retry_pause_s)
+
+
+class _Proving:
+    """A connector that tells the guard as soon as a host accepted the credentials (its
+    session opened), so that the hosts waiting on them start without waiting for the
+    command."""
+
+    def __init__(self, inner: Connector, guard: AuthFailureGuard) -> None:
+        self._inner = inner
+        self._guard = guard
+
+    def open(self, host: Host, *, deadline_s: float) -> HostSession:
+        session = self._inner.open(host, deadline_s=deadline_s)
+        self._guard.prove(host)
+        return session
 
 
 def _collect_once(host: Host, connector: Connector, deadline: float, attempt: int) -> HostReading:
@@ -151,8 +199,25 @@ def start_reading(
     forked from a single-threaded process instead of spawned.
     """
     if options.processes > 1 and len(hosts) >= options.processes * _MIN_HOSTS_PER_PROCESS:
-        return _drain(hosts, *_start_workers(hosts, connector, options))
-    return iterate_fleet(hosts, lambda h: collect_host(h, connector, options), options)
+        workers, results, guard = _start_workers(hosts, connector, options)
+        return _announce_stops(_drain(hosts, workers, results, guard), guard)
+    guard = AuthFailureGuard(hosts, options.auth_failure_limit)
+    readings = iterate_fleet(hosts, lambda h: collect_host(h, connector, options, guard), options)
+    return _announce_stops(readings, guard)
+
+
+def _announce_stops(
+    readings: Iterator[HostReading], guard: AuthFailureGuard
+) -> Iterator[HostReading]:
+    """Say once per set of credentials that the guard stopped starting hosts with them."""
+    told: set[str] = set()
+    for reading in readings:
+        if reading.attempts == 0 and guard.is_refusal(reading.error):
+            line = guard.announcement(reading.host)
+            if line not in told:
+                told.add(line)
+                log.warning("%s", line)
+        yield reading
 
 
 def gather(
@@ -198,16 +263,21 @@ _POLL_S = 0.5
 
 
 def _collect_worker(
-    hosts: list[Host], connector: Connector, options: CollectOptions, results: Queue[HostReading]
+    hosts: list[Host],
+    connector: Connector,
+    options: CollectOptions,
+    results: Queue[HostReading],
+    guard: AuthFailureGuard,
 ) -> None:
     """Runs in a worker process: read its share of hosts, send each reading back at once."""
-    for reading in iterate_fleet(hosts, lambda h: collect_host(h, connector, options), options):
+    work = functools.partial(collect_host, connector=connector, options=options, guard=guard)
+    for reading in iterate_fleet(hosts, work, options):
         results.put(reading)
 
 
 def _start_workers(
     hosts: Sequence[Host], connector: Connector, options: CollectOptions
-) -> tuple[list[BaseProcess], Queue[HostReading]]:
+) -> tuple[list[BaseProcess], Queue[HostReading], AuthFailureGuard]:
     """Split the hosts over worker processes and start them.
 
     Forked when this process runs no other thread (no imports to repeat, nothing to
@@ -220,28 +290,37 @@ def _start_workers(
         else multiprocessing.get_context("spawn")
     )
     results: Queue[HostReading] = context.Queue()
+    guard = AuthFailureGuard(hosts, options.auth_failure_limit, context)  # shared by all
     shares = [list(hosts[i :: options.processes]) for i in range(options.processes)]
     per_process = replace(options, forks=max(1, math.ceil(options.forks / options.processes)))
     workers: list[BaseProcess] = [
-        context.Process(target=_collect_worker, args=(share, connector, per_process, results))
+        context.Process(
+            target=_collect_worker, args=(share, connector, per_process, results, guard)
+        )
         for share in shares
     ]
     for worker in workers:
         worker.start()
-    return workers, results
+    return workers, results, guard
 
 
 def _drain(
-    hosts: Sequence[Host], workers: list[BaseProcess], results: Queue[HostReading]
+    hosts: Sequence[Host],
+    workers: list[BaseProcess],
+    results: Queue[HostReading],
+    guard: AuthFailureGuard,
 ) -> Iterator[HostReading]:
     """Readings from the workers as they come. A worker that dies is reported as an error
-    for each host it did not finish, never as silence."""
+    for each host it did not finish, never as silence; hosts of other workers waiting on
+    credentials the dead one was trying are let go (as not started), never left hanging."""
     pending = {h.name: h for h in hosts}
     try:
         while pending:
             try:
                 reading = results.get(timeout=_POLL_S)
             except queue.Empty:
+                if any(w.exitcode not in (0, None) for w in workers):
+                    guard.abandon()
                 if all(not w.is_alive() for w in workers) and results.empty():
                     break
                 continue

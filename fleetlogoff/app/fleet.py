@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from fleetlogoff.auth_guard import DEFAULT_LIMIT as DEFAULT_AUTH_FAILURE_LIMIT
 from fleetlogoff.collect import CollectOptions, HostReading, gather, start_reading
 from fleetlogoff.env import Environment
 from fleetlogoff.errors import UsageError
@@ -30,6 +31,7 @@ class FleetOptions:
     ask_pass: bool = False
     quiet: bool = False
     processes: int = 1
+    auth_failure_limit: int = DEFAULT_AUTH_FAILURE_LIMIT
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,10 @@ def read_fleet(
 
     console = make_console(env.stderr, color=env.color and not options.quiet)
     collect = CollectOptions(
-        forks=options.forks, deadline_s=options.timeout, processes=options.processes
+        forks=options.forks,
+        deadline_s=options.timeout,
+        processes=options.processes,
+        auth_failure_limit=options.auth_failure_limit,
     )
     readings = start_reading(hosts, connector, collect)  # workers start before any thread
     with HostProgress(console, len(hosts), "Reading sessions", quiet=options.quiet) as progress:

@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import NoReturn, TypeAlias
 
 from fleetlogoff.app.fleet import FleetOptions, SelectOptions
+from fleetlogoff.auth_guard import DEFAULT_LIMIT as DEFAULT_AUTH_FAILURE_LIMIT
 from fleetlogoff.durations import parse_duration
 from fleetlogoff.errors import FleetLogoffError, UsageError
 
@@ -32,6 +33,16 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
     return value
 
 
@@ -86,6 +97,14 @@ def add_fleet_flags(parser: argparse.ArgumentParser, *, positional: bool = True)
         default=default_processes(),
         help="worker processes for reading large fleets (default: cores, at most 4)",
     )
+    parser.add_argument(
+        "--auth-failure-limit",
+        type=non_negative_int,
+        default=DEFAULT_AUTH_FAILURE_LIMIT,
+        metavar="N",
+        help="stop starting hosts after N authentication failures with the same "
+        "credentials and no success, against account lockout (default 3, 0: no limit)",
+    )
     parser.add_argument("-k", "--ask-pass", action="store_true", help="prompt for the password")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress output")
 
@@ -111,6 +130,7 @@ def fleet_options(args: argparse.Namespace, inventory: str | None = None) -> Fle
         ask_pass=args.ask_pass,
         quiet=args.quiet,
         processes=args.processes,
+        auth_failure_limit=args.auth_failure_limit,
     )
 
 

@@ -28,6 +28,7 @@ RANKS = {
     "env": 2,
     "transport": 2,
     "collect": 2,
+    "auth_guard": 2,
     "executor": 2,
     "plan_file": 2,
     "audit": 2,
