@@ -182,7 +182,7 @@ class NtlmHttpTransport:
             raise FramingError("unsealed answer refused (message encryption was negotiated)")
         else:
             body = b""
-        if response.status >= 300:
+        if not 200 <= response.status < 300:  # a 1xx is no answer either
             raise HttpStatusError(response.status, body.decode("utf-8", "replace"))
         return body
 
