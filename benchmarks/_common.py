@@ -135,8 +135,21 @@ def _tree_rss_mb(process: psutil.Process) -> float:
     return total / 2**20
 
 
+def _high_water_mb(pid: int) -> float:
+    """The kernel's peak RSS of one live process (VmHWM), 0 when it is gone."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
+    return 0.0
+
+
 class _PeakSampler:
-    """Samples the summed RSS of a process tree on a thread until stopped."""
+    """Samples the summed RSS of a process tree on a thread until stopped, and the root
+    process's own high-water mark (which catches peaks between samples)."""
 
     def __init__(self, pid: int) -> None:
         self._process = psutil.Process(pid)
@@ -147,9 +160,10 @@ class _PeakSampler:
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                self.peak_mb = max(self.peak_mb, _tree_rss_mb(self._process))
+                tree = _tree_rss_mb(self._process)
             except (psutil.NoSuchProcess, psutil.ZombieProcess):
                 return
+            self.peak_mb = max(self.peak_mb, tree, _high_water_mb(self._process.pid))
             self._stop.wait(_SAMPLE_PERIOD_S)
 
     def __enter__(self) -> _PeakSampler:
@@ -182,7 +196,9 @@ def run_child(argv: Sequence[str], lab_pid: int, stdout: Path, stderr: Path) -> 
         returncode=process.returncode,
         wall_s=wall,
         cpu_s=usage.ru_utime + usage.ru_stime,
-        peak_rss_mb=max(sampler.peak_mb, usage.ru_maxrss / 1024),  # ru_maxrss is in kB
+        # Not wait4's ru_maxrss: Linux carries the parent's RSS into a child's maxrss
+        # across fork and exec, so the benchmark's own memory would show up as the child's.
+        peak_rss_mb=sampler.peak_mb,
         lab_cpu_s=cpu_seconds(lab_pid) - lab_before,
     )
 
