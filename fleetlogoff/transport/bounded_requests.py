@@ -42,14 +42,10 @@ from fleetlogoff.transport.http11 import (
     DeadlineError,
     RedirectRefusedError,
 )
-from fleetlogoff.transport.ntlm_http import BOUNDARY, split_frame
+from fleetlogoff.transport.ntlm_http import BOUNDARY, UnsealedAnswerError, split_frame
 
 _SEALED_TYPES = ("multipart/encrypted", "multipart/x-multi-encrypted")
 _BOUNDARY = re.compile(r'boundary="([^"]*)"')
-
-
-class UnsealedAnswerError(Exception):
-    """A plain answer to a sealed request (message encryption was negotiated)."""
 
 
 class WireGuard:

@@ -4,16 +4,16 @@ One WSMan per host, used by one thread (pypsrp is not thread-safe: pypsrp-notes.
 one WinRS shell per host reused for every command (Create once, Command+Receive per
 command, Delete at the end), in the UTF-8 code page unless fleetlogoff_codepage says
 otherwise, so localized output needs no OEM guess. WinRM's default path (NTLM with
-encryption over HTTP) runs on the lean transport of ntlm_http.py under pypsrp's messages.
+encryption over HTTP) runs without pypsrp on lean.py (same messages, checked against
+pypsrp's own); HTTPS, Basic, Kerberos, CredSSP and certificates run here, on pypsrp's
+requests transport bounded by bounded_requests.py.
 """
 
 from __future__ import annotations
 
 import base64
-import functools
 import logging
 import math
-import re
 import time
 import xml.etree.ElementTree as ET
 
@@ -26,16 +26,17 @@ from spnego.exceptions import BadMICError
 from fleetlogoff.errors import TransportError
 from fleetlogoff.hostvars import host_codepage
 from fleetlogoff.model import Connection, Host
-from fleetlogoff.transport import CommandOutput
+from fleetlogoff.transport import CommandOutput, HostSession
 from fleetlogoff.transport.bounded_requests import WireGuard, bound_session
-from fleetlogoff.transport.log_hygiene import install_log_hygiene, register_secret
-from fleetlogoff.transport.ntlm_http import (
-    FramingError,
-    HttpAuthError,
-    HttpStatusError,
-    NoNtlmOfferedError,
-    NtlmHttpTransport,
+from fleetlogoff.transport.lean import (
+    ACCESS_DENIED_FAULTS,
+    MAX_OUTPUT_BYTES,
+    lean_applies,
+    ntlm_password,
+    open_lean,
 )
+from fleetlogoff.transport.log_hygiene import install_log_hygiene, register_secret
+from fleetlogoff.transport.ntlm_http import FramingError
 from fleetlogoff.transport.wire_errors import classify_wire_error, one_line
 
 log = logging.getLogger(__name__)
@@ -44,12 +45,8 @@ install_log_hygiene()  # here too, so that spawned worker processes get it on im
 # 2150858793: ERROR_WSMAN_OPERATION_TIMEDOUT, the long-poll "no output yet" answer to
 # Receive (MS-WSMV 3.1.4.14); the client is expected to poll again.
 _OPERATION_TIMEOUT_FAULT = 2150858793
-# WSManFault code 5 / 0x80070005: authenticated but not allowed (not an administrator).
-_ACCESS_DENIED_FAULTS = (5, 2147942405)
-# quser/logoff/msg print a few KiB at most (a host with 100 sessions: about 8 KiB); a host
-# streaming more is broken or hostile. The bound is per command, so a fleet's memory stays
-# at most forks x 1 MiB of output.
-_MAX_OUTPUT_BYTES = 1024 * 1024
+_ACCESS_DENIED_FAULTS = ACCESS_DENIED_FAULTS
+_MAX_OUTPUT_BYTES = MAX_OUTPUT_BYTES
 
 
 class WinRMConnector:
@@ -58,7 +55,9 @@ class WinRMConnector:
     def __init__(self) -> None:
         install_log_hygiene()
 
-    def open(self, host: Host, *, deadline_s: float) -> WinRMSession:
+    def open(self, host: Host, *, deadline_s: float) -> HostSession:
+        if lean_applies(host):
+            return open_lean(host, deadline_s=deadline_s)
         session = WinRMSession(host, deadline=time.monotonic() + deadline_s)
         try:
             session.open()
@@ -75,23 +74,13 @@ class WinRMSession:
         self._host = host
         self._deadline = deadline
         self._wsman = _build_wsman(host.connection, self._remaining())
-        # Both transports keep `deadline` (the host's, lowered during a command) on every
-        # exchange, however slowly the host answers.
-        self._bounds: _FastTransport | WireGuard
-        if _fast_path_applies(host):
-            # pypsrp types the attribute as its own class; ours has the same duck shape
-            # (endpoint, send, close), which is all WSMan uses.
-            fast = _FastTransport(host.connection, self._remaining(), deadline)
-            self._wsman.transport = fast  # type: ignore[assignment]
-            self._bounds = fast
-        else:
-            self._bounds = WireGuard(deadline)
+        # `deadline` (the host's, lowered during a command) bounds every exchange, however
+        # slowly the host answers.
+        self._bounds = WireGuard(deadline)
         self._shell = WinRS(self._wsman, codepage=host_codepage(host))
 
     def open(self) -> None:
-        if isinstance(self._bounds, WireGuard):
-            session = _build_requests_session(self._wsman)
-            bound_session(session, self._bounds)
+        bound_session(_build_requests_session(self._wsman), self._bounds)
         with _translate_errors(self._host.name, "open shell"):
             self._shell.open()
 
@@ -121,8 +110,7 @@ class WinRMSession:
             self._wsman.close()
         except Exception as exc:  # same reason
             log.debug("%s: closing connection failed: %s", self._host.name, exc)
-        if isinstance(self._bounds, WireGuard):
-            self._bounds.close()
+        self._bounds.close()
 
     def _remaining(self) -> float:
         return self._deadline - time.monotonic()
@@ -210,64 +198,6 @@ def _build_wsman(conn: Connection, remaining_s: float) -> WSMan:
     )
 
 
-def _fast_path_applies(host: Host) -> bool:
-    """NTLM with message encryption over plain HTTP, WinRM's default, takes the lean
-    transport unless the inventory says fleetlogoff_http_transport: pypsrp; everything
-    else (HTTPS, Basic, Kerberos, CredSSP, certificates) keeps pypsrp's requests-based one."""
-    conn = host.connection
-    return (
-        host.settings.get("fleetlogoff_http_transport", "lean") == "lean"
-        and conn.scheme == "http"
-        and conn.transport == "ntlm"
-        and conn.message_encryption != "never"
-        and conn.password is not None
-        and bool(conn.username)
-    )
-
-
-class _FastTransport:
-    """ntlm_http's transport dressed as pypsrp's: its failures become the exceptions
-    WSMan.invoke understands (a non-2xx body is parsed as a WS-Management fault)."""
-
-    def __init__(self, conn: Connection, remaining_s: float, deadline: float) -> None:
-        self._inner = NtlmHttpTransport(
-            conn.address,
-            conn.port,
-            username=conn.username or "",
-            password=_password_for(conn) or "",
-            connect_timeout=max(1.0, min(conn.connection_timeout, remaining_s)),
-            read_timeout=max(2.0, min(conn.read_timeout, remaining_s)),
-            deadline=deadline,
-        )
-        self.endpoint = self._inner.endpoint
-
-    @property
-    def deadline(self) -> float:
-        return self._inner.deadline
-
-    @deadline.setter
-    def deadline(self, value: float) -> None:
-        self._inner.deadline = value
-
-    def send(
-        self,
-        message: bytes,
-        retries_on_read_timeout: int = 0,
-        timeout: float | tuple[float, float] | None = None,
-    ) -> bytes:
-        try:
-            return self._inner.send(message, retries_on_read_timeout, timeout)
-        except HttpAuthError as exc:
-            raise AuthenticationError(str(exc)) from exc
-        except HttpStatusError as exc:
-            raise WinRMTransportError("http", exc.status, exc.text) from exc
-        except FramingError as exc:
-            raise WinRMError(f"message encryption: {exc}") from exc
-
-    def close(self) -> None:
-        self._inner.close()
-
-
 def _build_requests_session(wsman: WSMan) -> requests.Session:
     """pypsrp's requests session, built now (what its first send() would do) so that it
     can be bounded before any request. requests re-reads proxy variables from the
@@ -282,34 +212,13 @@ def _build_requests_session(wsman: WSMan) -> requests.Session:
     return session
 
 
-# "LM:NT" in hex is a password form pyspnego takes as hashes (spnego _credential.py); the LM
-# half is never used by NTLMv2, so zeros are fine.
-_NTLM_HASH_FORM = re.compile(r"^[0-9a-fA-F]{32}:[0-9a-fA-F]{32}$")
-
-
-@functools.lru_cache(maxsize=32)
-def _ntlm_hashes(password: str) -> str:
-    """The password as pyspnego's "LM:NT" hash form, computed once per run.
-
-    Given a plain password, pyspnego computes the LM hash (pure-Python DES, never used by
-    NTLMv2) and the NT hash for every connection: about 7% of plan's CPU on 1,000 hosts
-    (benchmarks/README.md). Only for transport ntlm: Basic and Kerberos need the password.
-    """
-    from spnego._ntlm_raw.crypto import ntowfv1  # private, pinned by pyspnego<1
-
-    return "0" * 32 + ":" + ntowfv1(password).hex()
-
-
 def _password_for(conn: Connection) -> str | None:
     if conn.password is None:
         return None
+    if conn.transport == "ntlm":
+        return ntlm_password(conn)  # the NT hash form, once per run
     plain = conn.password.reveal()
     register_secret(plain)
-    if conn.transport == "ntlm" and not _NTLM_HASH_FORM.match(plain):
-        hashed = _ntlm_hashes(plain)
-        register_secret(hashed)
-        register_secret(hashed.split(":")[1])
-        return hashed
     return plain
 
 
@@ -342,8 +251,6 @@ def classify_error(exc: Exception) -> tuple[str, str]:
         if "did not response with one of" in str(exc):  # sic, pypsrp's negotiate.py
             return "auth_unsupported", "the host offers none of Negotiate, Kerberos, NTLM"
         return "auth_failed", "credentials rejected (HTTP 401)"
-    if isinstance(exc, NoNtlmOfferedError):
-        return "auth_unsupported", str(exc)
     if isinstance(exc, ValueError) and "incompatible with the specified auth" in str(exc):
         return "auth_unsupported", "the host offers another authentication scheme"
     if isinstance(exc, WSManFaultError):

@@ -6,28 +6,29 @@ from __future__ import annotations
 
 import http.client
 import ssl
+import sys
+from typing import Any
 
-import requests
-
-from fleetlogoff.transport.bounded_requests import UnsealedAnswerError
 from fleetlogoff.transport.http11 import (
     AnswerTooLargeError,
     HttpProtocolError,
     RedirectRefusedError,
 )
+from fleetlogoff.transport.ntlm_http import UnsealedAnswerError
 
 
 def classify_wire_error(exc: Exception) -> tuple[str, str]:
     """(kind, reason) for a transport-level failure; see winrm.classify_error for kinds."""
-    if isinstance(exc, requests.exceptions.RequestException):
+    requests: Any = sys.modules.get("requests")  # only pypsrp's stack loads it
+    if requests is not None and isinstance(exc, requests.exceptions.RequestException):
         root = _root_cause(exc)
         if isinstance(root, OSError | http.client.HTTPException):
             return _classify_plain(root)  # what the socket or http.client really said
-        return _classify_requests(exc)
+        return _classify_requests(exc, requests)
     return _classify_plain(exc)
 
 
-def _classify_requests(exc: requests.exceptions.RequestException) -> tuple[str, str]:
+def _classify_requests(exc: Exception, requests: Any) -> tuple[str, str]:
     if isinstance(exc, requests.exceptions.SSLError):
         return "tls", f"TLS failed: {one_line(str(exc))}"
     if isinstance(exc, requests.exceptions.ConnectTimeout):
