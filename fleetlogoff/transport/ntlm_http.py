@@ -17,7 +17,7 @@ import math
 import re
 import struct
 import time
-from typing import Any
+from typing import Protocol
 
 import spnego
 
@@ -27,6 +27,7 @@ from fleetlogoff.transport.http11 import (
     RedirectRefusedError,
     Response,
 )
+from fleetlogoff.transport.ntlm_seal import NtlmSealer, SealError
 
 PROTOCOL = "application/HTTP-SPNEGO-session-encrypted"
 BOUNDARY = "Encrypted Boundary"
@@ -35,6 +36,7 @@ _PART_START = f"--{BOUNDARY}\r\n".encode()
 _END = f"--{BOUNDARY}--\r\n".encode()
 # MS-WSMV 2.2.9.1.1.2.2: each part header line starts with a horizontal tab.
 _OCTET_HEADER = b"\tContent-Type: application/octet-stream\r\n"
+_PROTOCOL_HEADER = f"\tContent-Type: {PROTOCOL}\r\n".encode()
 _LENGTH = re.compile(rb"Length=(\d+)")
 _TOKEN = re.compile(r"(?:Negotiate|NTLM)\s+([A-Za-z0-9+/=]+)", re.IGNORECASE)
 _HEADERS = {"User-Agent": "fleetlogoff", "Accept-Encoding": "identity"}
@@ -64,15 +66,28 @@ class FramingError(Exception):
     """A sealed body that does not have the MS-WSMV shape or does not unseal."""
 
 
-def seal(context: Any, message: bytes) -> bytes:
-    """Frame one sealed SOAP message as multipart/encrypted."""
-    signature, sealed, padding = context.wrap_winrm(message)
+class UnsealedAnswerError(FramingError):
+    """A plain answer to a sealed request: once message encryption was negotiated every
+    message is sealed (MS-WSMV 2.2.9.1.1); a plain one could come from anyone on the path."""
+
+
+class Sealer(Protocol):
+    """What seals one connection's messages (ntlm_seal.NtlmSealer; tests use stand-ins)."""
+
+    def wrap(self, message: bytes) -> tuple[bytes, bytes]: ...
+
+    def unwrap(self, signature: bytes, sealed: bytes) -> bytes: ...
+
+
+def seal(sealer: Sealer, message: bytes) -> bytes:
+    """Frame one sealed SOAP message as multipart/encrypted (NTLM: no padding)."""
+    signature, sealed = sealer.wrap(message)
     return b"".join(
         (
             _PART_START,
-            f"\tContent-Type: {PROTOCOL}\r\n".encode(),
+            _PROTOCOL_HEADER,
             b"\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length=%d\r\n"
-            % (len(message) + padding),
+            % len(message),
             _PART_START,
             _OCTET_HEADER,
             struct.pack("<I", len(signature)),
@@ -107,13 +122,13 @@ def split_frame(body: bytes, boundary: str = BOUNDARY) -> tuple[int, bytes, byte
     return int(declared.group(1)), payload[4:end], payload[end:]
 
 
-def unseal(context: Any, body: bytes) -> bytes:
+def unseal(sealer: Sealer, body: bytes) -> bytes:
     """Unframe and unseal a multipart/encrypted body; the declared length must match."""
     declared, signature, sealed = split_frame(body)
     try:
-        plain: bytes = context.unwrap_winrm(signature, sealed)
-    except Exception as exc:  # pyspnego raises many types for a bad seal; all mean the same
-        raise FramingError(f"answer does not unseal ({type(exc).__name__})") from None
+        plain = sealer.unwrap(signature, sealed)
+    except SealError as exc:
+        raise FramingError(f"answer does not unseal ({exc})") from None
     if len(plain) != declared:
         raise FramingError(f"unsealed {len(plain)} bytes, header says {declared}")
     return plain
@@ -149,7 +164,7 @@ class NtlmHttpTransport:
         self._read_timeout = read_timeout
         self.deadline = deadline
         self._connection = HttpConnection(host, port, connect_timeout=connect_timeout)
-        self._context: Any = None
+        self._sealer: Sealer | None = None
         self._authenticated_socket: object = None
 
     def send(
@@ -163,23 +178,21 @@ class NtlmHttpTransport:
         `retries_on_read_timeout` is accepted for pypsrp's signature and ignored: the
         caller's per-host deadline decides, not a hidden retry loop.
         """
-        if self._context is None:
-            self._authenticate()
+        if self._sealer is None:
+            self._sealer = self._authenticate()
         elif self._connection.socket is not self._authenticated_socket:
             # NTLM authenticates the TCP connection, not the requests: once the server
             # closed it, a new one would only earn a 401 that looks like a bad password.
             raise ConnectionResetError("the host closed the authenticated connection")
         read = timeout[1] if isinstance(timeout, tuple) else timeout
-        response = self._post(seal(self._context, message), {"Content-Type": CONTENT_TYPE}, read)
+        response = self._post(seal(self._sealer, message), {"Content-Type": CONTENT_TYPE}, read)
         if response.status == 401:
             raise HttpAuthError("credentials rejected (HTTP 401)")
         _refuse_redirect(response)
         if response.header("content-type").startswith("multipart/encrypted"):
-            body = unseal(self._context, response.body)
+            body = unseal(self._sealer, response.body)
         elif response.body:
-            # MS-WSMV 2.2.9.1.1: once encryption is negotiated every message is sealed. A
-            # plain answer could come from anyone on the path; it is never believed.
-            raise FramingError("unsealed answer refused (message encryption was negotiated)")
+            raise UnsealedAnswerError("unsealed answer refused (message encryption was negotiated)")
         else:
             body = b""
         if not 200 <= response.status < 300:  # a 1xx is no answer either
@@ -189,7 +202,7 @@ class NtlmHttpTransport:
     def close(self) -> None:
         self._connection.close()
 
-    def _authenticate(self) -> None:
+    def _authenticate(self) -> Sealer:
         context = spnego.client(
             self._username,
             self._password,
@@ -211,8 +224,8 @@ class NtlmHttpTransport:
             raise HttpAuthError("credentials rejected (HTTP 401)")
         if second.status != 200:
             raise HttpProtocolError(f"HTTP {second.status} to the NTLM authentication")
-        self._context = context
         self._authenticated_socket = self._connection.socket
+        return NtlmSealer(context)
 
     @staticmethod
     def _authorization(token: bytes | None) -> dict[str, str]:

@@ -30,6 +30,7 @@ from fleetlogoff.transport.ntlm_http import (
     seal,
     unseal,
 )
+from fleetlogoff.transport.ntlm_seal import SealError
 from fleetlogoff.transport.winrm import classify_error
 
 FUZZ = settings(
@@ -44,14 +45,14 @@ KINDS = {"timeout", "unreachable", "reset", "tls", "protocol", "auth_failed"}
 
 
 class XorContext:
-    """A pyspnego context stand-in: 16-byte signature, reversible seal, checked MIC."""
+    """A sealer stand-in: 16-byte signature, reversible seal, checked signature."""
 
-    def wrap_winrm(self, data: bytes) -> tuple[bytes, bytes, int]:
-        return b"S" * 16, bytes(b ^ 0x5A for b in data), 0
+    def wrap(self, data: bytes) -> tuple[bytes, bytes]:
+        return b"S" * 16, bytes(b ^ 0x5A for b in data)
 
-    def unwrap_winrm(self, header: bytes, data: bytes) -> bytes:
+    def unwrap(self, header: bytes, data: bytes) -> bytes:
         if header != b"S" * 16:
-            raise ValueError("bad signature")
+            raise SealError("bad signature")
         return bytes(b ^ 0x5A for b in data)
 
 
@@ -190,7 +191,7 @@ def test_whole_answers_after_authentication(status: int, content_type: str, body
     transport = NtlmHttpTransport("127.0.0.1", 1, username="u", password="p")
     connection = _Canned(Response(status, (("content-type", content_type),), body))
     transport._connection = connection  # type: ignore[assignment]  # the stand-in
-    transport._context = XorContext()
+    transport._sealer = XorContext()
     transport._authenticated_socket = connection.socket
     try:
         transport.send(b"<s:Envelope/>")
