@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from multiprocessing.context import ForkContext, SpawnContext
 from multiprocessing.process import BaseProcess
 from multiprocessing.queues import Queue
@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 HostStatus = Literal["ok", "unreachable", "auth_failed", "error"]
 
+DEFAULT_FORKS = 50
 # Transport failures worth another attempt: the host answered before, or may answer now.
 _TRANSIENT_KINDS = frozenset({"reset", "protocol", "timeout"})
 QUSER = "quser"
@@ -50,7 +51,7 @@ class CollectOptions:
             auth_guard.py.
     """
 
-    forks: int = 50
+    forks: int = DEFAULT_FORKS
     deadline_s: float = 30.0
     retries: int = 2
     retry_pause_s: float = 0.5
@@ -198,7 +199,7 @@ def start_reading(
     this before starting threads of your own (a progress display), so that they can be
     forked from a single-threaded process instead of spawned.
     """
-    if options.processes > 1 and len(hosts) >= options.processes * _MIN_HOSTS_PER_PROCESS:
+    if processes_for(len(hosts), options.processes) > 1:
         workers, results, guard = _start_workers(hosts, connector, options)
         return _announce_stops(_drain(hosts, workers, results, guard), guard)
     guard = AuthFailureGuard(hosts, options.auth_failure_limit)
@@ -259,25 +260,43 @@ def iterate_fleet(
 
 # Below this many hosts per process, starting a process costs more than it saves.
 _MIN_HOSTS_PER_PROCESS = 50
+
+
+def processes_for(host_count: int, processes: int) -> int:
+    """Worker processes a fleet of `host_count` gets when `processes` are allowed: all of
+    them, or one (this process) when the fleet is too small to share."""
+    return processes if processes > 1 and host_count >= processes * _MIN_HOSTS_PER_PROCESS else 1
+
+
 _POLL_S = 0.5
+
+
+# A reading crosses from a worker to the parent as (host index, its other fields): the
+# parent has the hosts already, so neither the Host nor its credentials are pickled again.
+_Sent = tuple[int, dict[str, object]]
 
 
 def _collect_worker(
     hosts: list[Host],
+    first: int,
+    step: int,
     connector: Connector,
     options: CollectOptions,
-    results: Queue[HostReading],
+    results: Queue[_Sent],
     guard: AuthFailureGuard,
 ) -> None:
-    """Runs in a worker process: read its share of hosts, send each reading back at once."""
+    """Runs in a worker process: read its share of hosts (every `step`-th from `first`),
+    send each reading back at once."""
+    index = {host.name: first + step * n for n, host in enumerate(hosts)}
     work = functools.partial(collect_host, connector=connector, options=options, guard=guard)
     for reading in iterate_fleet(hosts, work, options):
-        results.put(reading)
+        rest = {f.name: getattr(reading, f.name) for f in fields(reading) if f.name != "host"}
+        results.put((index[reading.host.name], rest))
 
 
 def _start_workers(
     hosts: Sequence[Host], connector: Connector, options: CollectOptions
-) -> tuple[list[BaseProcess], Queue[HostReading], AuthFailureGuard]:
+) -> tuple[list[BaseProcess], Queue[_Sent], AuthFailureGuard]:
     """Split the hosts over worker processes and start them.
 
     Forked when this process runs no other thread (no imports to repeat, nothing to
@@ -289,15 +308,16 @@ def _start_workers(
         if forkable and threading.active_count() == 1
         else multiprocessing.get_context("spawn")
     )
-    results: Queue[HostReading] = context.Queue()
+    results: Queue[_Sent] = context.Queue()
     guard = AuthFailureGuard(hosts, options.auth_failure_limit, context)  # shared by all
-    shares = [list(hosts[i :: options.processes]) for i in range(options.processes)]
-    per_process = replace(options, forks=max(1, math.ceil(options.forks / options.processes)))
+    step = options.processes
+    per_process = replace(options, forks=max(1, math.ceil(options.forks / step)))
     workers: list[BaseProcess] = [
         context.Process(
-            target=_collect_worker, args=(share, connector, per_process, results, guard)
+            target=_collect_worker,
+            args=(list(hosts[first::step]), first, step, connector, per_process, results, guard),
         )
-        for share in shares
+        for first in range(step)
     ]
     for worker in workers:
         worker.start()
@@ -307,7 +327,7 @@ def _start_workers(
 def _drain(
     hosts: Sequence[Host],
     workers: list[BaseProcess],
-    results: Queue[HostReading],
+    results: Queue[_Sent],
     guard: AuthFailureGuard,
 ) -> Iterator[HostReading]:
     """Readings from the workers as they come. A worker that dies is reported as an error
@@ -317,13 +337,14 @@ def _drain(
     try:
         while pending:
             try:
-                reading = results.get(timeout=_POLL_S)
+                index, rest = results.get(timeout=_POLL_S)
             except queue.Empty:
                 if any(w.exitcode not in (0, None) for w in workers):
                     guard.abandon()
                 if all(not w.is_alive() for w in workers) and results.empty():
                     break
                 continue
+            reading = HostReading(hosts[index], **rest)  # type: ignore[arg-type]  # its own fields
             pending.pop(reading.host.name, None)
             yield reading
     finally:

@@ -7,7 +7,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from fleetlogoff.auth_guard import DEFAULT_LIMIT as DEFAULT_AUTH_FAILURE_LIMIT
-from fleetlogoff.collect import CollectOptions, HostReading, gather, start_reading
+from fleetlogoff.collect import (
+    DEFAULT_FORKS,
+    CollectOptions,
+    HostReading,
+    gather,
+    start_reading,
+)
 from fleetlogoff.env import Environment
 from fleetlogoff.errors import UsageError
 from fleetlogoff.inventory import Inventory
@@ -26,7 +32,7 @@ class FleetOptions:
 
     inventory: str
     limit: str | None = None
-    forks: int = 50
+    forks: int = DEFAULT_FORKS
     timeout: float = 30.0
     ask_pass: bool = False
     quiet: bool = False

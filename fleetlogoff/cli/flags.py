@@ -10,6 +10,7 @@ from typing import NoReturn, TypeAlias
 
 from fleetlogoff.app.fleet import FleetOptions, SelectOptions
 from fleetlogoff.auth_guard import DEFAULT_LIMIT as DEFAULT_AUTH_FAILURE_LIMIT
+from fleetlogoff.collect import DEFAULT_FORKS
 from fleetlogoff.durations import parse_duration
 from fleetlogoff.errors import FleetLogoffError, UsageError
 
@@ -83,7 +84,11 @@ def add_fleet_flags(parser: argparse.ArgumentParser, *, positional: bool = True)
         parser.add_argument("inventory", help="Ansible-style YAML inventory of RDS hosts")
     parser.add_argument("-l", "--limit", help="host pattern (Ansible syntax: a,b  g1:&g2  all:!h)")
     parser.add_argument(
-        "-f", "--forks", type=positive_int, default=50, help="hosts at once (default 50)"
+        "-f",
+        "--forks",
+        type=positive_int,
+        default=DEFAULT_FORKS,
+        help=f"hosts at once (default {DEFAULT_FORKS})",
     )
     parser.add_argument(
         "--timeout",
