@@ -96,7 +96,7 @@ def _entry(address: str, port: int, wire: str, ca_path: str) -> dict[str, Any]:
 
 
 @contextmanager
-def _proxy(bench: Bench, wire: str, fault: Fault) -> Iterator[HostileProxy]:
+def _proxy(bench: Bench, wire: str, fault: Fault, listeners: int = 1) -> Iterator[HostileProxy]:
     endpoint = bench.fleet.endpoints[0]
     https = bool(WIRES[wire]["https"])
     port = endpoint.https_port if https else endpoint.http_port
@@ -106,6 +106,7 @@ def _proxy(bench: Bench, wire: str, fault: Fault) -> Iterator[HostileProxy]:
         fault,
         upstream_tls=https,
         server_tls=bench.proxy_tls if https else None,
+        listeners=listeners,
     )
     with proxy:
         yield proxy
@@ -134,9 +135,11 @@ def _errors(document: Any) -> list[str]:
 
 def measure_wire(bench: Bench, wire: str, args: argparse.Namespace) -> list[Row]:
     rows: list[Row] = []
-    with _proxy(bench, wire, Fault(Act.PASS)) as proxy:
-        entry = _entry("127.0.0.1", proxy.port, wire, bench.proxy_ca)
-        hosts = {f"h{n:03}": dict(entry) for n in range(args.hosts)}  # no YAML aliases
+    with _proxy(bench, wire, Fault(Act.PASS), args.hosts) as proxy:
+        hosts = {
+            f"h{n:03}": _entry("127.0.0.1", port, wire, bench.proxy_ca)
+            for n, port in enumerate(proxy.ports)
+        }
         run, document, _ = _plan(bench, f"{wire}-pass", hosts, args.forks, 60)
     answered = sum(1 for e in _errors(document) if e.startswith("ok"))
     baseline = run.peak_rss_mb
@@ -152,9 +155,11 @@ def measure_wire(bench: Bench, wire: str, args: argparse.Namespace) -> list[Row]
     )
     bound = baseline + args.forks * MIB_PER_FORK
     for act in ENDLESS:
-        with _proxy(bench, wire, Fault(act, 0)) as proxy:
-            entry = _entry("127.0.0.1", proxy.port, wire, bench.proxy_ca)
-            hosts = {f"h{n:03}": dict(entry) for n in range(args.hosts)}  # no YAML aliases
+        with _proxy(bench, wire, Fault(act, 0), args.hosts) as proxy:
+            hosts = {
+                f"h{n:03}": _entry("127.0.0.1", port, wire, bench.proxy_ca)
+                for n, port in enumerate(proxy.ports)
+            }
             run, document, _ = _plan(bench, f"{wire}-{act.value}", hosts, args.forks, 60)
             pushed = proxy.bytes_sent / 2**20
         errors = _errors(document)
@@ -167,15 +172,13 @@ def measure_wire(bench: Bench, wire: str, args: argparse.Namespace) -> list[Row]
 
 
 def measure_trickle(bench: Bench, wire: str, args: argparse.Namespace) -> Row:
-    endpoint = bench.fleet.endpoints[0]
     https = bool(WIRES[wire]["https"])
-    direct = endpoint.https_port if https else endpoint.http_port
-    assert direct is not None and endpoint.ca_path is not None
     with _proxy(bench, wire, Fault(Act.TRICKLE, 0, interval_s=0.5)) as proxy:
-        hosts = {
-            f"good{n:02}": _entry(endpoint.address, direct, wire, endpoint.ca_path)
-            for n in range(args.healthy)
-        }
+        hosts = {}
+        for n, endpoint in enumerate(bench.fleet.endpoints[: args.healthy]):
+            direct = endpoint.https_port if https else endpoint.http_port
+            assert direct is not None and endpoint.ca_path is not None
+            hosts[f"good{n:02}"] = _entry(endpoint.address, direct, wire, endpoint.ca_path)
         hosts["trickle"] = _entry("127.0.0.1", proxy.port, wire, bench.proxy_ca)
         run, document, saved = _plan(bench, f"{wire}-trickle", hosts, args.forks, args.timeout)
     status = {h["name"]: f"{h['status']}: {h.get('error')}" for h in document["hosts"]}
@@ -222,7 +225,8 @@ def main(argv: list[str]) -> int:
     authority = LabCertificateAuthority(work / "proxy", "hostile proxy CA")
     limits = ShellLimits(max_shells_per_user=1_000_000, max_operations_per_user=1_000_000)
     rows: list[Row] = []
-    with start_fleet([SimHost("rds-bench")], https=True, limits=limits, work_dir=work) as fleet:
+    lab = [SimHost(f"rds-bench{n:02}") for n in range(max(1, args.healthy))]
+    with start_fleet(lab, https=True, limits=limits, work_dir=work) as fleet:
         bench = Bench(
             fleet, work, str(authority.ca_path), authority.server_context("proxy", "127.0.0.1")
         )

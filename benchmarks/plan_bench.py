@@ -55,7 +55,8 @@ from _common import (  # the script directory is sys.path[0]
 from pypsrp.client import Client
 
 from fleetlogoff.cli.flags import default_processes
-from fleetlogoff.collect import DEFAULT_FORKS, processes_for
+from fleetlogoff.collect import processes_for
+from fleetlogoff.concurrency import DEFAULT_FORKS
 from fleetlogoff.lab.server_errors import LabStartError
 
 # Issue 11 targets: within 2x of the floor (wall, and client CPU per host), 50x faster than

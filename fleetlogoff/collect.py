@@ -19,6 +19,7 @@ from multiprocessing.queues import Queue
 from typing import Literal
 
 from fleetlogoff.auth_guard import DEFAULT_LIMIT, AuthFailureGuard, Outcome
+from fleetlogoff.concurrency import DEFAULT_FORKS, PER_HOST, endpoint_limits, endpoint_of, fit_forks
 from fleetlogoff.errors import HostCommandError, ParseError, TransportError
 from fleetlogoff.hostvars import UTF8_CODEPAGE, host_codepage
 from fleetlogoff.model import Host, Session
@@ -29,7 +30,6 @@ log = logging.getLogger(__name__)
 
 HostStatus = Literal["ok", "unreachable", "auth_failed", "error"]
 
-DEFAULT_FORKS = 50
 # Transport failures worth another attempt: the host answered before, or may answer now.
 _TRANSIENT_KINDS = frozenset({"reset", "protocol", "timeout"})
 QUSER = "quser"
@@ -49,6 +49,8 @@ class CollectOptions:
         auth_failure_limit: rejections of one set of credentials, with no success,
             after which no further host is started with them (0: no limit); see
             auth_guard.py.
+        per_host: hosts read at once on one endpoint (address and port), when the
+            inventory names it more than once; see concurrency.py.
     """
 
     forks: int = DEFAULT_FORKS
@@ -57,6 +59,7 @@ class CollectOptions:
     retry_pause_s: float = 0.5
     processes: int = 1
     auth_failure_limit: int = DEFAULT_LIMIT
+    per_host: int = PER_HOST
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,8 +250,10 @@ def iterate_fleet(
     """
     if not hosts:
         return
-    with ThreadPoolExecutor(max_workers=max(1, min(options.forks, len(hosts)))) as pool:
-        futures = {pool.submit(work, host): host for host in hosts}
+    limits = endpoint_limits(hosts, options.per_host)
+    threads = fit_forks(max(1, min(options.forks, len(hosts))))
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        futures = {pool.submit(_in_turn, work, host, limits.get(host.name)): host for host in hosts}
         for future in as_completed(futures):
             host = futures[future]
             try:
@@ -256,6 +261,16 @@ def iterate_fleet(
             except Exception as exc:  # a bug must not hide the other hosts' results
                 log.exception("%s: unexpected failure", host.name)
                 yield HostReading(host, "error", f"internal error: {type(exc).__name__}: {exc}")
+
+
+def _in_turn(
+    work: Callable[[Host], HostReading], host: Host, turn: threading.Semaphore | None
+) -> HostReading:
+    """`work` on `host`, after the other entries of its endpoint when it has several."""
+    if turn is None:
+        return work(host)
+    with turn:
+        return work(host)
 
 
 # Below this many hosts per process, starting a process costs more than it saves.
@@ -278,16 +293,15 @@ _Sent = tuple[int, dict[str, object]]
 
 def _collect_worker(
     hosts: list[Host],
-    first: int,
-    step: int,
+    indices: list[int],
     connector: Connector,
     options: CollectOptions,
     results: Queue[_Sent],
     guard: AuthFailureGuard,
 ) -> None:
-    """Runs in a worker process: read its share of hosts (every `step`-th from `first`),
-    send each reading back at once."""
-    index = {host.name: first + step * n for n, host in enumerate(hosts)}
+    """Runs in a worker process: read its share of hosts (`indices` in the fleet), send
+    each reading back at once."""
+    index = {host.name: i for host, i in zip(hosts, indices, strict=True)}
     work = functools.partial(collect_host, connector=connector, options=options, guard=guard)
     for reading in iterate_fleet(hosts, work, options):
         rest = {f.name: getattr(reading, f.name) for f in fields(reading) if f.name != "host"}
@@ -310,18 +324,28 @@ def _start_workers(
     )
     results: Queue[_Sent] = context.Queue()
     guard = AuthFailureGuard(hosts, options.auth_failure_limit, context)  # shared by all
-    step = options.processes
-    per_process = replace(options, forks=max(1, math.ceil(options.forks / step)))
+    per_process = replace(options, forks=max(1, math.ceil(options.forks / options.processes)))
     workers: list[BaseProcess] = [
         context.Process(
             target=_collect_worker,
-            args=(list(hosts[first::step]), first, step, connector, per_process, results, guard),
+            args=([hosts[i] for i in share], share, connector, per_process, results, guard),
         )
-        for first in range(step)
+        for share in _shares(hosts, options.processes)
     ]
     for worker in workers:
         worker.start()
     return workers, results, guard
+
+
+def _shares(hosts: Sequence[Host], processes: int) -> list[list[int]]:
+    """Host indices per worker process, in turn; the entries of one endpoint all go to
+    the process of its first one, so that they take turns there (concurrency.py)."""
+    owner: dict[tuple[str, int], int] = {}
+    shares: list[list[int]] = [[] for _ in range(processes)]
+    for index, host in enumerate(hosts):
+        process = owner.setdefault(endpoint_of(host), index % processes)
+        shares[process].append(index)
+    return shares
 
 
 def _drain(

@@ -89,15 +89,19 @@ class HostileProxy:
         upstream_tls: bool = False,
         server_tls: ssl.SSLContext | None = None,
         raw: bool = False,
+        listeners: int = 1,
     ) -> None:
         self._upstream = upstream
         self._fault = fault
         self._upstream_tls = upstream_tls
         self._server_tls = server_tls
         self._raw = raw
-        self._listener = socket.create_server(("127.0.0.1", 0))
+        # Several ports make several endpoints: the tool reads one endpoint's entries one
+        # at a time (concurrency.py), so a fleet of hostile hosts needs as many ports.
+        self._listeners = [socket.create_server(("127.0.0.1", 0)) for _ in range(listeners)]
         self._redirect = socket.create_server(("127.0.0.1", 0))
-        self.port: int = self._listener.getsockname()[1]
+        self.ports: list[int] = [sock.getsockname()[1] for sock in self._listeners]
+        self.port: int = self.ports[0]
         self.redirect_hits = 0
         self.bytes_sent = 0
         self._stop = threading.Event()
@@ -106,8 +110,9 @@ class HostileProxy:
         self._rng = random.Random(7)
 
     def __enter__(self) -> HostileProxy:
-        for target in (self._accept_loop, self._redirect_loop):
-            thread = threading.Thread(target=target, daemon=True)
+        loops = [(self._redirect_loop, ())] + [(self._accept_loop, (s,)) for s in self._listeners]
+        for target, args in loops:
+            thread = threading.Thread(target=target, args=args, daemon=True)
             thread.start()
             self._threads.append(thread)
         return self
@@ -115,7 +120,7 @@ class HostileProxy:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         # close() alone does not wake a thread blocked in accept() or recv() on Linux.
-        for sock in (self._listener, self._redirect, *self._open):
+        for sock in (*self._listeners, self._redirect, *self._open):
             with suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
             sock.close()
@@ -131,10 +136,10 @@ class HostileProxy:
             self.redirect_hits += 1
             conn.close()
 
-    def _accept_loop(self) -> None:
+    def _accept_loop(self, listener: socket.socket) -> None:
         while not self._stop.is_set():
             try:
-                conn, _ = self._listener.accept()
+                conn, _ = listener.accept()
             except OSError:
                 return
             self._open.append(conn)

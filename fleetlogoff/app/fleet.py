@@ -7,13 +7,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from fleetlogoff.auth_guard import DEFAULT_LIMIT as DEFAULT_AUTH_FAILURE_LIMIT
-from fleetlogoff.collect import (
-    DEFAULT_FORKS,
-    CollectOptions,
-    HostReading,
-    gather,
-    start_reading,
-)
+from fleetlogoff.collect import CollectOptions, HostReading, gather, start_reading
+from fleetlogoff.concurrency import DEFAULT_FORKS
 from fleetlogoff.env import Environment
 from fleetlogoff.errors import UsageError
 from fleetlogoff.inventory import Inventory

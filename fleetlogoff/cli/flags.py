@@ -10,7 +10,7 @@ from typing import NoReturn, TypeAlias
 
 from fleetlogoff.app.fleet import FleetOptions, SelectOptions
 from fleetlogoff.auth_guard import DEFAULT_LIMIT as DEFAULT_AUTH_FAILURE_LIMIT
-from fleetlogoff.collect import DEFAULT_FORKS
+from fleetlogoff.concurrency import DEFAULT_FORKS
 from fleetlogoff.durations import parse_duration
 from fleetlogoff.errors import FleetLogoffError, UsageError
 

@@ -29,6 +29,7 @@ RANKS = {
     "transport": 2,
     "collect": 2,
     "auth_guard": 2,
+    "concurrency": 2,
     "executor": 2,
     "plan_file": 2,
     "audit": 2,
