@@ -14,6 +14,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from fleetlogoff.errors import TransportError
+from fleetlogoff.model import Connection, Host, Secret
 from fleetlogoff.transport.http11 import (
     MAX_HEAD_BYTES,
     DeadlineError,
@@ -22,6 +24,7 @@ from fleetlogoff.transport.http11 import (
     _read_response,
     _Reader,
 )
+from fleetlogoff.transport.lean import LeanSession
 from fleetlogoff.transport.ntlm_http import (
     FramingError,
     HttpAuthError,
@@ -202,3 +205,37 @@ def test_whole_answers_after_authentication(status: int, content_type: str, body
             assert status == 401
         return
     assert 200 <= status < 300
+
+
+_xml_answers = st.sampled_from(
+    [
+        b"",
+        b"<s:Envelope xmlns:s='http://www.w3.org/2003/05/soap-envelope'><s:Body/></s:Envelope>",
+        b"<a><b>" * 50,
+        b"<?xml version='1.0'?><x>&lt;</x>",
+        b'<!DOCTYPE x [<!ENTITY e "e">]><x>&e;</x>',
+        b"\xff\xfe<\x00a\x00>\x00",
+    ]
+) | st.binary(max_size=300)
+
+
+@FUZZ
+@given(st.integers(100, 599), _xml_answers)
+def test_a_whole_session_fails_as_one_transport_error(status: int, plain: bytes) -> None:
+    """Whatever a host answers once authenticated (sealed correctly, so only the content
+    is hostile), opening the shell ends in a TransportError with a kind and one line."""
+    connection = Connection("127.0.0.1", 1, username="u", password=Secret("p"))
+    session = LeanSession(Host("h", ("all",), connection), deadline=time.monotonic() + 5)
+    sealer = XorContext()
+    content_type = "multipart/encrypted;protocol=x;boundary=y"
+    canned = _Canned(Response(status, (("content-type", content_type),), seal(sealer, plain)))
+    session._transport._connection = canned  # type: ignore[assignment]  # the stand-in
+    session._transport._sealer = sealer
+    session._transport._authenticated_socket = canned.socket
+    try:
+        session.open()
+    except TransportError as exc:
+        assert exc.kind in KINDS | {"auth_unsupported", "access_denied"}
+        assert "\n" not in exc.reason and len(exc.reason) < 400
+    else:
+        raise AssertionError(f"a shell opened on {plain[:40]!r}")
