@@ -9,16 +9,22 @@ adds up, so the kernel's single-process ru_maxrss would understate it).
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
+import pty
+import re
 import resource
+import struct
 import subprocess
 import sys
+import termios
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
 import psutil
 
@@ -135,8 +141,21 @@ def _tree_rss_mb(process: psutil.Process) -> float:
     return total / 2**20
 
 
+def _high_water_mb(pid: int) -> float:
+    """The kernel's peak RSS of one live process (VmHWM), 0 when it is gone."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
+    return 0.0
+
+
 class _PeakSampler:
-    """Samples the summed RSS of a process tree on a thread until stopped."""
+    """Samples the summed RSS of a process tree on a thread until stopped, and the root
+    process's own high-water mark (which catches peaks between samples)."""
 
     def __init__(self, pid: int) -> None:
         self._process = psutil.Process(pid)
@@ -147,9 +166,10 @@ class _PeakSampler:
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                self.peak_mb = max(self.peak_mb, _tree_rss_mb(self._process))
+                tree = _tree_rss_mb(self._process)
             except (psutil.NoSuchProcess, psutil.ZombieProcess):
                 return
+            self.peak_mb = max(self.peak_mb, tree, _high_water_mb(self._process.pid))
             self._stop.wait(_SAMPLE_PERIOD_S)
 
     def __enter__(self) -> _PeakSampler:
@@ -161,7 +181,9 @@ class _PeakSampler:
         self._thread.join()
 
 
-def run_child(argv: Sequence[str], lab_pid: int, stdout: Path, stderr: Path) -> ChildRun:
+def run_child(
+    argv: Sequence[str], lab_pid: int, stdout: Path, stderr: Path, *, tty: bool = False
+) -> ChildRun:
     """Run a command to completion and measure it (CPU via wait4, peak RSS by sampling).
 
     Args:
@@ -169,22 +191,58 @@ def run_child(argv: Sequence[str], lab_pid: int, stdout: Path, stderr: Path) -> 
         lab_pid: the lab process, whose CPU during the run is reported separately.
         stdout: file for the command's stdout.
         stderr: file for the command's stderr.
+        tty: give the command a terminal (a pseudo-terminal, 120 x 40) for stdout and
+            stderr, as a user at a shell prompt has; both then go to `stdout`.
     """
     lab_before = cpu_seconds(lab_pid)
     with stdout.open("wb") as out, stderr.open("wb") as err:
         started = time.monotonic()
-        process = subprocess.Popen(list(argv), stdout=out, stderr=err, env=python_env())
+        if tty:
+            process, drain = _spawn_on_terminal(argv, out)
+        else:
+            process = subprocess.Popen(list(argv), stdout=out, stderr=err, env=python_env())
         with _PeakSampler(process.pid) as sampler:
             _, status, usage = os.wait4(process.pid, 0)
         wall = time.monotonic() - started
+        if tty:
+            drain.join()
     process.returncode = os.waitstatus_to_exitcode(status)  # wait4 reaped it, not Popen
     return ChildRun(
         returncode=process.returncode,
         wall_s=wall,
         cpu_s=usage.ru_utime + usage.ru_stime,
-        peak_rss_mb=max(sampler.peak_mb, usage.ru_maxrss / 1024),  # ru_maxrss is in kB
+        # Not wait4's ru_maxrss: Linux carries the parent's RSS into a child's maxrss
+        # across fork and exec, so the benchmark's own memory would show up as the child's.
+        peak_rss_mb=sampler.peak_mb,
         lab_cpu_s=cpu_seconds(lab_pid) - lab_before,
     )
+
+
+def _spawn_on_terminal(
+    argv: Sequence[str], out: BinaryIO
+) -> tuple[subprocess.Popen[bytes], threading.Thread]:
+    """Start `argv` with a pseudo-terminal as stdout and stderr; copy what it prints to
+    `out` from a thread (a terminal nobody reads would block the command)."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    env = {**python_env(), "TERM": "xterm-256color", "COLUMNS": "120"}
+    process = subprocess.Popen(list(argv), stdout=slave, stderr=slave, env=env)
+    os.close(slave)
+
+    def drain() -> None:
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO: the command exited and closed the terminal
+                break
+            if not data:
+                break
+            out.write(data)
+        os.close(master)
+
+    thread = threading.Thread(target=drain, name="pty-drain", daemon=True)
+    thread.start()
+    return process, thread
 
 
 def run_in_process(work: Callable[[], int], lab_pid: int) -> ChildRun:
@@ -215,6 +273,31 @@ def run_in_process(work: Callable[[], int], lab_pid: int) -> ChildRun:
     after = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return ChildRun(answered, wall, cpu, peak, cpu_seconds(lab_pid) - lab_before)
+
+
+def run_floor(
+    endpoints: Sequence[tuple[str, int]],
+    trips: int,
+    forks: int,
+    processes: int,
+    work: Path,
+    lab_pid: int,
+    label: str = "bare HTTP floor",
+) -> Measurement:
+    """benchmarks/floor.py over `endpoints` as a subprocess, measured like fleetlogoff."""
+    hosts_file = work / "floor-hosts.json"
+    hosts_file.write_text(json.dumps([list(e) for e in endpoints]), encoding="utf-8")
+    script = Path(__file__).resolve().parent / "floor.py"
+    argv = [sys.executable, str(script), str(hosts_file), "--trips", str(trips)]
+    argv += ["--forks", str(forks), "--processes", str(processes)]
+    out = work / "floor.stdout"
+    run = run_child(argv, lab_pid, out, work / "floor.stderr")
+    found = re.search(r"answered (\d+) keepalive (\d+)", out.read_text(encoding="utf-8"))
+    answered = int(found.group(2)) if found else None
+    note = f"subprocess, {trips} POSTs/host, {processes} processes, forks {forks}"
+    return Measurement(
+        label, len(endpoints), run.wall_s, run.cpu_s, run.peak_rss_mb, run.lab_cpu_s, answered, note
+    )
 
 
 def log_line(text: str) -> None:

@@ -3,6 +3,7 @@ bounded retries for transient transport errors. A host's failure never aborts th
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import multiprocessing
@@ -11,12 +12,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from multiprocessing.context import ForkContext, SpawnContext
 from multiprocessing.process import BaseProcess
 from multiprocessing.queues import Queue
 from typing import Literal
 
+from fleetlogoff.auth_guard import DEFAULT_LIMIT, AuthFailureGuard, Outcome
+from fleetlogoff.concurrency import DEFAULT_FORKS, PER_HOST, endpoint_limits, endpoint_of, fit_forks
 from fleetlogoff.errors import HostCommandError, ParseError, TransportError
 from fleetlogoff.hostread import HostRead, read_host
 from fleetlogoff.inventory.settings import UTF8_CODEPAGE, host_codepage
@@ -45,13 +48,20 @@ class CollectOptions:
         retry_pause_s: pause before a retry.
         processes: worker processes sharing the hosts (and the forks). pypsrp is pure
             Python and CPU-bound per host, so one process is held to one core by the GIL.
+        auth_failure_limit: rejections of one set of credentials, with no success,
+            after which no further host is started with them (0: no limit); see
+            auth_guard.py.
+        per_host: hosts read at once on one endpoint (address and port), when the
+            inventory names it more than once; see concurrency.py.
     """
 
-    forks: int = 50
+    forks: int = DEFAULT_FORKS
     deadline_s: float = 30.0
     retries: int = 2
     retry_pause_s: float = 0.5
     processes: int = 1
+    auth_failure_limit: int = DEFAULT_LIMIT
+    per_host: int = PER_HOST
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,14 +135,39 @@ class _Runner:
         return output_text(self._session.run(command_line, timeout=self._timeout), self._codepage)
 
 
-def collect_host(host: Host, connector: Connector, options: CollectOptions) -> HostReading:
-    """Read one host, retrying transient transport errors within its deadline."""
+def collect_host(
+    host: Host,
+    connector: Connector,
+    options: CollectOptions,
+    guard: AuthFailureGuard | None = None,
+) -> HostReading:
+    """Read one host, retrying transient transport errors within its deadline.
+
+    With a guard, the host starts only when its credentials may be tried; otherwise its
+    reading says it was not started, and why (attempts 0).
+    """
+    if guard is None:
+        return _read_with_retries(host, connector, options)[0]
+    refusal = guard.enter(host)
+    if refusal is not None:
+        return HostReading(host, "error", refusal, attempts=0)
+    outcome = Outcome.UNKNOWN
+    try:
+        reading, outcome = _read_with_retries(host, _Proving(connector, guard), options)
+        return reading
+    finally:
+        guard.leave(host, outcome)
+
+
+def _read_with_retries(
+    host: Host, connector: Connector, options: CollectOptions
+) -> tuple[HostReading, Outcome]:
     deadline = time.monotonic() + options.deadline_s
     attempt = 0
     while True:
         attempt += 1
         try:
-            return _collect_once(host, connector, deadline, attempt)
+            return _collect_once(host, connector, deadline, attempt), Outcome.PROVEN
         except TransportError as exc:
             remaining = deadline - time.monotonic()
             if (
@@ -140,9 +175,26 @@ def collect_host(host: Host, connector: Connector, options: CollectOptions) -> H
                 or attempt > options.retries
                 or remaining <= options.retry_pause_s
             ):
-                return HostReading(host, _status_of(exc.kind), exc.reason, attempts=attempt)
+                outcome = Outcome.REJECTED if exc.kind == "auth_failed" else Outcome.UNKNOWN
+                status = _status_of(exc.kind)
+                return HostReading(host, status, exc.reason, attempts=attempt), outcome
             log.info("%s: %s, retrying (%d)", host.name, exc.reason, attempt)
             time.sleep(options.retry_pause_s)
+
+
+class _Proving:
+    """A connector that tells the guard as soon as a host accepted the credentials (its
+    session opened), so that the hosts waiting on them start without waiting for the
+    command."""
+
+    def __init__(self, inner: Connector, guard: AuthFailureGuard) -> None:
+        self._inner = inner
+        self._guard = guard
+
+    def open(self, host: Host, *, deadline_s: float) -> HostSession:
+        session = self._inner.open(host, deadline_s=deadline_s)
+        self._guard.prove(host)
+        return session
 
 
 def _collect_once(host: Host, connector: Connector, deadline: float, attempt: int) -> HostReading:
@@ -161,7 +213,7 @@ def _collect_once(host: Host, connector: Connector, deadline: float, attempt: in
 
 
 def _status_of(kind: str) -> HostStatus:
-    if kind == "auth_failed":
+    if kind in ("auth_failed", "auth_unsupported", "access_denied"):
         return "auth_failed"
     if kind in ("unreachable", "timeout", "tls"):
         return "unreachable"
@@ -177,9 +229,26 @@ def start_reading(
     this before starting threads of your own (a progress display), so that they can be
     forked from a single-threaded process instead of spawned.
     """
-    if options.processes > 1 and len(hosts) >= options.processes * _MIN_HOSTS_PER_PROCESS:
-        return _drain(hosts, *_start_workers(hosts, connector, options))
-    return iterate_fleet(hosts, lambda h: collect_host(h, connector, options), options)
+    if processes_for(len(hosts), options.processes) > 1:
+        workers, results, guard = _start_workers(hosts, connector, options)
+        return _announce_stops(_drain(hosts, workers, results, guard), guard)
+    guard = AuthFailureGuard(hosts, options.auth_failure_limit)
+    readings = iterate_fleet(hosts, lambda h: collect_host(h, connector, options, guard), options)
+    return _announce_stops(readings, guard)
+
+
+def _announce_stops(
+    readings: Iterator[HostReading], guard: AuthFailureGuard
+) -> Iterator[HostReading]:
+    """Say once per set of credentials that the guard stopped starting hosts with them."""
+    told: set[str] = set()
+    for reading in readings:
+        if reading.attempts == 0 and guard.is_refusal(reading.error):
+            line = guard.announcement(reading.host)
+            if line not in told:
+                told.add(line)
+                log.warning("%s", line)
+        yield reading
 
 
 def gather(
@@ -208,8 +277,10 @@ def iterate_fleet(
     """
     if not hosts:
         return
-    with ThreadPoolExecutor(max_workers=max(1, min(options.forks, len(hosts)))) as pool:
-        futures = {pool.submit(work, host): host for host in hosts}
+    limits = endpoint_limits(hosts, options.per_host)
+    threads = fit_forks(max(1, min(options.forks, len(hosts))))
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        futures = {pool.submit(_in_turn, work, host, limits.get(host.name)): host for host in hosts}
         for future in as_completed(futures):
             host = futures[future]
             try:
@@ -219,22 +290,54 @@ def iterate_fleet(
                 yield HostReading(host, "error", f"internal error: {type(exc).__name__}: {exc}")
 
 
+def _in_turn(
+    work: Callable[[Host], HostReading], host: Host, turn: threading.Semaphore | None
+) -> HostReading:
+    """`work` on `host`, after the other entries of its endpoint when it has several."""
+    if turn is None:
+        return work(host)
+    with turn:
+        return work(host)
+
+
 # Below this many hosts per process, starting a process costs more than it saves.
 _MIN_HOSTS_PER_PROCESS = 50
+
+
+def processes_for(host_count: int, processes: int) -> int:
+    """Worker processes a fleet of `host_count` gets when `processes` are allowed: all of
+    them, or one (this process) when the fleet is too small to share."""
+    return processes if processes > 1 and host_count >= processes * _MIN_HOSTS_PER_PROCESS else 1
+
+
 _POLL_S = 0.5
 
 
+# A reading crosses from a worker to the parent as (host index, its other fields): the
+# parent has the hosts already, so neither the Host nor its credentials are pickled again.
+_Sent = tuple[int, dict[str, object]]
+
+
 def _collect_worker(
-    hosts: list[Host], connector: Connector, options: CollectOptions, results: Queue[HostReading]
+    hosts: list[Host],
+    indices: list[int],
+    connector: Connector,
+    options: CollectOptions,
+    results: Queue[_Sent],
+    guard: AuthFailureGuard,
 ) -> None:
-    """Runs in a worker process: read its share of hosts, send each reading back at once."""
-    for reading in iterate_fleet(hosts, lambda h: collect_host(h, connector, options), options):
-        results.put(reading)
+    """Runs in a worker process: read its share of hosts (`indices` in the fleet), send
+    each reading back at once."""
+    index = {host.name: i for host, i in zip(hosts, indices, strict=True)}
+    work = functools.partial(collect_host, connector=connector, options=options, guard=guard)
+    for reading in iterate_fleet(hosts, work, options):
+        rest = {f.name: getattr(reading, f.name) for f in fields(reading) if f.name != "host"}
+        results.put((index[reading.host.name], rest))
 
 
 def _start_workers(
     hosts: Sequence[Host], connector: Connector, options: CollectOptions
-) -> tuple[list[BaseProcess], Queue[HostReading]]:
+) -> tuple[list[BaseProcess], Queue[_Sent], AuthFailureGuard]:
     """Split the hosts over worker processes and start them.
 
     Forked when this process runs no other thread (no imports to repeat, nothing to
@@ -246,32 +349,53 @@ def _start_workers(
         if forkable and threading.active_count() == 1
         else multiprocessing.get_context("spawn")
     )
-    results: Queue[HostReading] = context.Queue()
-    shares = [list(hosts[i :: options.processes]) for i in range(options.processes)]
+    results: Queue[_Sent] = context.Queue()
+    guard = AuthFailureGuard(hosts, options.auth_failure_limit, context)  # shared by all
     per_process = replace(options, forks=max(1, math.ceil(options.forks / options.processes)))
     workers: list[BaseProcess] = [
-        context.Process(target=_collect_worker, args=(share, connector, per_process, results))
-        for share in shares
+        context.Process(
+            target=_collect_worker,
+            args=([hosts[i] for i in share], share, connector, per_process, results, guard),
+        )
+        for share in _shares(hosts, options.processes)
     ]
     for worker in workers:
         worker.start()
-    return workers, results
+    return workers, results, guard
+
+
+def _shares(hosts: Sequence[Host], processes: int) -> list[list[int]]:
+    """Host indices per worker process, in turn; the entries of one endpoint all go to
+    the process of its first one, so that they take turns there (concurrency.py)."""
+    owner: dict[tuple[str, int], int] = {}
+    shares: list[list[int]] = [[] for _ in range(processes)]
+    for index, host in enumerate(hosts):
+        process = owner.setdefault(endpoint_of(host), index % processes)
+        shares[process].append(index)
+    return shares
 
 
 def _drain(
-    hosts: Sequence[Host], workers: list[BaseProcess], results: Queue[HostReading]
+    hosts: Sequence[Host],
+    workers: list[BaseProcess],
+    results: Queue[_Sent],
+    guard: AuthFailureGuard,
 ) -> Iterator[HostReading]:
     """Readings from the workers as they come. A worker that dies is reported as an error
-    for each host it did not finish, never as silence."""
+    for each host it did not finish, never as silence; hosts of other workers waiting on
+    credentials the dead one was trying are let go (as not started), never left hanging."""
     pending = {h.name: h for h in hosts}
     try:
         while pending:
             try:
-                reading = results.get(timeout=_POLL_S)
+                index, rest = results.get(timeout=_POLL_S)
             except queue.Empty:
+                if any(w.exitcode not in (0, None) for w in workers):
+                    guard.abandon()
                 if all(not w.is_alive() for w in workers) and results.empty():
                     break
                 continue
+            reading = HostReading(hosts[index], **rest)  # type: ignore[arg-type]  # its own fields
             pending.pop(reading.host.name, None)
             yield reading
     finally:

@@ -75,7 +75,9 @@ class TransportError(FleetLogoffError):
 
     Attributes:
         host: inventory name of the host.
-        kind: one of "unreachable", "auth_failed", "timeout", "protocol", "tls".
+        kind: one of "unreachable", "auth_failed" (credentials rejected),
+            "auth_unsupported" (no common scheme), "access_denied" (authenticated, not
+            allowed), "timeout", "reset", "protocol", "tls".
         reason: a one-line cause, never containing credentials.
     """
 

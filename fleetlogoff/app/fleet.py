@@ -7,7 +7,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from fleetlogoff.auth_guard import DEFAULT_LIMIT as DEFAULT_AUTH_FAILURE_LIMIT
 from fleetlogoff.collect import CollectOptions, HostReading, gather, start_reading
+from fleetlogoff.concurrency import DEFAULT_FORKS
 from fleetlogoff.env import Environment
 from fleetlogoff.errors import UsageError
 from fleetlogoff.inventory import Inventory
@@ -31,13 +33,14 @@ class FleetOptions:
 
     inventory: str
     limit: str | None = None
-    forks: int = 50
+    forks: int = DEFAULT_FORKS
     timeout: float = 30.0
     ask_pass: bool = False
     quiet: bool = False
     processes: int = 1
     verbose: int = 0  # -v count: how much the views show (cli/helptext.VERBOSITY)
     vault: VaultOptions = VaultOptions()
+    auth_failure_limit: int = DEFAULT_AUTH_FAILURE_LIMIT
 
 
 @dataclass(frozen=True)
@@ -136,7 +139,10 @@ def read_fleet(
 
     console = console_for(env, "stderr")
     collect = CollectOptions(
-        forks=options.forks, deadline_s=options.timeout, processes=options.processes
+        forks=options.forks,
+        deadline_s=options.timeout,
+        processes=options.processes,
+        auth_failure_limit=options.auth_failure_limit,
     )
     readings = start_reading(hosts, connector, collect)  # workers start before any thread
     with HostProgress(console, len(hosts), "Reading sessions", quiet=options.quiet) as progress:

@@ -10,6 +10,8 @@ from datetime import timedelta
 from typing import NoReturn, TypeAlias
 
 from fleetlogoff.app.fleet import FleetOptions, SelectOptions
+from fleetlogoff.auth_guard import DEFAULT_LIMIT as DEFAULT_AUTH_FAILURE_LIMIT
+from fleetlogoff.concurrency import DEFAULT_FORKS
 from fleetlogoff.durations import format_duration, parse_duration
 from fleetlogoff.errors import FleetLogoffError, UsageError
 from fleetlogoff.inventory.files import join_sources
@@ -66,6 +68,16 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
     return value
 
 
@@ -143,7 +155,9 @@ def add_fleet_flags(parser: argparse.ArgumentParser, *, positional: bool = True)
         action="store_true",
         help="prompt for the vault password",
     )
-    parser.add_argument("-f", "--forks", type=positive_int, default=50, help="hosts at once")
+    parser.add_argument(
+        "-f", "--forks", type=positive_int, default=DEFAULT_FORKS, help="hosts at once"
+    )
     parser.add_argument(
         "--timeout",
         type=positive_seconds,
@@ -155,6 +169,14 @@ def add_fleet_flags(parser: argparse.ArgumentParser, *, positional: bool = True)
         type=positive_int,
         default=default_processes(),
         help="worker processes for reading large fleets (the cores, at most 4)",
+    )
+    parser.add_argument(
+        "--auth-failure-limit",
+        type=non_negative_int,
+        default=DEFAULT_AUTH_FAILURE_LIMIT,
+        metavar="N",
+        help="stop starting hosts after N authentication failures with the same "
+        "credentials and no success, against account lockout (0: no limit)",
     )
     parser.add_argument("-k", "--ask-pass", action="store_true", help="ask for the WinRM password")
     parser.add_argument(
@@ -236,6 +258,7 @@ def fleet_options(args: argparse.Namespace, inventory: str | None = None) -> Fle
         vault=VaultOptions(
             tuple(args.vault_ids), tuple(args.vault_password_files), args.ask_vault_pass
         ),
+        auth_failure_limit=args.auth_failure_limit,
     )
 
 

@@ -81,9 +81,9 @@ def parse_command_line(argv: Sequence[str]) -> argparse.Namespace:
 
 
 def _default_connector() -> Connector:
-    from fleetlogoff.transport.winrm import WinRMConnector
+    from fleetlogoff.transport.connector import FleetConnector
 
-    return WinRMConnector()
+    return FleetConnector()
 
 
 def main(

@@ -84,7 +84,8 @@ def check_available(host: str, conn: Connection) -> None:
     `kerberos` transport needs them.
 
     Raises:
-        TransportError: auth_failed, saying what to install.
+        TransportError: auth_unsupported (no credentials were judged), saying what to
+            install.
     """
     if conn.transport not in KERBEROS_TRANSPORTS:
         return
@@ -92,7 +93,7 @@ def check_available(host: str, conn: Connection) -> None:
     if missing:
         raise TransportError(
             host,
-            "auth_failed",
+            "auth_unsupported",
             f"Kerberos needs the kerberos extra: {EXTRA_INSTALL} "
             f"(python {' and '.join(missing)} not installed)",
         )
@@ -163,8 +164,8 @@ def classify(exc: BaseException, conn: Connection | None = None) -> tuple[str, s
         conn: the host's connection, to name the user and the SPN in the reason.
     """
     if isinstance(exc, ImportError) and "gssapi" in str(exc).lower():
-        return "auth_failed", f"Kerberos needs the kerberos extra: {EXTRA_INSTALL}"
-    if not _is_kerberos_error(exc):
+        return "auth_unsupported", f"Kerberos needs the kerberos extra: {EXTRA_INSTALL}"
+    if not _is_kerberos_error(exc, conn):
         return None
     text = _chain_text(exc).lower()
     user = (user_principal(conn.username) if conn else None) or "the default principal"
@@ -175,10 +176,13 @@ def classify(exc: BaseException, conn: Connection | None = None) -> tuple[str, s
     return "auth_failed", f"Kerberos failed: {_first_line(_chain_text(exc))}"
 
 
-def _is_kerberos_error(exc: BaseException) -> bool:
+def _is_kerberos_error(exc: BaseException, conn: Connection | None) -> bool:
+    """An error from the Kerberos libraries; a pyspnego error only on a connection that
+    asked for Kerberos (over NTLM or Negotiate-with-NTLM it is NTLM's or sealing's)."""
+    kerberos_wanted = conn is not None and conn.transport in KERBEROS_TRANSPORTS
     for link in _chain(exc):
         module = type(link).__module__.split(".", 1)[0]
-        if module in ("krb5", "gssapi", "spnego"):
+        if module in ("krb5", "gssapi") or (module == "spnego" and kerberos_wanted):
             return True
     return False
 

@@ -13,13 +13,21 @@ from __future__ import annotations
 
 import base64
 import logging
+import math
 import re
 import struct
-from typing import Any
+import time
+from typing import Protocol
 
 import spnego
 
-from fleetlogoff.transport.http11 import HttpConnection, Response
+from fleetlogoff.transport.http11 import (
+    HttpConnection,
+    HttpProtocolError,
+    RedirectRefusedError,
+    Response,
+)
+from fleetlogoff.transport.ntlm_seal import NtlmSealer, SealError
 
 PROTOCOL = "application/HTTP-SPNEGO-session-encrypted"
 BOUNDARY = "Encrypted Boundary"
@@ -28,6 +36,7 @@ _PART_START = f"--{BOUNDARY}\r\n".encode()
 _END = f"--{BOUNDARY}--\r\n".encode()
 # MS-WSMV 2.2.9.1.1.2.2: each part header line starts with a horizontal tab.
 _OCTET_HEADER = b"\tContent-Type: application/octet-stream\r\n"
+_PROTOCOL_HEADER = f"\tContent-Type: {PROTOCOL}\r\n".encode()
 _LENGTH = re.compile(rb"Length=(\d+)")
 _TOKEN = re.compile(r"(?:Negotiate|NTLM)\s+([A-Za-z0-9+/=]+)", re.IGNORECASE)
 _HEADERS = {"User-Agent": "fleetlogoff", "Accept-Encoding": "identity"}
@@ -36,7 +45,12 @@ log = logging.getLogger(__name__)
 
 
 class HttpAuthError(Exception):
-    """The server rejected the credentials (HTTP 401) or offers no NTLM."""
+    """The server rejected the credentials (HTTP 401)."""
+
+
+class NoNtlmOfferedError(Exception):
+    """The server answered the NTLM negotiation without a challenge: it offers no NTLM,
+    so no credentials were sent."""
 
 
 class HttpStatusError(Exception):
@@ -52,15 +66,28 @@ class FramingError(Exception):
     """A sealed body that does not have the MS-WSMV shape or does not unseal."""
 
 
-def seal(context: Any, message: bytes) -> bytes:
-    """Frame one sealed SOAP message as multipart/encrypted."""
-    signature, sealed, padding = context.wrap_winrm(message)
+class UnsealedAnswerError(FramingError):
+    """A plain answer to a sealed request: once message encryption was negotiated every
+    message is sealed (MS-WSMV 2.2.9.1.1); a plain one could come from anyone on the path."""
+
+
+class Sealer(Protocol):
+    """What seals one connection's messages (ntlm_seal.NtlmSealer; tests use stand-ins)."""
+
+    def wrap(self, message: bytes) -> tuple[bytes, bytes]: ...
+
+    def unwrap(self, signature: bytes, sealed: bytes) -> bytes: ...
+
+
+def seal(sealer: Sealer, message: bytes) -> bytes:
+    """Frame one sealed SOAP message as multipart/encrypted (NTLM: no padding)."""
+    signature, sealed = sealer.wrap(message)
     return b"".join(
         (
             _PART_START,
-            f"\tContent-Type: {PROTOCOL}\r\n".encode(),
+            _PROTOCOL_HEADER,
             b"\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length=%d\r\n"
-            % (len(message) + padding),
+            % len(message),
             _PART_START,
             _OCTET_HEADER,
             struct.pack("<I", len(signature)),
@@ -71,23 +98,39 @@ def seal(context: Any, message: bytes) -> bytes:
     )
 
 
-def unseal(context: Any, body: bytes) -> bytes:
-    """Unframe and unseal a multipart/encrypted body; the declared length must match."""
-    parts = [p for p in re.split(rb"--\s*" + re.escape(BOUNDARY.encode()) + rb"\r\n", body) if p]
+def split_frame(body: bytes, boundary: str = BOUNDARY) -> tuple[int, bytes, bytes]:
+    """The declared length, signature and sealed bytes of a multipart/encrypted body.
+
+    Raises:
+        FramingError: the body does not have the MS-WSMV 2.2.9.1.1.2.2 shape.
+    """
+    marker = re.escape(boundary.encode())
+    parts = [p for p in re.split(rb"--\s*" + marker + rb"\r\n", body) if p]
     if len(parts) != 2:
         raise FramingError(f"expected 2 MIME parts, got {len(parts)}")
     declared = _LENGTH.search(parts[0])
-    if declared is None:
-        raise FramingError("no Length= in the encrypted part header")
-    payload = re.sub(rb"--\s*" + re.escape(BOUNDARY.encode()) + rb"--\r\n$", b"", parts[1])
+    if declared is None or len(declared.group(1)) > 12:
+        raise FramingError("no valid Length= in the encrypted part header")
+    payload = re.sub(rb"--\s*" + marker + rb"--\r\n$", b"", parts[1])
     payload = payload.removeprefix(_OCTET_HEADER)
     if len(payload) < 4:
         raise FramingError("encrypted part too short")
     (signature_length,) = struct.unpack("<I", payload[:4])
-    signature = payload[4 : 4 + signature_length]
-    plain: bytes = context.unwrap_winrm(signature, payload[4 + signature_length :])
-    if len(plain) != int(declared.group(1)):
-        raise FramingError(f"unsealed {len(plain)} bytes, header says {int(declared.group(1))}")
+    if signature_length > len(payload) - 4:
+        raise FramingError("encrypted part shorter than its signature")
+    end = 4 + signature_length
+    return int(declared.group(1)), payload[4:end], payload[end:]
+
+
+def unseal(sealer: Sealer, body: bytes) -> bytes:
+    """Unframe and unseal a multipart/encrypted body; the declared length must match."""
+    declared, signature, sealed = split_frame(body)
+    try:
+        plain = sealer.unwrap(signature, sealed)
+    except SealError as exc:
+        raise FramingError(f"answer does not unseal ({exc})") from None
+    if len(plain) != declared:
+        raise FramingError(f"unsealed {len(plain)} bytes, header says {declared}")
     return plain
 
 
@@ -96,6 +139,9 @@ class NtlmHttpTransport:
 
     One TCP connection, one NTLM context bound to it (auth is per connection: a
     reconnect means authenticating again, so the connection is never silently swapped).
+    Every exchange ends by `deadline` (the host's, time.monotonic()) and by its own
+    request deadline (`timeout`, else `read_timeout`, from when it starts), whichever is
+    first, however slowly the host answers.
     """
 
     def __init__(
@@ -108,6 +154,7 @@ class NtlmHttpTransport:
         path: str = "wsman",
         connect_timeout: float = 10.0,
         read_timeout: float = 30.0,
+        deadline: float = math.inf,
     ) -> None:
         self.endpoint = f"http://{host}:{port}/{path}"
         self._path = f"/{path}"
@@ -115,8 +162,9 @@ class NtlmHttpTransport:
         self._username = username
         self._password = password
         self._read_timeout = read_timeout
+        self.deadline = deadline
         self._connection = HttpConnection(host, port, connect_timeout=connect_timeout)
-        self._context: Any = None
+        self._sealer: Sealer | None = None
         self._authenticated_socket: object = None
 
     def send(
@@ -130,27 +178,31 @@ class NtlmHttpTransport:
         `retries_on_read_timeout` is accepted for pypsrp's signature and ignored: the
         caller's per-host deadline decides, not a hidden retry loop.
         """
-        if self._context is None:
-            self._authenticate()
+        if self._sealer is None:
+            self._sealer = self._authenticate()
         elif self._connection.socket is not self._authenticated_socket:
             # NTLM authenticates the TCP connection, not the requests: once the server
             # closed it, a new one would only earn a 401 that looks like a bad password.
             raise ConnectionResetError("the host closed the authenticated connection")
         read = timeout[1] if isinstance(timeout, tuple) else timeout
-        response = self._post(seal(self._context, message), {"Content-Type": CONTENT_TYPE}, read)
+        response = self._post(seal(self._sealer, message), {"Content-Type": CONTENT_TYPE}, read)
         if response.status == 401:
             raise HttpAuthError("credentials rejected (HTTP 401)")
-        body = response.body
-        if response.header("content-type").startswith("multipart/"):
-            body = unseal(self._context, body)
-        if response.status >= 300:
+        _refuse_redirect(response)
+        if response.header("content-type").startswith("multipart/encrypted"):
+            body = unseal(self._sealer, response.body)
+        elif response.body:
+            raise UnsealedAnswerError("unsealed answer refused (message encryption was negotiated)")
+        else:
+            body = b""
+        if not 200 <= response.status < 300:  # a 1xx is no answer either
             raise HttpStatusError(response.status, body.decode("utf-8", "replace"))
         return body
 
     def close(self) -> None:
         self._connection.close()
 
-    def _authenticate(self) -> None:
+    def _authenticate(self) -> Sealer:
         context = spnego.client(
             self._username,
             self._password,
@@ -160,14 +212,20 @@ class NtlmHttpTransport:
             options=spnego.NegotiateOptions.wrapping_winrm,
         )
         first = self._post(b"", self._authorization(context.step()), None)
+        _refuse_redirect(first)
         challenge = self._server_token(first)
-        if first.status != 401 or challenge is None:
-            raise HttpAuthError(f"server did not answer the NTLM negotiation (HTTP {first.status})")
+        if first.status != 401:
+            raise HttpProtocolError(f"no NTLM challenge: HTTP {first.status} to the negotiation")
+        if challenge is None:
+            raise NoNtlmOfferedError("the host offers no NTLM (HTTP 401 without a challenge)")
         second = self._post(b"", self._authorization(context.step(challenge)), None)
+        _refuse_redirect(second)
+        if second.status == 401:
+            raise HttpAuthError("credentials rejected (HTTP 401)")
         if second.status != 200:
-            raise HttpAuthError(f"credentials rejected (HTTP {second.status})")
-        self._context = context
+            raise HttpProtocolError(f"HTTP {second.status} to the NTLM authentication")
         self._authenticated_socket = self._connection.socket
+        return NtlmSealer(context)
 
     @staticmethod
     def _authorization(token: bytes | None) -> dict[str, str]:
@@ -178,14 +236,18 @@ class NtlmHttpTransport:
         for value in response.all_headers("WWW-Authenticate"):
             found = _TOKEN.search(value)
             if found:
-                return base64.b64decode(found.group(1))
+                try:
+                    return base64.b64decode(found.group(1), validate=True)
+                except ValueError:
+                    raise HttpProtocolError("malformed NTLM challenge") from None
         return None
 
     def _post(self, body: bytes, extra: dict[str, str], read_timeout: float | None) -> Response:
-        response = self._connection.post(
-            self._path, body, {**_HEADERS, **extra}, read_timeout or self._read_timeout
-        )
+        started = time.monotonic()
+        deadline = min(self.deadline, started + (read_timeout or self._read_timeout))
+        response = self._connection.post(self._path, body, {**_HEADERS, **extra}, deadline=deadline)
         # Same shape as urllib3's debug line, so one log reader counts both transports.
+        # Never the headers: they carry the NTLM tokens.
         log.debug(
             '%s "POST %s HTTP/1.1" %d %d',
             self.endpoint,
@@ -194,3 +256,8 @@ class NtlmHttpTransport:
             len(response.body),
         )
         return response
+
+
+def _refuse_redirect(response: Response) -> None:
+    if 300 <= response.status < 400:
+        raise RedirectRefusedError(f"redirect refused (HTTP {response.status})")

@@ -4,17 +4,16 @@ One WSMan per host, used by one thread (pypsrp is not thread-safe: pypsrp-notes.
 one WinRS shell per host reused for every command (Create once, Command+Receive per
 command, Delete at the end), in the UTF-8 code page unless fleetlogoff_codepage says
 otherwise, so localized output needs no OEM guess. WinRM's default path (NTLM with
-encryption over HTTP) runs on the lean transport of ntlm_http.py under pypsrp's messages.
+encryption over HTTP) runs without pypsrp on lean.py (same messages, checked against
+pypsrp's own); HTTPS, Basic, Kerberos, CredSSP and certificates run here, on pypsrp's
+requests transport bounded by bounded_requests.py.
 """
 
 from __future__ import annotations
 
 import base64
-import functools
-import http.client
 import logging
 import math
-import re
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -23,34 +22,43 @@ import requests
 from pypsrp.exceptions import AuthenticationError, WinRMError, WinRMTransportError, WSManFaultError
 from pypsrp.shell import CommandState, WinRS
 from pypsrp.wsman import NAMESPACES, OptionSet, WSMan, WSManAction
+from spnego.exceptions import BadMICError
 
 from fleetlogoff.errors import TransportError
 from fleetlogoff.inventory.settings import host_codepage
 from fleetlogoff.model import Connection, Host
-from fleetlogoff.transport import CommandOutput, kerberos
-from fleetlogoff.transport.http11 import HttpProtocolError
-from fleetlogoff.transport.ntlm_http import (
-    FramingError,
-    HttpAuthError,
-    HttpStatusError,
-    NtlmHttpTransport,
+from fleetlogoff.transport import CommandOutput, HostSession, kerberos
+from fleetlogoff.transport.bounded_requests import WireGuard, bound_session
+from fleetlogoff.transport.lean import (
+    ACCESS_DENIED_FAULTS,
+    MAX_OUTPUT_BYTES,
+    lean_applies,
+    ntlm_password,
+    open_lean,
 )
+from fleetlogoff.transport.log_hygiene import install_log_hygiene, register_secret
+from fleetlogoff.transport.ntlm_http import FramingError
+from fleetlogoff.transport.wire_errors import classify_wire_error, one_line
 
 log = logging.getLogger(__name__)
+install_log_hygiene()  # here too, so that spawned worker processes get it on import
 
 # 2150858793: ERROR_WSMAN_OPERATION_TIMEDOUT, the long-poll "no output yet" answer to
 # Receive (MS-WSMV 3.1.4.14); the client is expected to poll again.
 _OPERATION_TIMEOUT_FAULT = 2150858793
-# WSManFault code 5 / 0x80070005: authenticated but not allowed (not an administrator).
-_ACCESS_DENIED_FAULTS = (5, 2147942405)
-# quser/logoff/msg print a few KiB at most; a host streaming more is broken or hostile.
-_MAX_OUTPUT_BYTES = 16 * 1024 * 1024
+_ACCESS_DENIED_FAULTS = ACCESS_DENIED_FAULTS
+_MAX_OUTPUT_BYTES = MAX_OUTPUT_BYTES
 
 
 class WinRMConnector:
     """Connector that opens pypsrp WinRS shells."""
 
-    def open(self, host: Host, *, deadline_s: float) -> WinRMSession:
+    def __init__(self) -> None:
+        install_log_hygiene()
+
+    def open(self, host: Host, *, deadline_s: float) -> HostSession:
+        if lean_applies(host):
+            return open_lean(host, deadline_s=deadline_s)
         session = WinRMSession(host, deadline=time.monotonic() + deadline_s)
         try:
             session.open()
@@ -69,31 +77,32 @@ class WinRMSession:
         kerberos.check_available(host.name, host.connection)
         with _translate_errors(host.name, "connect", host.connection):
             self._wsman = _build_wsman(host.connection, self._remaining())
-        if _fast_path_applies(host):
-            # pypsrp types the attribute as its own class; ours has the same duck shape
-            # (endpoint, send, close), which is all WSMan uses.
-            fast = _FastTransport(host.connection, self._remaining())
-            self._wsman.transport = fast  # type: ignore[assignment]
+        # `deadline` (the host's, lowered during a command) bounds every exchange, however
+        # slowly the host answers.
+        self._bounds = WireGuard(deadline)
         self._shell = WinRS(self._wsman, codepage=host_codepage(host))
 
     def open(self) -> None:
         with _translate_errors(self._host.name, "open shell", self._host.connection):
-            if not isinstance(self._wsman.transport, _FastTransport):
-                _stop_rereading_proxy_settings(self._wsman)  # builds pypsrp's auth
+            bound_session(_build_requests_session(self._wsman), self._bounds)  # builds auth
             self._shell.open()
 
     def run(
         self, command_line: str, *, stdin: bytes | None = None, timeout: float
     ) -> CommandOutput:
         deadline = min(self._deadline, time.monotonic() + timeout)
-        what = command_line.split(" ", 1)[0]
-        with _translate_errors(self._host.name, what, self._host.connection):
-            response = self._shell.command(command_line, None)
-            found = response.find("rsp:CommandResponse/rsp:CommandId", namespaces=NAMESPACES)
-            command_id = found.text if found is not None and found.text else ""
-            if stdin is not None:
-                self._shell.send("stdin", stdin, command_id=command_id, end=True)
-            return self._receive_until_done(command_id, deadline)
+        self._bounds.deadline = deadline
+        try:
+            what = command_line.split(" ", 1)[0]
+            with _translate_errors(self._host.name, what, self._host.connection):
+                response = self._shell.command(command_line, None)
+                found = response.find("rsp:CommandResponse/rsp:CommandId", namespaces=NAMESPACES)
+                command_id = found.text if found is not None and found.text else ""
+                if stdin is not None:
+                    self._shell.send("stdin", stdin, command_id=command_id, end=True)
+                return self._receive_until_done(command_id, deadline)
+        finally:
+            self._bounds.deadline = self._deadline
 
     def close(self) -> None:
         try:
@@ -105,6 +114,7 @@ class WinRMSession:
             self._wsman.close()
         except Exception as exc:  # same reason
             log.debug("%s: closing connection failed: %s", self._host.name, exc)
+        self._bounds.close()
 
     def _remaining(self) -> float:
         return self._deadline - time.monotonic()
@@ -211,92 +221,27 @@ def _new_wsman(conn: Connection, remaining_s: float) -> WSMan:
     )
 
 
-def _fast_path_applies(host: Host) -> bool:
-    """NTLM with message encryption over plain HTTP, WinRM's default, takes the lean
-    transport unless the inventory says fleetlogoff_http_transport: pypsrp; everything
-    else (HTTPS, Basic, Kerberos, CredSSP, certificates) keeps pypsrp's requests-based one."""
-    conn = host.connection
-    return (
-        host.settings.get("fleetlogoff_http_transport", "lean") == "lean"
-        and conn.scheme == "http"
-        and conn.transport == "ntlm"
-        and conn.message_encryption != "never"
-        and conn.password is not None
-        and bool(conn.username)
-    )
-
-
-class _FastTransport:
-    """ntlm_http's transport dressed as pypsrp's: its failures become the exceptions
-    WSMan.invoke understands (a non-2xx body is parsed as a WS-Management fault)."""
-
-    def __init__(self, conn: Connection, remaining_s: float) -> None:
-        self._inner = NtlmHttpTransport(
-            conn.address,
-            conn.port,
-            path=conn.path,
-            username=conn.username or "",
-            password=_password_for(conn) or "",
-            connect_timeout=max(1.0, min(conn.connection_timeout, remaining_s)),
-            read_timeout=max(2.0, min(conn.read_timeout, remaining_s)),
-        )
-        self.endpoint = self._inner.endpoint
-
-    def send(
-        self,
-        message: bytes,
-        retries_on_read_timeout: int = 0,
-        timeout: float | tuple[float, float] | None = None,
-    ) -> bytes:
-        try:
-            return self._inner.send(message, retries_on_read_timeout, timeout)
-        except HttpAuthError as exc:
-            raise AuthenticationError(str(exc)) from exc
-        except HttpStatusError as exc:
-            raise WinRMTransportError("http", exc.status, exc.text) from exc
-        except FramingError as exc:
-            raise WinRMError(f"message encryption: {exc}") from exc
-
-    def close(self) -> None:
-        self._inner.close()
-
-
-def _stop_rereading_proxy_settings(wsman: WSMan) -> None:
-    """requests re-reads proxy variables from the environment on every send when
-    trust_env is on (about 9% of client CPU, clients.md). pypsrp resolves them once when it
-    builds its session, so build it now and switch the re-reading off before any request.
+def _build_requests_session(wsman: WSMan) -> requests.Session:
+    """pypsrp's requests session, built now (what its first send() would do) so that it
+    can be bounded before any request. requests re-reads proxy variables from the
+    environment on every send when trust_env is on (about 9% of client CPU, clients.md);
+    pypsrp resolves them once when it builds its session, so the re-reading goes off.
     """
     transport = wsman.transport
-    if getattr(transport, "session", None) is None:
-        transport.session = transport._build_session()  # what pypsrp's first send() would do
-    if isinstance(transport.session, requests.Session):
-        transport.session.trust_env = False
-
-
-# "LM:NT" in hex is a password form pyspnego takes as hashes (spnego _credential.py); the LM
-# half is never used by NTLMv2, so zeros are fine.
-_NTLM_HASH_FORM = re.compile(r"^[0-9a-fA-F]{32}:[0-9a-fA-F]{32}$")
-
-
-@functools.lru_cache(maxsize=32)
-def _ntlm_hashes(password: str) -> str:
-    """The password as pyspnego's "LM:NT" hash form, computed once per run.
-
-    Given a plain password, pyspnego computes the LM hash (pure-Python DES, never used by
-    NTLMv2) and the NT hash for every connection: about 7% of plan's CPU on 1,000 hosts
-    (benchmarks/README.md). Only for transport ntlm: Basic and Kerberos need the password.
-    """
-    from spnego._ntlm_raw.crypto import ntowfv1  # private, pinned by pyspnego<1
-
-    return "0" * 32 + ":" + ntowfv1(password).hex()
+    session = transport.session
+    if session is None:
+        session = transport.session = transport._build_session()
+    session.trust_env = False
+    return session
 
 
 def _password_for(conn: Connection) -> str | None:
     if conn.password is None:
         return None
+    if conn.transport == "ntlm":
+        return ntlm_password(conn)  # the NT hash form, once per run
     plain = conn.password.reveal()
-    if conn.transport == "ntlm" and not _NTLM_HASH_FORM.match(plain):
-        return _ntlm_hashes(plain)
+    register_secret(plain)
     return plain
 
 
@@ -319,11 +264,21 @@ class _translate_errors:
 
 
 def classify_error(exc: Exception, conn: Connection | None = None) -> tuple[str, str]:
-    """Map a pypsrp/requests exception to (kind, reason) without leaking credentials."""
+    """Map a pypsrp/requests exception to (kind, reason) without leaking credentials.
+
+    Kinds: "auth_failed" only when the host rejected the credentials (what counts towards
+    an account lockout), "auth_unsupported" when no offered scheme fits (no credentials
+    were judged), "access_denied" when they were accepted but the account may not run
+    commands; "timeout", "unreachable", "reset", "tls", "protocol".
+    """
+    if isinstance(exc, BadMICError):  # sealing, whatever the auth: checked before Kerberos
+        return "protocol", "message encryption: answer does not unseal (bad signature)"
     known = kerberos.classify(exc, conn) or _classify_setup(exc, conn)
     if known is not None:
         return known
     if isinstance(exc, AuthenticationError):
+        if "did not response with one of" in str(exc):  # sic, pypsrp's negotiate.py
+            return "auth_unsupported", "the host offers none of Negotiate, Kerberos, NTLM"
         if conn is not None and conn.transport == "kerberos":
             spn = kerberos.service_principal(conn)
             return "auth_failed", (
@@ -331,62 +286,38 @@ def classify_error(exc: Exception, conn: Connection | None = None) -> tuple[str,
                 "principal, or its clock is more than 5 minutes off the domain's"
             )
         return "auth_failed", "credentials rejected (HTTP 401)"
+    if isinstance(exc, ValueError) and "incompatible with the specified auth" in str(exc):
+        return "auth_unsupported", "the host offers another authentication scheme"
     if isinstance(exc, WSManFaultError):
         if exc.code in _ACCESS_DENIED_FAULTS:
-            return "auth_failed", "access denied (is the account an administrator?)"
+            return "access_denied", "access denied (is the account an administrator?)"
         return "protocol", f"WS-Management fault {exc.code}: {_one_line(str(exc.reason))}"
-    if isinstance(exc, requests.exceptions.SSLError):
-        return "tls", f"TLS failed: {_one_line(str(exc))}"
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return "unreachable", "connection timed out"
-    if isinstance(exc, requests.exceptions.ReadTimeout):
-        return "timeout", "no answer in time"
-    if isinstance(exc, requests.exceptions.ConnectionError):
-        return _classify_connection_error(exc)
+    if isinstance(exc, FramingError):
+        return "protocol", f"message encryption: {exc}"
+    if isinstance(exc, WinRMError) and "decryption failed" in str(exc):  # pypsrp's words
+        return "protocol", "message encryption: unsealed length differs from the frame's"
     if isinstance(exc, WinRMTransportError):
         return "protocol", f"HTTP {exc.code} from server"
-    if isinstance(exc, TimeoutError):
-        return "timeout", "no answer in time"
-    if isinstance(exc, ConnectionRefusedError):
-        return "unreachable", "connection refused"
-    if isinstance(exc, HttpProtocolError):
-        return "protocol", f"bad HTTP answer: {_one_line(str(exc))}"
-    if isinstance(exc, ConnectionError | http.client.HTTPException):
-        return "reset", f"connection lost: {_one_line(str(exc)) or type(exc).__name__}"
-    if isinstance(exc, OSError):
-        return "unreachable", _one_line(str(exc))
     if isinstance(exc, WinRMError):
         return "protocol", _one_line(str(exc))
-    return "protocol", f"{type(exc).__name__}: {_one_line(str(exc))}"
+    return classify_wire_error(exc)
 
 
 def _classify_setup(exc: Exception, conn: Connection | None) -> tuple[str, str] | None:
-    """Auth settings pypsrp refuses before sending anything: one line, not a traceback."""
+    """Auth settings pypsrp refuses before sending anything: one line, not a traceback.
+    Nothing was judged by a host, so none of these counts towards an account lockout."""
     if isinstance(exc, ImportError) and "credssp" in str(exc).lower():
-        return "auth_failed", "CredSSP needs requests-credssp: pip install 'pypsrp[credssp]'"
+        return "auth_unsupported", "CredSSP needs requests-credssp: pip install 'pypsrp[credssp]'"
     if isinstance(exc, ValueError) and "message encryption" in str(exc):
         auth = conn.transport if conn else "this auth"
-        return "auth_failed", (
+        return "auth_unsupported", (
             f"{auth} cannot encrypt messages over HTTP: use HTTPS (ansible_winrm_scheme: "
             "https) or, where the host allows unencrypted traffic, "
             "ansible_winrm_message_encryption: never"
         )
     if isinstance(exc, ValueError) and "must be specified" in str(exc):
-        return "auth_failed", f"{_one_line(str(exc))} (ansible_user / ansible_password)"
+        return "auth_unsupported", f"{_one_line(str(exc))} (ansible_user / ansible_password)"
     return None
 
 
-def _classify_connection_error(exc: Exception) -> tuple[str, str]:
-    text = str(exc)
-    if "Connection refused" in text or "Errno 111" in text:
-        return "unreachable", "connection refused"
-    if "reset" in text.lower() or "aborted" in text.lower():
-        return "reset", "connection reset by the host"
-    if "Name or service not known" in text or "getaddrinfo" in text:
-        return "unreachable", "host name not found"
-    return "unreachable", _one_line(text)
-
-
-def _one_line(text: str) -> str:
-    flat = " ".join(text.split())
-    return flat[:300]
+_one_line = one_line  # the name this module's callers have always used

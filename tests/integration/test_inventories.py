@@ -122,6 +122,7 @@ def test_the_winrm_path_reaches_the_wire(tmp_path: Path) -> None:
     assert result.status == ExitStatus.ERROR
     plan = {h["name"]: h for h in result.json()["hosts"]}
     # the same host, the same credentials: only the URL path differs, and the lab serves
-    # /wsman only (its 404 surfaces as a failed authentication)
+    # /wsman only: its 404 comes back (not counted as a rejected password)
     assert plan["rds-p1"]["status"] == "ok"
-    assert plan["rds-p2"]["status"] == "auth_failed"
+    assert plan["rds-p2"]["status"] == "error"
+    assert "HTTP 404" in plan["rds-p2"]["error"]

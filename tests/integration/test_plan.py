@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+
+import pytest
 
 from fleetlogoff.app.status import ExitStatus
 from fleetlogoff.lab.contract import NetworkBehaviour
@@ -173,3 +176,30 @@ def test_credentials_from_the_environment_or_the_prompt_never_printed(tmp_path: 
     everything = from_env.stdout + asked.stdout + wrong.stdout + wrong.stderr
     everything += (tmp_path / "plan.json").read_text(encoding="utf-8")
     assert LAB_ADMIN.password not in everything and "not-the-password" not in everything
+
+
+def test_a_wrong_password_stops_after_three_hosts_even_across_worker_processes(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 9: one wrong password on a whole fleet must not lock the account out."""
+    hosts = [SimHost(f"rds-{n:03}", network=NetworkBehaviour(auth_fails=True)) for n in range(100)]
+    with lab(hosts, tmp_path) as (_, inventory):
+        result = run_cli(["plan", str(inventory), *STALE, "--processes", "2", "--format", "json"])
+    assert result.status == ExitStatus.ERROR
+    errors = [(h["status"], h.get("error")) for h in result.json()["hosts"]]
+    rejected = [e for e in errors if e[0] == "auth_failed"]
+    assert len(rejected) == 3, rejected
+    assert set(errors) - set(rejected) == {
+        (
+            "error",
+            "not started: 3 authentication failures as Administrator (account lockout protection)",
+        )
+    }
+    said = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(said) == 1 and said[0].startswith("stopped starting hosts that log on as Admin")
+
+
+def test_the_auth_failure_limit_takes_a_whole_number(tmp_path: Path) -> None:
+    result = run_cli(["plan", str(tmp_path / "none.yml"), "--auth-failure-limit", "-1"])
+    assert result.status == ExitStatus.USAGE
+    assert "--auth-failure-limit: must be 0 or more, got -1" in result.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -43,7 +44,9 @@ def serving(*answers: bytes) -> Iterator[int]:
 
 def post(port: int) -> tuple[HttpConnection, object]:
     connection = HttpConnection("127.0.0.1", port, connect_timeout=2)
-    return connection, connection.post("/wsman", b"x" * 10, {"A": "b"}, read_timeout=2)
+    return connection, connection.post(
+        "/wsman", b"x" * 10, {"A": "b"}, deadline=time.monotonic() + 2
+    )
 
 
 def test_keep_alive_content_length_and_repeated_headers() -> None:
@@ -54,9 +57,9 @@ def test_keep_alive_content_length_and_repeated_headers() -> None:
     second = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
     with serving(first, second) as port:
         connection = HttpConnection("127.0.0.1", port, connect_timeout=2)
-        one = connection.post("/wsman", b"", {}, read_timeout=2)
+        one = connection.post("/wsman", b"", {}, deadline=time.monotonic() + 2)
         sock = connection.socket
-        two = connection.post("/wsman", b"abc", {}, read_timeout=2)
+        two = connection.post("/wsman", b"abc", {}, deadline=time.monotonic() + 2)
         connection.close()
     assert one.status == 401 and one.all_headers("www-authenticate") == ["Negotiate", "Basic"]
     assert two.status == 200 and two.body == b"hello"

@@ -73,7 +73,7 @@ def test_missing_extra_is_one_line_saying_what_to_install(monkeypatch: pytest.Mo
     monkeypatch.setattr(kerberos, "missing_libraries", lambda: ["gssapi", "krb5"])
     with pytest.raises(TransportError) as caught:
         kerberos.check_available("rds01", Connection("127.0.0.9", 5985, transport="kerberos"))
-    assert caught.value.kind == "auth_failed"
+    assert caught.value.kind == "auth_unsupported"  # no credentials judged: no lockout count
     assert "pip install 'fleetlogoff[kerberos]'" in caught.value.reason
     # Negotiate falls back to NTLM without the libraries, as pypsrp does: nothing to check.
     kerberos.check_available("rds01", Connection("127.0.0.9", 5985, transport="negotiate"))

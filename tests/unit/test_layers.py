@@ -32,6 +32,8 @@ RANKS = {
     "env": 2,
     "transport": 2,
     "collect": 2,
+    "auth_guard": 2,
+    "concurrency": 2,
     "executor": 2,
     "output_file": 2,
     "plan_file": 2,

@@ -5,16 +5,18 @@ from __future__ import annotations
 import pytest
 
 from fleetlogoff.transport.ntlm_http import FramingError, seal, unseal
+from fleetlogoff.transport.ntlm_seal import SealError
 
 
 class XorContext:
-    """Stands in for a pyspnego context: a 16-byte signature and a reversible 'seal'."""
+    """Stands in for a sealer: a 16-byte signature and a reversible "seal"."""
 
-    def wrap_winrm(self, data: bytes) -> tuple[bytes, bytes, int]:
-        return b"S" * 16, bytes(b ^ 0x5A for b in data), 0
+    def wrap(self, data: bytes) -> tuple[bytes, bytes]:
+        return b"S" * 16, bytes(b ^ 0x5A for b in data)
 
-    def unwrap_winrm(self, header: bytes, data: bytes) -> bytes:
-        assert header == b"S" * 16
+    def unwrap(self, header: bytes, data: bytes) -> bytes:
+        if header != b"S" * 16:
+            raise SealError("bad signature")
         return bytes(b ^ 0x5A for b in data)
 
 
