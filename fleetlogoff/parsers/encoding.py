@@ -9,11 +9,22 @@ from __future__ import annotations
 
 import codecs
 import logging
+import unicodedata
+
+from fleetlogoff.visible import escape_char
 
 logger = logging.getLogger(__name__)
 
 _UTF8 = 65001  # Windows code page identifier of UTF-8
 REPLACEMENT = "\ufffd"
+# Characters that do not print as themselves: Cc (C0/C1 controls), Cf (format: bidi
+# overrides and isolates such as U+202E, zero-width spaces and joiners, the BOM), Cs (lone
+# surrogates from a surrogateescape decode), Zl/Zp (line and paragraph separators). A name
+# holding one may not be what it looks like on the admin's screen ("nna\u202eexe" reads
+# as "nnaexe" reversed; "al\u200dice" looks like "alice"), so it is never read with
+# confidence. ZWJ/ZWNJ included: `visible()` prints them as they are (spelling needs
+# them), so on a screen they are invisible, and a look-alike name must not be targeted.
+_NOT_PRINTED = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 
 
 def decode_output(data: bytes, codepage: int | None = None) -> str:
@@ -52,14 +63,16 @@ def find_damage(text: str) -> str | None:
 
     Returns:
         A human reason: U+FFFD, '?' (a replacement; '?' is not allowed in Windows user
-        or session names), a control character, or UTF-8 read as a single-byte code page.
+        or session names), a control or format character (bidi overrides, zero-width
+        characters), or UTF-8 read as a single-byte code page.
     """
     if REPLACEMENT in text:
         return "contains U+FFFD (bytes lost by a wrong code page)"
     if "?" in text:
         return "contains '?' (a character replaced by a wrong code page)"
-    if any(ord(char) < 32 or 0x7F <= ord(char) < 0xA0 for char in text):
-        return "contains control characters"
+    hidden = _hidden_characters(text)
+    if hidden:
+        return f"contains control or format characters ({hidden})"
     if not text.isascii():
         for single_byte in ("cp1252", "latin-1"):
             try:
@@ -69,3 +82,12 @@ def find_damage(text: str) -> str | None:
             if again != text:
                 return f"looks like UTF-8 read as {single_byte} ({again!r}?)"
     return None
+
+
+def _hidden_characters(text: str) -> str:
+    """The characters of `text` that do not print as themselves, named as escapes
+    (``\\u202e``), or "" when there are none."""
+    if text.isascii() and text.isprintable():
+        return ""  # the common case
+    found = dict.fromkeys(c for c in text if unicodedata.category(c) in _NOT_PRINTED)
+    return ", ".join(escape_char(c) for c in found)

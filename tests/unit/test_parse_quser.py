@@ -156,6 +156,38 @@ def test_damaged_user_names_are_doubted(user: str) -> None:
     assert session.doubts[0].reason.startswith(f"user name {user!r}")
 
 
+# Names that do not print as what they are: a bidi override makes "nna\u202eexe" read
+# "nnaexe" backwards, zero-width characters make look-alikes of real names, C1 and
+# separators act on a terminal. None may be targeted (issue 7.6): each is a doubt.
+HIDDEN_IN_NAMES = [
+    ("nna\u202eexe", "\\u202e"),  # RIGHT-TO-LEFT OVERRIDE
+    ("\u2067alice\u2069", "\\u2067, \\u2069"),  # RIGHT-TO-LEFT ISOLATE ... POP
+    ("al\u200bice", "\\u200b"),  # ZERO WIDTH SPACE
+    ("al\u200dice", "\\u200d"),  # ZERO WIDTH JOINER: invisible on a screen
+    ("\ufeffbob", "\\ufeff"),  # BOM / ZERO WIDTH NO-BREAK SPACE
+    ("c\x9b31m", "\\x9b"),  # C1 CSI
+    ("ann\u2028x", "\\u2028"),  # LINE SEPARATOR
+    ("tag\U000e0041", "\\U000e0041"),  # TAG LATIN CAPITAL LETTER A (format, astral)
+]
+
+
+@pytest.mark.parametrize(("user", "named"), HIDDEN_IN_NAMES)
+def test_control_and_format_characters_in_names_are_doubted(user: str, named: str) -> None:
+    rows = [make_row(user, "", 2, "Disc", "6+04:10"), make_row("bob", user, 3, "Active")]
+    by_user, by_session = parse_quser(EN_HEADER + "\n" + "\n".join(rows))
+    assert by_user.username == user and by_session.session_name == user
+    assert [d.field for d in by_user.doubts] == ["user"]
+    assert [d.field for d in by_session.doubts] == ["session_name"]
+    for doubt in (*by_user.doubts, *by_session.doubts):
+        assert doubt.reason.endswith(f"contains control or format characters ({named})")
+
+
+@pytest.mark.parametrize("user", ["jürgen.weiß", "Дмитрий", "张伟", "O'Brien", "José Ñúñez"])
+def test_letters_of_every_script_are_not_doubted(user: str) -> None:
+    (session,) = parse_quser(EN_HEADER + "\n" + make_row(user, "", 2, "Disc", "6+04:10"))
+    assert (session.username, session.doubts) == (user, ())
+
+
 def test_truncated_session_name_is_doubted() -> None:
     row = make_row("bob", "31c5ce94259d...", 2, "Active")
     (session,) = parse_quser(EN_HEADER + "\n" + row)

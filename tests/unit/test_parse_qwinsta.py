@@ -119,6 +119,18 @@ def test_unknown_state_and_mojibake_are_doubted() -> None:
     assert sessions[1].doubts[0].reason.startswith("user name 'us\ufffdr' contains U+FFFD")
 
 
+def test_a_bidi_override_in_a_name_is_doubted() -> None:
+    rows = [
+        make_row("", "nna\u202eexe", 2, "Disc"),
+        make_row("rdp\u200b-tcp#3", "bob", 3, "Active"),
+    ]
+    evil_user, evil_name = parse_qwinsta("\n".join([CLASSIC, *rows]))
+    assert [(d.field, d.reason) for d in evil_user.doubts] == [
+        ("user", "user name 'nna\\u202eexe' contains control or format characters (\\u202e)")
+    ]
+    assert [d.field for d in evil_name.doubts] == ["session_name"]
+
+
 def test_json_has_no_idle_or_logon_for_qwinsta() -> None:
     sessions = parse_qwinsta(CLASSIC + "\n" + make_row("console", "ann", 1, "Active", marker=">"))
     assert sessions_to_json(sessions) == [
