@@ -173,6 +173,10 @@ class ApplyTally:
             return True
         if kind == "warn_failed":
             self._settle("warning", key)
+        elif kind == "logoff_sent":
+            # The logoff phase's progress is the logoffs sent; their outcomes come later,
+            # from the confirming re-read (without this the bar stays at 0 until then).
+            self._settle("logging_off", key)
         elif kind == "cancel_notice":
             self._settle("cancelling", key)
         self.counts[kind] += 1

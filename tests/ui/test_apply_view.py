@@ -132,6 +132,38 @@ def test_a_log_gets_phases_bounded_progress_and_problems_as_they_happen() -> Non
     assert all(line == line.rstrip() for line in lines)
 
 
+def test_the_logoff_phase_counts_logoffs_sent_before_any_is_confirmed() -> None:
+    """The executor confirms after sending: outcomes arrive in the confirming phase, so
+    the logoff bar must move with the logoffs sent, not wait for their outcomes."""
+    plan = targets(20)
+    clock = Clock()
+    view, out = plain_view(plan, clock)
+    events = [phase(0, "warning")]
+    deadline = {"deadline": (T0 + timedelta(minutes=5)).isoformat()}
+    events += [at(1, Kind.WARNED, h, sid, data=deadline) for h, ids in plan.items() for sid in ids]
+    events += [phase(2, "waiting"), at(2, Kind.WAIT_STARTED, data=deadline)]
+    events.append(phase(300, "logging_off"))
+    for n, (host, ids) in enumerate(plan.items()):
+        events.append(at(300 + n, Kind.HOST_STARTED, host))
+        events += [at(300 + n, Kind.LOGOFF_SENT, host, sid) for sid in ids]
+    events.append(phase(330, "confirming"))
+    for n, (host, ids) in enumerate(plan.items()):
+        events += [at(330 + n, Kind.LOGGED_OFF, host, sid, reason="gone") for sid in ids]
+        events.append(at(330 + n, Kind.HOST_DONE, host))
+    with view:
+        for event in events:
+            clock.now = event.time
+            view.on_event(event)
+    lines = out.getvalue().splitlines()
+    before_confirming = lines[: lines.index("Confirming")]
+    sending = [line for line in before_confirming if line.startswith("Logging off: ")]
+    assert sending, lines
+    assert sending[0] != "Logging off: 0/40 sessions (0%)"
+    assert sending[-1].startswith("Logging off: 40/40 sessions (100%)"), sending
+    with view.tally.lock:
+        assert view.tally.phases["logging_off"].done == 40
+
+
 def test_verbose_adds_a_line_per_session() -> None:
     plan = targets(3)
     clock = Clock()
