@@ -139,7 +139,7 @@ def test_the_logoff_phase_counts_logoffs_sent_before_any_is_confirmed() -> None:
     clock = Clock()
     view, out = plain_view(plan, clock)
     events = [phase(0, "warning")]
-    deadline = {"deadline": (T0 + timedelta(minutes=5)).isoformat()}
+    deadline: dict[str, object] = {"deadline": (T0 + timedelta(minutes=5)).isoformat()}
     events += [at(1, Kind.WARNED, h, sid, data=deadline) for h, ids in plan.items() for sid in ids]
     events += [phase(2, "waiting"), at(2, Kind.WAIT_STARTED, data=deadline)]
     events.append(phase(300, "logging_off"))
