@@ -17,22 +17,22 @@ from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
 from fleetlogoff.app.apply import ApplyOptions, RefusedError, act_on_plan
-from fleetlogoff.app.fleet import FleetOptions
+from fleetlogoff.app.fleet import FleetOptions, load_fleet
 from fleetlogoff.app.status import ExitStatus
 from fleetlogoff.collect import output_text, read_sessions
 from fleetlogoff.env import Environment
 from fleetlogoff.errors import HostCommandError, ParseError, TransportError, UsageError
 from fleetlogoff.events import Event, Kind
 from fleetlogoff.executor import ApplySettings
-from fleetlogoff.inventory.files import load_inventory_file
 from fleetlogoff.inventory.hostvars import HTTP_PORT, HTTPS_PORT, PASSWORD_ENV, USERNAME_ENV
 from fleetlogoff.inventory.settings import host_codepage
+from fleetlogoff.inventory.vault_secrets import VaultOptions
 from fleetlogoff.logoff_select import HostChoice, choose_sessions
 from fleetlogoff.model import Connection, Host, Secret, Session
 from fleetlogoff.parsers import parse_qwinsta
 from fleetlogoff.planner import HostPlan, Plan, Selection, plan_host, rules_digest
 from fleetlogoff.rules import Rule
-from fleetlogoff.runlock import RunLockedError, hold_run_lock, host_key, inventory_key
+from fleetlogoff.runlock import RunLockedError, hold_run_lock, host_key, inventory_keys
 from fleetlogoff.transport import Connector
 from fleetlogoff.ui import console_for
 from fleetlogoff.ui.plan_view import render_plan
@@ -49,7 +49,9 @@ class LogoffOptions:
         selector: session id, session name or user name.
         server: an inventory host or pattern (with `inventory`), else an address
             (`host`, `host:port`, `http(s)://host:port`).
-        inventory: the inventory to find `server` in, if any.
+        inventory: the inventory sources to find `server` in, if any (as
+            files.join_sources names several).
+        vault: vault passwords for the inventory, as for every fleet command.
         verbose: show the host's own words for Windows errors, and each logoff as sent.
         force: the reason to log off the inventory's protected users anyway.
         settings, yes, audit_log, report: as for apply.
@@ -59,6 +61,7 @@ class LogoffOptions:
     selector: str
     server: str
     inventory: str | None = None
+    vault: VaultOptions = VaultOptions()
     verbose: bool = False
     force: str | None = None
     settings: ApplySettings = field(default_factory=ApplySettings)
@@ -99,7 +102,7 @@ def _logoff(
     if options.force:
         hosts = tuple(_unprotected(h) for h in hosts)
     keys = (
-        [inventory_key(options.inventory)]
+        inventory_keys(options.inventory)
         if options.inventory
         else [host_key(h.connection.address, h.connection.port) for h in hosts]
     )
@@ -124,10 +127,18 @@ def _logoff(
 
 def resolve_hosts(options: LogoffOptions, env: Environment) -> tuple[str, str, tuple[Host, ...]]:
     """The hosts `--server` names: (source for the audit, inventory digest, hosts)."""
-    password = env.ask_password("WinRM password: ") if options.ask_pass else None
     if options.inventory:
-        inventory = load_inventory_file(options.inventory, env=env.environ, password=password)
-        return options.inventory, inventory.digest, inventory.select(options.server)
+        # The inventory as every fleet command reads it: several sources, vault passwords,
+        # --server as a --limit, the kinit cache's account named (so it is never a target).
+        fleet = FleetOptions(
+            inventory=options.inventory,
+            limit=options.server,
+            ask_pass=options.ask_pass,
+            vault=options.vault,
+        )
+        inventory, hosts = load_fleet(fleet, env)
+        return options.inventory, inventory.digest, hosts
+    password = env.ask_password("WinRM password: ") if options.ask_pass else None
     return f"--server {options.server}", "", (_address_host(options.server, env, password),)
 
 
@@ -287,6 +298,7 @@ def _apply_options(options: LogoffOptions, source: str) -> ApplyOptions:
             timeout=options.timeout,
             ask_pass=options.ask_pass,
             quiet=options.quiet,
+            vault=options.vault,
         ),
         # An explicit logoff acts now, as logoff.exe does; windows schedule rule-based runs.
         settings=replace(options.settings, ignore_windows=True),

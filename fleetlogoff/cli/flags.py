@@ -130,31 +130,7 @@ def add_fleet_flags(parser: argparse.ArgumentParser, *, positional: bool = True)
     parser.add_argument(
         "-l", "--limit", help="only these hosts: an Ansible pattern (a,b  g1:&g2  all:!h  @file)"
     )
-    parser.add_argument(
-        "--vault-id",
-        dest="vault_ids",
-        action="append",
-        default=[],
-        metavar="[LABEL@]SOURCE",
-        help="vault password: a file, a script, or prompt (repeatable)",
-    )
-    parser.add_argument(
-        "--vault-password-file",
-        "--vault-pass-file",
-        dest="vault_password_files",
-        action="append",
-        default=[],
-        metavar="FILE",
-        help="vault password file or script (repeatable)",
-    )
-    parser.add_argument(
-        "-J",
-        "--ask-vault-password",
-        "--ask-vault-pass",
-        dest="ask_vault_pass",
-        action="store_true",
-        help="prompt for the vault password",
-    )
+    add_vault_flags(parser)
     parser.add_argument(
         "-f", "--forks", type=positive_int, default=DEFAULT_FORKS, help="hosts at once"
     )
@@ -181,6 +157,42 @@ def add_fleet_flags(parser: argparse.ArgumentParser, *, positional: bool = True)
     parser.add_argument("-k", "--ask-pass", action="store_true", help="ask for the WinRM password")
     parser.add_argument(
         "-q", "--quiet", action="store_true", help="no progress display; problems only"
+    )
+
+
+def add_vault_flags(parser: argparse.ArgumentParser) -> None:
+    """Ansible's vault flags (--vault-id, --vault-password-file, -J)."""
+    parser.add_argument(
+        "--vault-id",
+        dest="vault_ids",
+        action="append",
+        default=[],
+        metavar="[LABEL@]SOURCE",
+        help="vault password: a file, a script, or prompt (repeatable)",
+    )
+    parser.add_argument(
+        "--vault-password-file",
+        "--vault-pass-file",
+        dest="vault_password_files",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="vault password file or script (repeatable)",
+    )
+    parser.add_argument(
+        "-J",
+        "--ask-vault-password",
+        "--ask-vault-pass",
+        dest="ask_vault_pass",
+        action="store_true",
+        help="prompt for the vault password",
+    )
+
+
+def vault_options(args: argparse.Namespace) -> VaultOptions:
+    """The vault flags of a command line (add_vault_flags)."""
+    return VaultOptions(
+        tuple(args.vault_ids), tuple(args.vault_password_files), args.ask_vault_pass
     )
 
 
@@ -255,9 +267,7 @@ def fleet_options(args: argparse.Namespace, inventory: str | None = None) -> Fle
         quiet=args.quiet,
         processes=args.processes,
         verbose=args.verbose,
-        vault=VaultOptions(
-            tuple(args.vault_ids), tuple(args.vault_password_files), args.ask_vault_pass
-        ),
+        vault=vault_options(args),
         auth_failure_limit=args.auth_failure_limit,
     )
 

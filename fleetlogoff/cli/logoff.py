@@ -15,7 +15,16 @@ from datetime import timedelta
 
 from fleetlogoff.app.logoff import LogoffOptions, run_logoff
 from fleetlogoff.app.status import ExitStatus
-from fleetlogoff.cli.flags import Commands, Parser, duration, positive_int, positive_seconds
+from fleetlogoff.cli.flags import (
+    Commands,
+    Parser,
+    add_vault_flags,
+    duration,
+    inventory_sources,
+    positive_int,
+    positive_seconds,
+    vault_options,
+)
 from fleetlogoff.env import Environment
 from fleetlogoff.errors import UsageError
 from fleetlogoff.executor import ApplySettings
@@ -33,12 +42,23 @@ VM_UNSUPPORTED = (
 _VALUE_FLAGS = frozenset(
     {"--server", "-i", "--inventory", "--warn", "--message", "--force", "--audit-log"}
     | {"--report", "-f", "--forks", "--timeout"}
+    | {"--vault-id", "--vault-password-file", "--vault-pass-file"}
 )
 
 
 def _add_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--server", help="inventory host or pattern (with -i), or an address")
-    parser.add_argument("-i", "--inventory", help="Ansible-style inventory to find --server in")
+    parser.add_argument(
+        "-i",
+        "--inventory",
+        dest="inventories",
+        action="append",
+        default=[],
+        metavar="SOURCE",
+        help="Ansible inventory to find --server in: file, directory, h1,h2, list, script "
+        "(repeatable, as for plan)",
+    )
+    add_vault_flags(parser)
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="show each logoff and the host's own words"
     )
@@ -114,7 +134,8 @@ def logoff_options(args: argparse.Namespace) -> LogoffOptions:
     return LogoffOptions(
         selector=targets[0],
         server=args.server,
-        inventory=args.inventory,
+        inventory=inventory_sources(args),
+        vault=vault_options(args),
         verbose=args.verbose,
         force=args.force,
         settings=ApplySettings(

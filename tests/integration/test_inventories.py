@@ -126,3 +126,45 @@ def test_the_winrm_path_reaches_the_wire(tmp_path: Path) -> None:
     assert plan["rds-p1"]["status"] == "ok"
     assert plan["rds-p2"]["status"] == "error"
     assert "HTTP 404" in plan["rds-p2"]["error"]
+
+
+def test_logoff_reads_several_sources_and_vaulted_group_vars_as_plan_does(
+    tmp_path: Path,
+) -> None:
+    """`fleetlogoff logoff` takes the inventories plan and apply take: several -i, vault
+    flags (a path after --vault-password-file is not a Windows switch), --server as a
+    pattern across sources; without the vault password it refuses in one line."""
+    hosts = [_host("rds-a1"), _host("rds-a2"), _host("rds-b1")]
+    with lab(hosts, tmp_path) as (_, generated):
+        entries = _entries(generated)
+        site_a, site_b = tmp_path / "site-a", tmp_path / "site-b"
+        (site_a / "group_vars").mkdir(parents=True)
+        site_b.mkdir()
+        (site_a / "hosts").write_text(_ini(entries, ["rds-a1", "rds-a2"], None), encoding="utf-8")
+        secret = f"ansible_password: {LAB_ADMIN.password}\n".encode()
+        (site_a / "group_vars" / "rds.yml").write_text(
+            encrypt(secret, VAULT_PASSWORD.encode(), "lab"), encoding="ascii"
+        )
+        (site_b / "hosts.ini").write_text(
+            _ini(entries, ["rds-b1"], LAB_ADMIN.password), encoding="utf-8"
+        )
+        (tmp_path / "vault-pass").write_text(VAULT_PASSWORD + "\n", encoding="utf-8")
+        sources = ["-i", str(site_a / "hosts"), "--inventory", str(site_b / "hosts.ini")]
+        audit = ["--audit-log", str(tmp_path / "audit.jsonl"), "--yes"]
+        vault_file = ["--vault-password-file", str(tmp_path / "vault-pass")]
+        without = run_cli(["logoff", "stale.user", "--server", "rds-a*", *sources, *audit])
+        by_file = run_cli(
+            ["logoff", "stale.user", "/server:rds-a1:rds-b1", *sources, *vault_file, *audit]
+        )
+        asked = run_cli(
+            ["logoff", "2", "--server", "rds-a2", *sources, "-J", *audit], password=VAULT_PASSWORD
+        )
+        left = {h.name: {s.user for s in h.sessions() if s.user} for h in hosts}
+    assert without.status == ExitStatus.USAGE and without.stderr.count("\n") == 1
+    assert str(site_a / "group_vars" / "rds.yml") in without.stderr
+    assert "no vault password was given" in without.stderr
+    assert by_file.status == ExitStatus.OK, by_file.stderr + by_file.stdout
+    assert asked.status == ExitStatus.OK, asked.stderr + asked.stdout
+    assert left == {"rds-a1": set(), "rds-a2": set(), "rds-b1": set()}
+    everything = "".join(r.stdout + r.stderr for r in (without, by_file, asked))
+    assert LAB_ADMIN.password not in everything and VAULT_PASSWORD not in everything
