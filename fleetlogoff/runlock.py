@@ -29,6 +29,7 @@ from datetime import datetime
 from pathlib import Path
 
 from fleetlogoff.errors import FleetLogoffError
+from fleetlogoff.inventory.files import split_sources
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,17 @@ def lock_dir(environ: Mapping[str, str]) -> Path:
 def inventory_key(path: str) -> str:
     """The lock key of an inventory: its canonical path (symlinks and `..` resolved)."""
     return f"inventory {os.path.realpath(path)}"
+
+
+def inventory_keys(sources: str) -> list[str]:
+    """The lock keys of inventory sources as files.join_sources names them: one per source.
+
+    `-i a.yml -i b.yml` is named by one JSON string; as one key its "canonical path" would
+    be that string under the current folder, so two runs of the same sources from two
+    folders, or a run of a.yml beside a run of a.yml and b.yml, would not exclude each
+    other. A key per source makes any shared source exclude.
+    """
+    return [inventory_key(source) for source in split_sources(sources)]
 
 
 def plan_key(path: str) -> str:

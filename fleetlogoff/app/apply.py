@@ -40,7 +40,7 @@ from fleetlogoff.output_file import OutputWriteError, prepare_output, write_atom
 from fleetlogoff.plan_file import PlanFileError, canonical_json, plan_document, read_plan
 from fleetlogoff.planner import Plan, Selection, host_window
 from fleetlogoff.recap import Recap, RunInfo
-from fleetlogoff.runlock import RunLockedError, hold_run_lock, inventory_key, plan_key
+from fleetlogoff.runlock import RunLockedError, hold_run_lock, inventory_keys, plan_key
 from fleetlogoff.transport import Connector
 from fleetlogoff.ui import console_for
 from fleetlogoff.ui.apply_view import ApplyView
@@ -128,12 +128,12 @@ def run_lock_keys(options: ApplyOptions) -> list[str]:
     """What one apply excludes others from: its plan and the inventory it acts on. A plan
     that cannot be read locks on its own name; load_saved_plan then refuses it."""
     if not is_plan_file(options.source):
-        return [inventory_key(options.source)]
+        return inventory_keys(options.source)
     try:
         inventory = options.inventory or read_plan(options.source).inventory_source
     except PlanFileError:
         return [plan_key(options.source)]
-    return [plan_key(options.source), inventory_key(inventory)]
+    return [plan_key(options.source), *inventory_keys(inventory)]
 
 
 def _plan_interruptibly(

@@ -12,11 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from fleetlogoff.inventory.files import join_sources
 from fleetlogoff.runlock import (
     RunLockedError,
     describe_holder,
     hold_run_lock,
     inventory_key,
+    inventory_keys,
     lock_dir,
 )
 
@@ -65,6 +67,24 @@ def test_one_inventory_spelled_two_ways_is_one_key(tmp_path: Path) -> None:
         str(tmp_path / "link.yml"),
     ]
     assert len({inventory_key(s) for s in spellings}) == 1
+
+
+def test_several_sources_lock_each_source_wherever_the_run_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`-i a.yml -i b.yml` from two folders, or beside a run of a.yml alone, excludes."""
+    environ = _environ(tmp_path)
+    for name in ("a.yml", "b.yml"):
+        (tmp_path / name).write_text("all: {}\n")
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path)
+    both_here = inventory_keys(join_sources(["a.yml", "b.yml"]))
+    monkeypatch.chdir(tmp_path / "sub")
+    both_from_sub = inventory_keys(join_sources(["../a.yml", "../b.yml"]))
+    assert both_here == both_from_sub == [inventory_key(str(tmp_path / f"{n}.yml")) for n in "ab"]
+    with hold_run_lock(both_here, environ, "a and b", _clock):
+        _refused(both_from_sub, environ)
+        _refused(inventory_keys(str(tmp_path / "b.yml")), environ)
 
 
 def test_other_keys_do_not_block_each_other(tmp_path: Path) -> None:
