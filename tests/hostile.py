@@ -152,9 +152,9 @@ class HostileProxy:
         with suppress(OSError, ssl.SSLError, ValueError), conn:
             target(conn)
 
-    def _connect_upstream(self) -> socket.socket:
+    def _connect_upstream(self, *, tls: bool | None = None) -> socket.socket:
         sock = socket.create_connection(self._upstream, timeout=30)
-        if self._upstream_tls:
+        if self._upstream_tls if tls is None else tls:
             context = ssl.create_default_context()
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
@@ -165,7 +165,11 @@ class HostileProxy:
     # -- raw mode: bytes both ways, the lab's bytes trickled (TLS handshakes included) --
 
     def _pump_raw(self, client: socket.socket) -> None:
-        with self._connect_upstream() as upstream:
+        # Plain TCP upstream, whatever the wire: the client's TLS handshake is with the lab
+        # itself, its bytes trickled. (A TLS upstream here was TLS inside TLS, and worse,
+        # one SSL object read by this thread while _copy wrote it from another: OpenSSL
+        # forbids that, and it crashed the test process with a segfault.)
+        with self._connect_upstream(tls=False) as upstream:
             threading.Thread(target=_copy, args=(client, upstream), daemon=True).start()
             while not self._stop.is_set():
                 data = upstream.recv(65536)
