@@ -10,8 +10,10 @@ sent.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import stat
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -49,6 +51,24 @@ def event_record(event: Event, run_id: str) -> dict[str, object]:
     return {**event.document(), "v": AUDIT_FORMAT, "run": run_id}
 
 
+_NOT_A_FILE = "not a regular file (a FIFO, device or socket cannot keep an audit log)"
+
+
+def _open_log(path: Path) -> int:
+    """The log's descriptor, for appending. O_APPEND: concurrent runs interleave whole
+    lines, never overwrite each other. O_NONBLOCK: opening a FIFO that nobody reads
+    would block for ever (it fails at once instead, and a FIFO is refused anyway)."""
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags, 0o600)
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:  # a FIFO without a reader
+            raise AuditError(path, _NOT_A_FILE) from None
+        raise
+    os.set_blocking(fd, True)
+    return fd
+
+
 class AuditLog:
     """Append-only JSON lines; thread-safe; every line on disk before `write` returns."""
 
@@ -59,10 +79,12 @@ class AuditLog:
         self._lock = threading.Lock()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            # O_APPEND: concurrent runs interleave whole lines, never overwrite each other.
-            self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            self._fd = _open_log(path)
         except OSError as exc:
             raise AuditError(path, f"cannot open: {exc.strerror or exc}") from exc
+        if not stat.S_ISREG(os.fstat(self._fd).st_mode):
+            os.close(self._fd)
+            raise AuditError(path, _NOT_A_FILE)
 
     @property
     def run_id(self) -> str:

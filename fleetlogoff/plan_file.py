@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from fleetlogoff import __version__
 from fleetlogoff.errors import FleetLogoffError
+from fleetlogoff.input_file import read_bounded
 from fleetlogoff.model import Session
 from fleetlogoff.output_file import write_atomically
 from fleetlogoff.parsers.json_out import (
@@ -29,6 +29,9 @@ from fleetlogoff.windows import WindowStatus
 
 # 2: rules digest of a canonical form (planner.RULES_DIGEST_VERSION 2), absolute paths.
 FORMAT_VERSION = 2
+# A plan of 1,000 hosts is a few MiB (every session, and the raw output of unread hosts);
+# the bound only keeps `show /dev/zero` or a runaway file from filling memory.
+MAX_PLAN_BYTES = 256 * 2**20
 
 
 class PlanFileError(FleetLogoffError):
@@ -133,9 +136,11 @@ def read_plan(path: str) -> Plan:
             a missing or mistyped field, a timestamp without a zone, another version).
     """
     try:
-        data = Path(path).read_bytes()
+        data = read_bounded(path, MAX_PLAN_BYTES)
     except OSError as exc:
         raise PlanFileError(path, f"cannot read: {exc.strerror or exc}") from exc
+    if len(data) > MAX_PLAN_BYTES:
+        raise PlanFileError(path, f"larger than {MAX_PLAN_BYTES // 2**20} MiB: not a plan")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

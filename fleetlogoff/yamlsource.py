@@ -17,6 +17,7 @@ import yaml
 from yaml.constructor import SafeConstructor
 
 from fleetlogoff.errors import ConfigError
+from fleetlogoff.input_file import read_bounded
 
 log = logging.getLogger(__name__)
 
@@ -152,8 +153,7 @@ def read_yaml_text(path: str | Path, what: str) -> str:
         ConfigError: unreadable, too large, or not UTF-8.
     """
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_TEXT + 1)
+        data = read_bounded(path, MAX_TEXT)
     except OSError as exc:
         raise ConfigError(str(path), 0, 0, f"cannot read {what}: {exc.strerror}") from None
     if len(data) > MAX_TEXT:

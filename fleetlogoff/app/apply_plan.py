@@ -16,6 +16,7 @@ from fleetlogoff.app.fleet import (
 from fleetlogoff.app.plan import PlanOptions, plan_fleet
 from fleetlogoff.env import Environment
 from fleetlogoff.errors import UsageError
+from fleetlogoff.input_file import read_bounded
 from fleetlogoff.model import Host
 from fleetlogoff.plan_file import PlanFileError, read_plan
 from fleetlogoff.planner import Plan, Selection, rules_digest
@@ -46,8 +47,7 @@ class PlanSource:
 def is_plan_file(path: str) -> bool:
     """A plan is JSON (starts with "{"); an inventory is YAML."""
     try:
-        with open(path, "rb") as handle:
-            return handle.read(64).lstrip().startswith(b"{")
+        return read_bounded(path, 64).lstrip().startswith(b"{")
     except OSError:
         return False
 

@@ -3,12 +3,12 @@ parser is tried on outputs it has never seen."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Literal
 
 from fleetlogoff.app.status import ExitStatus
 from fleetlogoff.env import Environment
-from fleetlogoff.errors import UsageError
+from fleetlogoff.errors import ParseError, UsageError
+from fleetlogoff.input_file import read_bounded
 from fleetlogoff.parsers import (
     DateOrder,
     decode_output,
@@ -20,6 +20,10 @@ from fleetlogoff.parsers.formats import DateFormat
 from fleetlogoff.parsers.registry import RegistryReadError, read_international
 from fleetlogoff.visible import safe_json
 
+# A saved quser or qwinsta output is a few KiB (a host's every session); the bound only
+# keeps `parse quser /dev/zero` from filling memory.
+MAX_OUTPUT_BYTES = 64 * 2**20
+
 
 def read_input(file: str, env: Environment) -> bytes:
     """Bytes from a file, or from stdin for "-" (bytes: the code page is decided here)."""
@@ -27,9 +31,12 @@ def read_input(file: str, env: Environment) -> bytes:
         buffer = getattr(env.stdin, "buffer", None)
         return buffer.read() if buffer is not None else env.stdin.read().encode("utf-8")
     try:
-        return Path(file).read_bytes()
+        data = read_bounded(file, MAX_OUTPUT_BYTES)
     except OSError as exc:
         raise UsageError(f"{file}: cannot read: {exc.strerror}") from exc
+    if len(data) > MAX_OUTPUT_BYTES:
+        raise UsageError(f"{file}: larger than {MAX_OUTPUT_BYTES // 2**20} MiB: not a saved output")
+    return data
 
 
 def strip_comment_preamble(text: str) -> str:
@@ -68,7 +75,13 @@ def run_parse(
         if kind == "qwinsta"
         else lambda t: parse_quser(t, date_order=date_order, date_format=date_format)
     )
-    sessions = parse(text)
+    try:
+        sessions = parse(text)
+    except ParseError as exc:
+        # The input is a file the user gave, not a host: a file that is no listing is a
+        # bad input file (exit 64). Windows' own error text (HostCommandError) stays what
+        # it was on the host: that host could not be read (exit 1).
+        raise UsageError(f"{file}: {exc}") from None
     document = sessions_to_json(sessions)
     env.stdout.write(safe_json(document) + "\n")
     return ExitStatus.OK

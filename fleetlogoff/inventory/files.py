@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Literal
 
 from fleetlogoff.errors import ConfigError, UsageError
+from fleetlogoff.input_file import read_bounded
 from fleetlogoff.inventory.ansible_cli import run_ansible_inventory
 from fleetlogoff.inventory.graph import InventoryGraph
 from fleetlogoff.inventory.patterns import split_pattern
@@ -301,8 +302,7 @@ def _decode(data: bytes, path: Path) -> str:
 
 def _read_bytes(path: Path, what: str) -> bytes:
     try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
+        data = read_bounded(path, MAX_FILE_BYTES)
     except OSError as exc:
         raise ConfigError(str(path), 0, 0, f"cannot read {what}: {exc.strerror}") from None
     if len(data) > MAX_FILE_BYTES:
@@ -335,8 +335,7 @@ def _limit_file(name: str) -> list[str]:
     if path.is_dir():
         raise ConfigError(name, 0, 0, "a --limit @FILE must be a file, not a directory")
     try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_LIMIT_FILE + 1)
+        data = read_bounded(path, MAX_LIMIT_FILE)
     except OSError as exc:
         raise ConfigError(name, 0, 0, f"cannot read the --limit file: {exc.strerror}") from None
     if len(data) > MAX_LIMIT_FILE:

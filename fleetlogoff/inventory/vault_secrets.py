@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fleetlogoff.errors import ConfigError, UsageError
+from fleetlogoff.input_file import read_bounded
 from fleetlogoff.inventory.vault import (
     DEFAULT_LABEL,
     Keyring,
@@ -111,8 +112,7 @@ def _from_file(source: str, label: str, earlier: Keyring) -> bytes:
     if os.access(path, os.X_OK):
         return _from_script(path, label)
     try:
-        with path.open("rb") as handle:
-            data = handle.read(_MAX_PASSWORD_FILE + 1).strip()
+        data = read_bounded(path, _MAX_PASSWORD_FILE).strip()
     except OSError as exc:
         raise ConfigError(
             source, 0, 0, f"cannot read vault password file: {exc.strerror}"

@@ -94,8 +94,9 @@ def test_parse_reads_stdin_and_forces_a_date_order() -> None:
 
 def test_unreadable_output_is_an_error_with_the_reason() -> None:
     status, _, err = run(["parse", "quser", "-"], stdin="this is not quser\n")
-    assert status == ExitStatus.ERROR
-    assert "cannot read quser output" in err and len(err.strip().splitlines()) == 1
+    assert status == ExitStatus.USAGE  # a bad input file (README's exit codes)
+    assert err.startswith("fleetlogoff: error: -: cannot read quser output")
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_lab_flags_reach_the_lab_and_its_errors_are_usage_errors(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ RANKS = {
     "events": 0,
     "visible": 0,
     "yamlsource": 1,
+    "input_file": 1,
     "durations": 1,
     "hostread": 2,
     "inventory": 1,
