@@ -103,7 +103,10 @@ def test_show_prints_a_saved_plan_as_plan_did(tmp_path: Path) -> None:
     as_json = run_cli(["show", str(plan_path), "--format", "json"]).json()
     assert as_json == json.loads(plan_path.read_text(encoding="utf-8"))
     missing = run_cli(["show", str(tmp_path / "nope.json")])
-    assert missing.status != ExitStatus.OK and len(missing.stderr.splitlines()) == 1
+    assert missing.status == ExitStatus.USAGE and len(missing.stderr.splitlines()) == 1
+    (tmp_path / "not-a-plan.json").write_text('{"format_version": 2}', encoding="utf-8")
+    invalid = run_cli(["show", str(tmp_path / "not-a-plan.json")])
+    assert invalid.status == ExitStatus.USAGE and len(invalid.stderr.splitlines()) == 1
 
 
 def test_csv_has_a_row_for_every_host_and_opens_in_excel(tmp_path: Path) -> None:
