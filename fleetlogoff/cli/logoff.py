@@ -89,6 +89,21 @@ def register(commands: Commands) -> None:
     logoff.set_defaults(run=run, forks=50, timeout=30.0)
 
 
+def take_debug(words: list[str]) -> tuple[list[str], bool]:
+    """The words without `--debug`, and whether it was there. logoff's words are read raw
+    (logoff.exe's switches may come anywhere), so the common flag `--debug` after the
+    session would otherwise reach no parser that knows it; main() needs it before the
+    run starts, to configure logging."""
+    kept: list[str] = []
+    found = False
+    for word in words:
+        if word == "--debug" and not (kept and kept[-1] in _VALUE_FLAGS):
+            found = True
+        else:
+            kept.append(word)
+    return kept, found
+
+
 def windows_switches(words: list[str]) -> list[str]:
     """Translate logoff.exe's switches into this command's flags; refuse /VM and the rest."""
     out: list[str] = []

@@ -72,6 +72,9 @@ def parse_command_line(argv: Sequence[str]) -> argparse.Namespace:
         args.lab_args = extra + list(args.lab_args)
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.command == "logoff":
+        args.words, debug = logoff.take_debug(args.words)
+        args.sub_debug = args.sub_debug or debug
     # A command's own -v (logoff's, for logoff.exe's /V) counts as one more level.
     own = int(bool(getattr(args, "verbose", 0)))
     args.verbose = args.global_verbose + getattr(args, "sub_verbose", 0) + own

@@ -80,6 +80,11 @@ def test_debug_counts_after_the_command_too() -> None:
     assert parse_command_line(["plan", "inv.yml", "--debug"]).debug
     assert parse_command_line(["--debug", "plan", "inv.yml"]).debug
     assert not parse_command_line(["plan", "inv.yml"]).debug
+    # logoff reads its words raw (logoff.exe's switches go anywhere): --debug still counts.
+    after = parse_command_line(["logoff", "3", "/server:rds-07", "--debug", "/v"])
+    assert after.debug and after.words == ["3", "/server:rds-07", "/v"]
+    message = parse_command_line(["logoff", "3", "--server", "x", "--message", "--debug"])
+    assert not message.debug and message.words[-1] == "--debug"  # the message's own words
 
 
 @pytest.mark.parametrize(
