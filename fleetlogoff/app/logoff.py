@@ -144,12 +144,17 @@ def resolve_hosts(options: LogoffOptions, env: Environment) -> tuple[str, str, t
 
 def _address_host(server: str, env: Environment, password: str | None) -> Host:
     """A host given by address, with credentials from the environment or -k."""
-    parsed = urlsplit(server if "://" in server else f"//{server}")
-    scheme = parsed.scheme or "http"
     try:
+        # urlsplit refuses brackets that hold no IPv6 address ('~rds0[12]', a pattern
+        # given without -i), .port a port that is no number: both are bad addresses.
+        parsed = urlsplit(server if "://" in server else f"//{server}")
         port = parsed.port
     except ValueError:
-        raise UsageError(f"--server {server}: bad port") from None
+        raise UsageError(
+            f"--server {server}: not an address (host, host:port or http(s)://host:port); "
+            "a host pattern needs -i INVENTORY"
+        ) from None
+    scheme = parsed.scheme or "http"
     if scheme not in ("http", "https") or not parsed.hostname or parsed.path not in ("", "/"):
         raise UsageError(f"--server {server}: give a host, host:port or http(s)://host:port")
     username = env.environ.get(USERNAME_ENV)

@@ -220,6 +220,8 @@ def test_an_address_without_an_inventory(tmp_path: Path) -> None:
         (["--server", "x"], "give one session id, session name or user"),
         (["1", "2", "--server", "x"], "one session at a time"),
         (["3", "/SERVER:"], "/SERVER: needs a server name"),
+        (["3", "--server", "~rds0[12]"], "--server ~rds0[12]: not an address"),
+        (["3", "--server", "rds:&all"], "--server rds:&all: not an address"),
         (["3", "--server", "x", "--force", " "], "--force needs a reason"),
         (["3", "--server", "x", "--message", "{nope}"], "unknown placeholder {nope}"),
     ],
