@@ -78,12 +78,14 @@ def _lines(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
-def _wait_for_event(path: Path, kind: str, child: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + PATIENCE_S
-    while not any(e["event"] == kind for e in _lines(path)):
-        assert child.poll() is None, f"apply ended before {kind}"
-        assert time.monotonic() < deadline, f"no {kind} in the audit log"
-        time.sleep(0.05)
+def _read_events_until(child: subprocess.Popen[str], kind: str) -> None:
+    """Read apply's --format json stream (a line per event, flushed as it happens) up to
+    the first `kind`: the child itself says when it got there, no polling, no sleep."""
+    assert child.stdout is not None
+    for line in child.stdout:
+        if json.loads(line)["event"] == kind:
+            return
+    raise AssertionError(f"apply ended before {kind}: {child.wait()}")
 
 
 def test_a_full_audit_disk_stops_the_run(tmp_path: Path) -> None:
@@ -148,11 +150,11 @@ def test_a_stop_signal_during_the_wait_cancels_cleanly(tmp_path: Path, number: i
     with lab(hosts, tmp_path) as (_, inventory):
         argv = ["apply", str(inventory), *STALE, "--yes", "--warn", "10m", "--quiet"]
         child = _child(
-            [*argv, "--audit-log", str(audit), "--report", str(report)],
-            stdout=subprocess.DEVNULL,
+            [*argv, "--audit-log", str(audit), "--report", str(report), "--format", "json"],
+            stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
-        _wait_for_event(audit, "wait_started", child)
+        _read_events_until(child, "wait_started")
         child.send_signal(number)
         _, stderr = child.communicate(timeout=PATIENCE_S)
         states = [h.state() for h in hosts]
@@ -294,7 +296,7 @@ def test_a_dropped_ssh_session_still_tells_the_users(tmp_path: Path, live: bool)
         ]
         child = _child(argv, colour=live, stdin=child_end, stdout=child_end, stderr=child_end)
         os.close(child_end)
-        _wait_for_event(audit, "wait_started", child)
+        _read_until(main_end, "Logoff in", child)  # the live display's countdown: waiting
         os.close(main_end)  # the terminal is gone: writes to it fail from now on
         child.send_signal(signal.SIGHUP)
         child.wait(timeout=PATIENCE_S)

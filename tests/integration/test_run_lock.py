@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import os
 import threading
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from tests.cliutil import CLOCK, run_cli
 from .conftest import active, disconnected, lab, services_and_console, sim_host
 
 STALE = ["--state", "disconnected", "--idle", ">= 2h"]
+PATIENCE_S = 60.0
 
 
 def _host(name: str) -> SimHost:
@@ -29,8 +29,27 @@ def _host(name: str) -> SimHost:
     return sim_host(name, sessions=sessions)
 
 
+class WaitWatchingStop(threading.Event):
+    """The run's stop signal, which also tells the test when the run is in its shared wait:
+    the executor waits on it with a timeout there, after writing wait_started. No polling
+    and no sleep: the run's own waits drive the check."""
+
+    def __init__(self, audit: Path) -> None:
+        super().__init__()
+        self.waiting = threading.Event()
+        self._audit = audit
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if timeout is not None and not self.waiting.is_set() and self._in_wait():
+            self.waiting.set()
+        return super().wait(timeout)
+
+    def _in_wait(self) -> bool:
+        return self._audit.exists() and "wait_started" in self._audit.read_text(encoding="utf-8")
+
+
 def _first_run_waiting(
-    plan: Path, audit: Path, stop: threading.Event
+    plan: Path, audit: Path, stop: WaitWatchingStop
 ) -> tuple[threading.Thread, list[ExitStatus]]:
     """Start an apply of the plan that warns and then waits 60 s (until `stop`)."""
     options = ApplyOptions(
@@ -53,21 +72,20 @@ def _first_run_waiting(
         target=lambda: statuses.append(run_apply(options, env, WinRMConnector(), stop))
     )
     thread.start()
-    while not (audit.exists() and "wait_started" in audit.read_text()):
-        assert thread.is_alive(), "the first apply ended before its wait"
-        time.sleep(0.02)
+    # Bounded only so that a broken run cannot hang the suite (the wait comes at once).
+    assert stop.waiting.wait(PATIENCE_S), f"the first apply never waited: {statuses}"
     return thread, statuses
 
 
 def test_a_second_apply_of_the_same_plan_or_inventory_refuses_at_once(tmp_path: Path) -> None:
     host = _host("rds-lock")
-    stop = threading.Event()
+    first_audit = tmp_path / "first.jsonl"
+    stop = WaitWatchingStop(first_audit)
     with lab([host], tmp_path) as (_, inventory):
         plan, other_plan = tmp_path / "plan.json", tmp_path / "other-plan.json"
         for path in (plan, other_plan):
             made = run_cli(["plan", str(inventory), *STALE, "-o", str(path)])
             assert made.status == ExitStatus.OK, made.stderr
-        first_audit = tmp_path / "first.jsonl"
         thread, statuses = _first_run_waiting(plan, first_audit, stop)
         try:
             commands_before = len(host.state()["commands"])

@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -138,11 +137,9 @@ def test_pypsrp_operation_timeout_long_poll(lab: RunningFleet) -> None:
         process.begin_invoke()
         with pytest.raises(WSManFaultError) as caught:
             shell.receive("stdout stderr", process.id, timeout=1)
-        started = time.monotonic()
         process.end_invoke()  # swallows further 2150858793 faults and polls until Done
     assert caught.value.code == 2150858793
     assert process.stdout == b"late\r\n" and process.rc == 0
-    assert time.monotonic() - started < 3.0
 
 
 def test_pypsrp_unknown_shell_fault(lab: RunningFleet) -> None:

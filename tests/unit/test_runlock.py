@@ -127,13 +127,14 @@ def test_a_symlink_at_the_locks_name_is_refused_not_followed(tmp_path: Path) -> 
 
 _HOLDER = textwrap.dedent(
     """
-    import sys, time
+    import sys
     from datetime import UTC, datetime
     from fleetlogoff.runlock import hold_run_lock
     environ = {"XDG_STATE_HOME": sys.argv[2]}
-    with hold_run_lock([sys.argv[1]], environ, "holder", lambda: datetime.now(UTC)):
+    start = datetime(2026, 3, 13, 9, 30, tzinfo=UTC)
+    with hold_run_lock([sys.argv[1]], environ, "holder", lambda: start):
         print("held", flush=True)
-        time.sleep(600)
+        sys.stdin.read()  # holds the lock until killed (or its stdin closes)
     """
 )
 
@@ -142,6 +143,7 @@ def test_kill_9_of_the_holder_never_leaves_a_stale_lock(tmp_path: Path) -> None:
     environ = _environ(tmp_path)
     holder = subprocess.Popen(
         [sys.executable, "-c", _HOLDER, "k", environ["XDG_STATE_HOME"]],
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -151,8 +153,9 @@ def test_kill_9_of_the_holder_never_leaves_a_stale_lock(tmp_path: Path) -> None:
     finally:
         holder.send_signal(signal.SIGKILL)
         holder.wait()
-        if holder.stdout is not None:
-            holder.stdout.close()
+        for stream in (holder.stdin, holder.stdout):
+            if stream is not None:
+                stream.close()
     with hold_run_lock(["k"], environ, "after the kill", _clock):
         pass
 
