@@ -25,9 +25,13 @@ class Ledger:
         self._emit = emit
         self._clock = clock
         self._lock = threading.Lock()
-        self._targets: dict[TargetKey, Session] = {
-            (w.host.name, t.session.id): t.session for w in work for t in w.plan.targets
-        }
+        # Each host's targets in plan order: the questions below are asked per host, and
+        # scanning every target of the fleet for each host made a run quadratic.
+        self._by_host: dict[str, dict[TargetKey, Session]] = {}
+        for w in work:
+            mine = self._by_host.setdefault(w.host.name, {})
+            for t in w.plan.targets:
+                mine[(w.host.name, t.session.id)] = t.session
         self._promised: dict[TargetKey, datetime] = {}
         self._sent: set[TargetKey] = set()
         self._outcomes: dict[TargetKey, Kind] = {}
@@ -140,19 +144,15 @@ class Ledger:
     def open_targets(self, host: str) -> list[Session]:
         """This host's targets without an outcome yet, in plan order."""
         with self._lock:
-            return [
-                s
-                for (h, i), s in self._targets.items()
-                if h == host and (h, i) not in self._outcomes
-            ]
+            return [s for key, s in self._targets_of(host) if key not in self._outcomes]
 
     def warned_waiting(self, host: str) -> list[Session]:
         """Warned targets still waiting for their logoff (reminders go to them)."""
         with self._lock:
             return [
                 s
-                for key, s in self._targets.items()
-                if key[0] == host and key in self._promised and key not in self._outcomes
+                for key, s in self._targets_of(host)
+                if key in self._promised and key not in self._outcomes
             ]
 
     def warned_not_sent(self, host: str) -> list[Session]:
@@ -160,11 +160,14 @@ class Ledger:
         with self._lock:
             return [
                 s
-                for key, s in self._targets.items()
-                if key[0] == host and key in self._promised and key not in self._sent
+                for key, s in self._targets_of(host)
+                if key in self._promised and key not in self._sent
             ]
 
-    def hosts_with(self, kinds: frozenset[Kind]) -> set[str]:
-        """Hosts where some target ended with one of `kinds`."""
+    def host_has(self, host: str, kinds: frozenset[Kind]) -> bool:
+        """Whether some target of `host` ended with one of `kinds`."""
         with self._lock:
-            return {h for (h, _), kind in self._outcomes.items() if kind in kinds}
+            return any(self._outcomes.get(key) in kinds for key, _ in self._targets_of(host))
+
+    def _targets_of(self, host: str) -> list[tuple[TargetKey, Session]]:
+        return list(self._by_host.get(host, {}).items())

@@ -232,7 +232,7 @@ class HostSteps:
         finally:
             link.close()
         self._ledger.event(Kind.HOST_DONE, name)
-        return name not in self._ledger.hosts_with(frozenset({Kind.FAILED, Kind.STUCK}))
+        return not self._ledger.host_has(name, frozenset({Kind.FAILED, Kind.STUCK}))
 
     def _log_off_verified(self, link: HostLink, work: Work) -> list[tuple[Session, bool]]:
         """Re-read, verify and log off. After a lost connection, look again on a new session:
