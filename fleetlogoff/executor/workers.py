@@ -77,12 +77,13 @@ Launch = Callable[[WorkerSetup, int], Crew]
 """Starts `count` workers for a setup (launch_processes; tests also use threads)."""
 
 
-def launch_processes(setup: WorkerSetup, count: int) -> Crew:
+def launch_processes(setup: WorkerSetup, count: int, fork: bool | None = None) -> Crew:
     """Start `count` worker processes: forked when this process runs no other thread (no
     imports to repeat, nothing to pickle), spawned otherwise, since a fork copies locks
-    that other threads may hold."""
-    forkable = "fork" in multiprocessing.get_all_start_methods()
-    fork = forkable and threading.active_count() == 1
+    that other threads may hold (`fork` decides instead, for tests)."""
+    if fork is None:
+        forkable = "fork" in multiprocessing.get_all_start_methods()
+        fork = forkable and threading.active_count() == 1
     context: ForkContext | SpawnContext = (
         multiprocessing.get_context("fork") if fork else multiprocessing.get_context("spawn")
     )
@@ -105,7 +106,7 @@ def launch_processes(setup: WorkerSetup, count: int) -> Crew:
         reports_writer.close()
         links.append(WorkerLink(jobs, reports, process.join, process.terminate, setup.threads))
     how = "forked" if fork else "spawned"
-    log.debug("%d worker processes (%s), %d hosts at once each", count, how, setup.threads)
+    log.info("%d worker processes (%s), %d hosts at once in each", count, how, setup.threads)
     return Crew(links, shared_stop, guard)
 
 

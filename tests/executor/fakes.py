@@ -8,6 +8,7 @@ so every phase runs in microseconds and in the same order every time.
 
 from __future__ import annotations
 
+import multiprocessing
 import re
 import threading
 from collections import Counter
@@ -66,6 +67,22 @@ class FakeTime:
     def advance(self, seconds: float) -> None:
         with self._lock:
             self.now += timedelta(seconds=seconds)
+
+    sleep = advance
+
+
+class SharedFakeTime(FakeTime):
+    """A FakeTime in shared memory: worker processes forked from the test keep to it."""
+
+    def __init__(self, start: datetime = START) -> None:
+        self._epoch = multiprocessing.get_context("fork").Value("d", start.timestamp())
+
+    def clock(self) -> datetime:
+        return datetime.fromtimestamp(self._epoch.value, UTC)
+
+    def advance(self, seconds: float) -> None:
+        with self._epoch.get_lock():
+            self._epoch.value += seconds
 
     sleep = advance
 

@@ -5,6 +5,7 @@ runs real processes."""
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import replace
 from datetime import timedelta
@@ -17,11 +18,25 @@ from fleetlogoff.executor import ApplySettings, Work
 from fleetlogoff.executor.jobs import Job, Schedule
 from fleetlogoff.executor.ledger import Ledger
 from fleetlogoff.executor.worker import WorkerSetup, serve
-from fleetlogoff.executor.workers import Crew, WorkerLink, processes_for, threads_per_worker
+from fleetlogoff.executor.workers import (
+    Crew,
+    WorkerLink,
+    launch_processes,
+    processes_for,
+    threads_per_worker,
+)
 from fleetlogoff.lab.host import SimHost
 from fleetlogoff.model import Session
 
-from .fakes import FakeTime, Fault, Run, assert_warned_before_every_logoff, lab_host, stale
+from .fakes import (
+    FakeTime,
+    Fault,
+    Run,
+    SharedFakeTime,
+    assert_warned_before_every_logoff,
+    lab_host,
+    stale,
+)
 
 WARN = ApplySettings(warn=timedelta(minutes=5), forks=2)
 
@@ -228,3 +243,21 @@ def test_lockout_guard_lets_proven_credentials_go_on() -> None:
     outcomes = run.outcomes()
     assert {outcomes[(f"rds-{i}", s)] for i in (0, 5) for s in (2, 3)} == {Kind.LOGGED_OFF}
     assert not any("lockout" in e.reason for e in run.of(Kind.NOT_ATTEMPTED))
+
+
+def test_forked_worker_processes_carry_out_the_run() -> None:
+    """Real processes, forked (the fake hosts' state stays in each worker: the events the
+    parent recorded tell what happened)."""
+    time = SharedFakeTime()
+    launch = functools.partial(launch_processes, fork=True)
+    settings = ApplySettings(warn=timedelta(minutes=5), forks=4)
+    run = Run(fleet(time, 4), time, settings, workers=2, launch=launch).execute()
+    assert run.workers_started == [2]
+    assert set(run.outcomes().values()) == {Kind.LOGGED_OFF}
+    seen = {(e.kind, e.host, e.session_id): n for n, e in enumerate(run.events)}
+    for host, session_id in run.outcomes():
+        warned = seen[(Kind.WARNED, host, session_id)]
+        sent = seen[(Kind.LOGOFF_SENT, host, session_id)]
+        assert warned < sent < seen[(Kind.LOGGED_OFF, host, session_id)]
+    deadlines = {e.data["deadline"] for e in run.of(Kind.WARNED)}
+    assert deadlines == {"2026-03-13T09:05:00+00:00"}  # the shared clock, in every worker
