@@ -15,7 +15,7 @@ import json
 import os
 import stat
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -97,8 +97,23 @@ class AuditLog:
         Raises:
             AuditError: the line is not (wholly) on disk.
         """
-        line = json.dumps(event_record(event, self.run_id), ensure_ascii=False, sort_keys=True)
-        data = (line + "\n").encode("utf-8")
+        self.write_many([event])
+
+    def write_many(self, events: Sequence[Event]) -> None:
+        """Append the events' lines with one write and one fsync (a burst of events from
+        worker processes: one fsync for all of them, not one each); all or none of them
+        stay in the file.
+
+        Raises:
+            AuditError: the lines are not (wholly) on disk.
+        """
+        if not events:
+            return
+        lines = (
+            json.dumps(event_record(event, self.run_id), ensure_ascii=False, sort_keys=True)
+            for event in events
+        )
+        data = "".join(line + "\n" for line in lines).encode("utf-8")
         with self._lock:
             written = 0
             try:
@@ -114,8 +129,8 @@ class AuditLog:
                 raise AuditError(self.path, f"write failed: {reason}") from exc
 
     def _cut_partial_line(self, written: int) -> None:
-        """Take back the part of a line that made it to disk, if it is still the file's end
-        (another run appending meanwhile keeps its line: then ours stays cut short)."""
+        """Take back what made it to disk of lines that failed, if it is still the file's
+        end (another run appending meanwhile keeps its line: then ours stays cut short)."""
         if written <= 0:
             return
         try:

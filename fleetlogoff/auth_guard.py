@@ -130,7 +130,8 @@ class AuthFailureGuard:
             self._cond.notify_all()
 
     def abandon(self) -> None:
-        """Let every waiter go with a refusal (a worker process died holding a slot)."""
+        """Let every waiter on unproven credentials go with a refusal (a worker process
+        died holding a slot); proven credentials need no slot and go on."""
         with self._cond:
             for base in range(0, len(self._state), _FIELDS):
                 self._state[base + _ABANDONED] = 1
@@ -156,7 +157,7 @@ class AuthFailureGuard:
         return used < self.limit
 
     def _refusal(self, host: Host, base: int) -> str | None:
-        if self._state[base + _ABANDONED]:
+        if self._state[base + _ABANDONED] and not self._state[base + _PROVEN]:
             return f"{NOT_STARTED}: a worker process died while its credentials were unproven"
         if not self._state[base + _PROVEN] and self._state[base + _REJECTED] >= self.limit:
             label = self._labels[self._index[host.name]]

@@ -317,12 +317,14 @@ def _execute(
         quiet=options.fleet.quiet,
         reminders=options.settings.reminders,
     )
+    show = _event_sinks(view, options, env, audit.run_id, on_event)
+    record = RunRecord(audit, recap, show, stop)
+    executor = _executor(plan, hosts, selection, options, env, connector, stop, record)
+    executor.start_workers()  # before the live view's thread, so that they can be forked
     with on_screen(view):
-        show = _event_sinks(view, options, env, audit.run_id, on_event)
-        record = RunRecord(audit, recap, show, stop)
         started = _run_started(plan, hosts, options, env, digest)
         record.emit(started)
-        result = _run_executor(plan, hosts, selection, options, env, connector, stop, record, view)
+        result = _run_executor(executor, env, record, view)
         status = _exit_status(recap, stop, record, result)
         ended = Event(
             Kind.RUN_ENDED,
@@ -353,7 +355,7 @@ def _finish_on_screen(show_recap: Callable[[], None], record: RunRecord, env: En
         log.debug("cannot show the recap", exc_info=True)
 
 
-def _run_executor(
+def _executor(
     plan: Plan,
     hosts: dict[str, Host],
     selection: Selection,
@@ -362,20 +364,25 @@ def _run_executor(
     connector: Connector,
     stop: threading.Event,
     record: RunRecord,
-    view: ApplyView,
-) -> RunResult | None:
-    """The executor's run; a bug in it is an internal error in the record, not a crash
-    that leaves the audit log without its end."""
+) -> Executor:
     work = [Work(hosts[h.name], h) for h in plan.hosts if h.targets and h.status == "ok"]
-    executor = Executor(
+    return Executor(
         work,
         selection=selection,
         connector=connector,
         settings=options.settings,
         emit=record.emit,
+        emit_many=record.emit_many,
         clock=env.clock,
         stop=stop,
     )
+
+
+def _run_executor(
+    executor: Executor, env: Environment, record: RunRecord, view: ApplyView
+) -> RunResult | None:
+    """The executor's run; a bug in it is an internal error in the record, not a crash
+    that leaves the audit log without its end."""
     try:
         return executor.run(record.countdown(view.countdown))
     except Exception as exc:

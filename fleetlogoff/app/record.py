@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import TypeVar
 
@@ -89,19 +89,33 @@ class RunRecord:
         Raises:
             AuditError: for a pre-record, once the audit log has failed.
         """
+        self.emit_many([event])
+
+    def emit_many(self, events: Sequence[Event]) -> None:
+        """Record events together: their audit lines with one write and one fsync, then
+        the recap and the screen.
+
+        Raises:
+            AuditError: when a pre-record is among them and they could not be written.
+        """
         written = False
         if self.failure is None:
             try:
-                self._audit.write(event)
+                self._audit.write_many(events)
                 written = True
             except AuditError as exc:
                 with self._lock:
                     self.failure = self.failure or exc
                 self._stop.set()
-        if not written and self.failure is not None and event.kind in PRE_RECORDS:
+        refused = False
+        for event in events:
+            if not written and event.kind in PRE_RECORDS:
+                refused = True  # no record, no act: it did not happen, so it is not shown
+                continue
+            self._recap.add(event)
+            self._draw(self._show, event)
+        if refused and self.failure is not None:
             raise AuditError(self.failure.path, self.failure.reason)
-        self._recap.add(event)
-        self._draw(self._show, event)
 
     def countdown(self, show: Callable[[float], None]) -> Callable[[float], None]:
         """`show` for the countdown, drawn while the screen is there."""

@@ -109,6 +109,8 @@ def apply_options(args: argparse.Namespace) -> ApplyOptions:
         reminders=tuple(args.remind),
         ignore_windows=args.ignore_windows,
         window_margin=args.window_margin,
+        processes=args.processes,
+        auth_failure_limit=args.auth_failure_limit,
     )
     return ApplyOptions(
         source=args.source,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal, TypeVar
 
+from fleetlogoff.auth_guard import AuthFailureGuard, Outcome
 from fleetlogoff.collect import encode_for, read_sessions
 from fleetlogoff.errors import TransportError
 from fleetlogoff.events import ErrorInfo
@@ -48,12 +49,14 @@ class HostLink:
         settings: ApplySettings,
         clock: Clock,
         sleep: Sleep,
+        guard: AuthFailureGuard | None = None,
     ) -> None:
         self.host = host
         self._connector = connector
         self._settings = settings
         self._clock = clock
         self._sleep = sleep
+        self._guard = guard
         self._deadline = clock() + timedelta(seconds=settings.host_timeout_s)
         self._session: HostSession | None = None
 
@@ -67,8 +70,25 @@ class HostLink:
             remaining = self.remaining_s()
             if remaining <= 0:
                 raise TransportError(self.host.name, "timeout", "the host's deadline passed")
-            self._session = self._connector.open(self.host, deadline_s=remaining)
+            self._session = self._open(remaining)
         return self._session
+
+    def _open(self, deadline_s: float) -> HostSession:
+        """Connect; with a lockout guard, only when the host's credentials may be tried
+        (auth_guard.py: one wrong password is not tried on the whole fleet)."""
+        if self._guard is None:
+            return self._connector.open(self.host, deadline_s=deadline_s)
+        refusal = self._guard.enter(self.host)
+        if refusal is not None:
+            raise TransportError(self.host.name, "not_started", refusal)
+        try:
+            session = self._connector.open(self.host, deadline_s=deadline_s)
+        except BaseException as exc:
+            rejected = isinstance(exc, TransportError) and exc.kind == "auth_failed"
+            self._guard.leave(self.host, Outcome.REJECTED if rejected else Outcome.UNKNOWN)
+            raise
+        self._guard.leave(self.host, Outcome.PROVEN)
+        return session
 
     def run(self, step: Callable[[HostSession], T]) -> T:
         """Run an idempotent step; after a transient transport error, open a new session and
@@ -175,7 +195,7 @@ def log_off_targets(
     host: Host,
     targets: Sequence[Session],
     *,
-    record: Callable[[Session], bool],
+    record: Callable[[Sequence[Session]], list[str | None]],
     should_stop: Callable[[], bool],
     timeout: Callable[[], float],
 ) -> list[LogoffResult]:
@@ -184,15 +204,17 @@ def log_off_targets(
     only then runs logoff.exe, so a session id handed to a newcomer in the meantime is
     never logged off. One PowerShell start for all of the host's targets.
 
-    `record(target)` writes the logoff_sent line *before* the command runs; a target whose
-    record cannot be written (the audit log failed) is not sent. After a lost connection
-    every target sent gets "unknown": the caller looks again on a new session.
+    `record(targets)` writes their logoff_sent lines *before* the command runs; a target
+    whose record is refused (the audit log failed, or the ledger found it may not go) is
+    not sent. After a lost connection every target sent gets "unknown": the caller looks
+    again on a new session.
 
     Args:
         session: the open host session.
         host: the host.
         targets: sessions verified a moment ago as the planned ones, still selected.
-        record: writes the target's logoff_sent record; False when it could not.
+        record: writes the targets' logoff_sent records; per target None when written,
+            else why it may not go.
         should_stop: True once no new act may start.
         timeout: seconds one command may take.
 
@@ -200,14 +222,16 @@ def log_off_targets(
         One result per target, in order.
     """
     results: dict[int, LogoffResult] = {}
-    sent: list[Session] = []
+    ready: list[Session] = []
     for target in targets:
         if should_stop():
             results[target.id] = LogoffResult(target, "not_attempted", "interrupted before logoff")
-        elif not record(target):
-            results[target.id] = LogoffResult(
-                target, "not_attempted", "its logoff_sent record could not be written"
-            )
+        else:
+            ready.append(target)
+    sent: list[Session] = []
+    for target, refused in zip(ready, record(ready) if ready else [], strict=True):
+        if refused:
+            results[target.id] = LogoffResult(target, "not_attempted", refused)
         else:
             sent.append(target)
     if sent:

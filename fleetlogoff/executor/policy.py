@@ -14,13 +14,30 @@ import math
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
-from fleetlogoff.events import ErrorInfo, Kind, RecordError
+from fleetlogoff.auth_guard import AuthFailureGuard
+from fleetlogoff.events import Kind
+from fleetlogoff.executor.jobs import Job, ThreadHosts
 from fleetlogoff.executor.ledger import Ledger
-from fleetlogoff.executor.settings import ApplySettings, Clock, Emit, RunResult, Sleep, Work
+from fleetlogoff.executor.settings import (
+    ApplySettings,
+    Clock,
+    Emit,
+    EmitMany,
+    RunResult,
+    Sleep,
+    Work,
+)
 from fleetlogoff.executor.steps import HostSteps
+from fleetlogoff.executor.worker import WorkerSetup
+from fleetlogoff.executor.workers import (
+    Launch,
+    WorkerPool,
+    launch_processes,
+    processes_for,
+    threads_per_worker,
+)
 from fleetlogoff.messages import CANCEL_MESSAGE, REMINDER_MESSAGE
 from fleetlogoff.model import Session
 from fleetlogoff.planner import Selection
@@ -29,7 +46,6 @@ from fleetlogoff.transport import Connector
 log = logging.getLogger(__name__)
 
 Countdown = Callable[[float], None]
-Settle = Callable[[Work, str, ErrorInfo], None]
 
 
 def _no_countdown(_remaining_s: float) -> None:
@@ -50,6 +66,7 @@ class Executor:
         clock: Clock,
         stop: threading.Event,
         sleep: Sleep = time.sleep,
+        emit_many: EmitMany | None = None,
     ) -> None:
         """Prepare a run.
 
@@ -63,42 +80,99 @@ class Executor:
             clock: the current time, UTC-aware.
             stop: set when no new act may start (Ctrl-C, SIGTERM, SIGHUP, a failed audit).
             sleep: pauses between retries and confirmation reads.
+            emit_many: where several events go at once (one fsync for a burst of events
+                from the worker processes); None sends them to `emit` one by one.
         """
         self._work = list(work)
+        self._index = {w.host.name: i for i, w in enumerate(self._work)}
+        self._selection = selection
+        self._connector = connector
         self._settings = settings
         self._clock = clock
         self._stop = stop
-        self._ledger = Ledger(self._work, emit, clock)
-        self._steps = HostSteps(
-            ledger=self._ledger,
-            selection=selection,
-            connector=connector,
-            settings=settings,
-            clock=clock,
-            stop=stop,
-            sleep=sleep,
-            facts={w.host.name: w.plan.facts for w in self._work},
+        self._sleep = sleep
+        required = settings.warn > timedelta(0)
+        self._ledger = Ledger(
+            self._work, emit, clock, warning_required=required, emit_many=emit_many
         )
+        hosts = [w.host for w in self._work]
+        self._steps = self._make_steps(AuthFailureGuard(hosts, settings.auth_failure_limit))
+        self._hosts: ThreadHosts | WorkerPool = ThreadHosts(self._steps, self._work, settings.forks)
+        self._workers_tried = False
         self._interrupted = False
+
+    def _make_steps(self, guard: AuthFailureGuard) -> HostSteps:
+        return HostSteps(
+            ledger=self._ledger,
+            selection=self._selection,
+            connector=self._connector,
+            settings=self._settings,
+            clock=self._clock,
+            stop=self._stop,
+            sleep=self._sleep,
+            facts={w.host.name: w.plan.facts for w in self._work},
+            guard=guard,
+        )
+
+    def start_workers(self, launch: Launch = launch_processes, count: int | None = None) -> int:
+        """Start the worker processes now, when the fleet is large enough for them (the
+        run starts them otherwise). Call it before starting threads of your own (a live
+        display), so that they can be forked instead of spawned.
+
+        Args:
+            launch: how workers start (processes; tests also run them on threads).
+            count: this many workers whatever the fleet's size (tests); None: the
+                settings' processes, when the fleet is large enough.
+
+        Returns:
+            How many workers run the hosts (0: this process does).
+        """
+        if self._workers_tried:
+            return 0
+        self._workers_tried = True
+        if count is None:
+            count = processes_for(len(self._work), self._settings.processes)
+        if count <= 0 or not self._work:
+            return 0
+        setup = WorkerSetup(
+            self._work,
+            self._selection,
+            self._connector,
+            self._settings,
+            self._clock,
+            self._sleep,
+            threads_per_worker(self._settings.forks, count),
+        )
+        crew = launch(setup, count)
+        self._steps = self._make_steps(crew.guard)  # one guard for the run, shared
+        self._hosts = WorkerPool(
+            crew, self._ledger, self._steps, self._work, self._stop, self._settings.forks
+        )
+        return count
 
     # -- the run ------------------------------------------------------------------------
 
     def run(self, countdown: Countdown = _no_countdown) -> RunResult:
         """Carry out every phase; `countdown` hears the seconds left until the logoffs
         during the shared wait."""
+        self.start_workers()
         try:
             active = self._open_windows()
             if active:
                 self._phases(active, countdown)
             return RunResult(hosts_in_window=len(active))
         finally:
-            self._settle_the_rest()
-            self._cancel_notices()
+            try:
+                self._settle_the_rest()
+                self._cancel_notices()
+            finally:
+                if isinstance(self._hosts, WorkerPool):
+                    self._hosts.close()
 
     def _phases(self, active: list[Work], countdown: Countdown) -> None:
         if self._settings.warn > timedelta(0):
             self._ledger.phase("warning")
-            self._parallel(active, self._steps.warn_host, settle=self._steps.settle_unwarned)
+            self._run([Job("warn", self._index[w.host.name]) for w in active])
             if self._stopped("during the warnings: nothing logged off"):
                 return
             deadline = self._ledger.latest_deadline()
@@ -160,11 +234,13 @@ class Executor:
         deadline: datetime | None,
         recipients_of: Callable[[str], list[Session]],
     ) -> None:
-        def notify(work: Work) -> bool:
-            recipients = recipients_of(work.host.name)
-            return self._steps.notify_host(work.host, kind, template, deadline, recipients)
-
-        self._parallel([w for w in self._work if recipients_of(w.host.name)], notify)
+        jobs = []
+        for work in self._work:
+            recipients = tuple(recipients_of(work.host.name))
+            if recipients:
+                index = self._index[work.host.name]
+                jobs.append(Job("notify", index, kind, template, deadline, recipients))
+        self._run(jobs)
 
     # -- waiting ------------------------------------------------------------------------
 
@@ -206,9 +282,7 @@ class Executor:
                     for work in rest:
                         self._steps.skip_host(work, f"not started: {why}")
                 return
-            results = self._parallel(
-                batch, self._steps.log_off_host, settle=self._steps.settle_lost
-            )
+            results = self._run([Job("logoff", self._index[w.host.name]) for w in batch])
             done += len(batch)
             failed += sum(1 for ok in results if not ok)
 
@@ -227,33 +301,9 @@ class Executor:
 
     # -- hosts in parallel ----------------------------------------------------------------
 
-    def _parallel(
-        self, work: Sequence[Work], job: Callable[[Work], bool], settle: Settle | None = None
-    ) -> list[bool]:
-        if not work:
-            return []
-        workers = max(1, min(self._settings.forks, len(work)))
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            return list(pool.map(lambda w: self._guarded(job, w, settle), work))
-
-    def _guarded(self, job: Callable[[Work], bool], work: Work, settle: Settle | None) -> bool:
-        """One host's bug must not hide the other hosts' outcomes: it is reported as an
-        internal error with its cause (the traceback only in the debug log)."""
-        try:
-            return job(work)
-        except RecordError:
-            return False  # the sink failed and stopped the run; nothing to add
-        except Exception as exc:
-            log.debug("%s: internal error", work.host.name, exc_info=True)
-            error = ErrorInfo.from_exception(exc)
-            why = f"internal error: {error.reason}"
-            try:
-                self._ledger.event(Kind.INTERNAL_ERROR, work.host.name, reason=why, error=error)
-                if settle is not None:
-                    settle(work, why, error)
-            except Exception:  # the sink itself failing must not stop the other hosts
-                log.debug("%s: reporting the internal error failed", work.host.name, exc_info=True)
-            return False
+    def _run(self, jobs: list[Job]) -> list[bool]:
+        """Each host's job, in threads here or in the worker processes."""
+        return self._hosts.run(jobs)
 
 
 def _batches(work: Sequence[Work], size: int | None) -> list[list[Work]]:

@@ -4,18 +4,31 @@ with a fake connector and a fake clock, without sleeping."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
+from fleetlogoff.auth_guard import DEFAULT_LIMIT
 from fleetlogoff.events import Event
 from fleetlogoff.messages import DEFAULT_MESSAGE
 from fleetlogoff.model import Host
 from fleetlogoff.planner import HostPlan
 
 Emit = Callable[[Event], None]
+EmitMany = Callable[[Sequence[Event]], None]
 Clock = Callable[[], datetime]
 Sleep = Callable[[float], None]
+
+
+class StopFlag(Protocol):
+    """Set when no new act may start (a threading.Event, or a multiprocessing one that
+    worker processes share)."""
+
+    def is_set(self) -> bool:
+        """Whether a stop was requested."""
+        ...
+
 
 # Five minutes: enough for a user who reads the message to save and close their work, short
 # enough not to stretch a maintenance window. Any run that forgets --warn still warns; only
@@ -49,6 +62,10 @@ class ApplySettings:
         ignore_windows: act outside maintenance windows.
         window_margin: time a host's logoffs need: a host acts only while its window
             stays open that long (at the start: warn + margin).
+        processes: worker processes sharing the hosts (and the forks) when the fleet is
+            large enough (workers.py); 1 keeps every host in this process.
+        auth_failure_limit: rejections of one set of credentials, with no success, after
+            which no further host is started with them (0: no limit; auth_guard.py).
     """
 
     warn: timedelta = DEFAULT_WARN
@@ -67,6 +84,8 @@ class ApplySettings:
     retry_pause_s: float = 0.5
     ignore_windows: bool = False
     window_margin: timedelta = DEFAULT_WINDOW_MARGIN
+    processes: int = 1
+    auth_failure_limit: int = DEFAULT_LIMIT
 
 
 @dataclass(frozen=True, slots=True)

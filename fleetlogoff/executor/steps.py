@@ -6,12 +6,12 @@ acts.py, and which hosts run when is the policy's (policy.py).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
+from fleetlogoff.auth_guard import AuthFailureGuard
 from fleetlogoff.errors import HostCommandError, ParseError, TransportError
-from fleetlogoff.events import ErrorInfo, Kind, RecordError
+from fleetlogoff.events import ErrorInfo, Kind
 from fleetlogoff.executor.acts import (
     HostLink,
     LogoffResult,
@@ -21,7 +21,7 @@ from fleetlogoff.executor.acts import (
     send_message,
 )
 from fleetlogoff.executor.ledger import Ledger
-from fleetlogoff.executor.settings import ApplySettings, Clock, Sleep, Work
+from fleetlogoff.executor.settings import ApplySettings, Clock, Sleep, StopFlag, Work
 from fleetlogoff.messages import NOTICE_DISPLAY_S, clock_minute, render_message, spoken_duration
 from fleetlogoff.model import Host, Session
 from fleetlogoff.parsers.facts import HostFacts
@@ -45,11 +45,13 @@ class HostSteps:
         connector: Connector,
         settings: ApplySettings,
         clock: Clock,
-        stop: threading.Event,
+        stop: StopFlag,
         sleep: Sleep,
         facts: Mapping[str, HostFacts | None] | None = None,
+        guard: AuthFailureGuard | None = None,
     ) -> None:
         self._ledger = ledger
+        self._guard = guard
         self._selection = selection
         self._connector = connector
         self._settings = settings
@@ -60,6 +62,11 @@ class HostSteps:
         # and a host whose date format changed since the plan is refused.
         self._facts: Mapping[str, HostFacts | None] = facts or {}
         self._why: dict[tuple[str, int], str] = {}  # each host's key written by its own thread
+
+    @property
+    def ledger(self) -> Ledger:
+        """The ledger these steps book into."""
+        return self._ledger
 
     def _read(self, session: HostSession, host: Host, link: HostLink) -> list[Session]:
         """The host's sessions now, read the way the plan read them."""
@@ -232,7 +239,7 @@ class HostSteps:
         finally:
             link.close()
         self._ledger.event(Kind.HOST_DONE, name)
-        return name not in self._ledger.hosts_with(frozenset({Kind.FAILED, Kind.STUCK}))
+        return not self._ledger.host_has(name, frozenset({Kind.FAILED, Kind.STUCK}))
 
     def _log_off_verified(self, link: HostLink, work: Work) -> list[tuple[Session, bool]]:
         """Re-read, verify and log off. After a lost connection, look again on a new session:
@@ -255,7 +262,7 @@ class HostSteps:
                 link.session(),
                 host,
                 verified,
-                record=lambda t: self._record_sent(host, t),
+                record=lambda targets: self._record_sent(host, targets),
                 should_stop=self._stop.is_set,
                 timeout=link.command_timeout,
             )
@@ -307,14 +314,11 @@ class HostSteps:
             self._why[(host.name, target.id)] = check.reason
         return check.status == "proceed"
 
-    def _record_sent(self, host: Host, target: Session) -> bool:
-        try:
-            reason = self._why.get((host.name, target.id), "")
-            self._ledger.event(Kind.LOGOFF_SENT, host.name, target, reason)
-        except RecordError:
-            return False  # no record, no act: the sink has already asked the run to stop
-        self._ledger.mark_sent(host.name, target)
-        return True
+    def _record_sent(self, host: Host, targets: Sequence[Session]) -> list[str | None]:
+        """The logoff_sent records, with why each target goes (the rule, a --force
+        reason); per target None when written, else why it may not go."""
+        why = [(t, self._why.get((host.name, t.id), "")) for t in targets]
+        return self._ledger.record_logoffs(host.name, why)
 
     def _book(self, host: Host, result: LogoffResult, pending: list[tuple[Session, bool]]) -> None:
         target, name = result.session, host.name
@@ -372,7 +376,9 @@ class HostSteps:
                 self._ledger.outcome(Kind.NOT_ATTEMPTED, work.host.name, target, why)
 
     def _link(self, host: Host) -> HostLink:
-        return HostLink(self._connector, host, self._settings, self._clock, self._sleep)
+        return HostLink(
+            self._connector, host, self._settings, self._clock, self._sleep, self._guard
+        )
 
 
 def undelivered() -> dict[str, object]:

@@ -22,6 +22,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 _OPERATOR_CHARS = "&|<>"
+# A run of characters cmd.exe passes through as they are (no operator, caret or quote).
+_PLAIN_RUN = re.compile(r'[^&|<>^"]+')
+# A run of characters an argument takes as they are, outside quotes and inside them.
+_ARGUMENT_RUN = re.compile(r'[^\\" \t]+')
+_QUOTED_RUN = re.compile(r'[^\\"]+')
 # A cmd.exe switch other than /C or /K, with its value if any (`/v:on`, `/t:0a`, `/s`).
 _CMD_OTHER_SWITCH = re.compile(r'/[^/\s"]*')
 
@@ -87,18 +92,22 @@ def expand_variables(line: str, env: Mapping[str, str]) -> str:
         line: the raw command line.
         env: variables, looked up case-insensitively.
     """
+    if "%" not in line:
+        return line
     lowered = {key.lower(): value for key, value in env.items()}
     out: list[str] = []
     i = 0
-    while i < len(line):
-        ch = line[i]
-        end = line.find("%", i + 1) if ch == "%" else -1
-        if end > i + 1 and line[i + 1 : end].lower() in lowered:
-            out.append(lowered[line[i + 1 : end].lower()])
+    while (start := line.find("%", i)) >= 0:
+        out.append(line[i:start])
+        end = line.find("%", start + 1)
+        name = line[start + 1 : end].lower() if end > start + 1 else None
+        if name is not None and name in lowered:
+            out.append(lowered[name])
             i = end + 1
-            continue
-        out.append(ch)
-        i += 1
+        else:
+            out.append("%")
+            i = start + 1
+    out.append(line[i:])
     return "".join(out)
 
 
@@ -132,18 +141,21 @@ def _split_operators(line: str) -> list[tuple[str, tuple[Redirection, ...], str]
     parts: list[tuple[str, tuple[Redirection, ...], str]] = []
     buf: list[str] = []
     redirections: list[Redirection] = []
-    in_quotes = False
     i = 0
     while i < len(line):
+        # Ordinary text, and a quoted part with its quotes, go over whole: a 6 KB
+        # -EncodedCommand line is one run (the lab serves many of them).
+        plain = _PLAIN_RUN.match(line, i)
+        if plain is not None:
+            buf.append(plain.group())
+            i = plain.end()
+            continue
         ch = line[i]
-        if in_quotes or ch not in _OPERATOR_CHARS + '^"':
-            in_quotes = in_quotes != (ch == '"')
-            buf.append(ch)
-            i += 1
-        elif ch == '"':
-            in_quotes = True
-            buf.append(ch)
-            i += 1
+        if ch == '"':
+            end = line.find('"', i + 1)
+            end = len(line) - 1 if end < 0 else end
+            buf.append(line[i : end + 1])
+            i = end + 1
         elif ch == "^":
             if i + 1 < len(line):
                 buf.append(line[i + 1])
@@ -164,8 +176,10 @@ def _read_redirection(line: str, i: int, buf: list[str], out: list[Redirection])
     """Read a redirection starting at line[i] (`<` or `>`); return the index after it."""
     handle = 0 if line[i] == "<" else 1
     # A single digit glued to the operator and preceded by a blank is the handle (2>).
-    if buf and is_number(buf[-1]) and (len(buf) == 1 or buf[-2].isspace()):
-        handle = int(buf.pop())
+    before = "".join(buf)
+    if before and is_number(before[-1]) and (len(before) == 1 or before[-2].isspace()):
+        handle = int(before[-1])
+        buf[:] = [before[:-1]]
     operator = line[i]
     i += 1
     if operator == ">" and line[i : i + 1] == ">":
@@ -237,6 +251,12 @@ def split_arguments(args: str) -> list[str]:
                 current.append("\\" * count)
                 i += count
             has_arg = True
+            continue
+        run = (_QUOTED_RUN if in_quotes else _ARGUMENT_RUN).match(args, i)
+        if run is not None:
+            current.append(run.group())
+            has_arg = True
+            i = run.end()
             continue
         if ch == '"':
             in_quotes = not in_quotes

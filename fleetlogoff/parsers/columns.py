@@ -18,6 +18,7 @@ _ID_HEADER = re.compile(r"(?<!\S)ID\.?(?!\S)")
 # Header groups are separated by two or more blanks; single blanks occur inside one
 # header word ("IDLE TIME", "NOMBRE USUARIO"), FORMATS.md §1.
 _GROUP_GAP = 2
+_TOKEN = re.compile(r"\S+")
 
 
 def measure_char(char: str) -> int:
@@ -38,6 +39,8 @@ def measure_char(char: str) -> int:
 
 def display_width(text: str) -> int:
     """Return the console display width of text."""
+    if text.isascii():
+        return len(text)  # one column each (see find_tokens)
     return sum(measure_char(char) for char in text)
 
 
@@ -70,6 +73,19 @@ def find_tokens(line: str, shift: int = 0) -> list[Token]:
     Returns:
         The tokens, left to right.
     """
+    if line.isascii():
+        # Every ASCII character takes one column (no ASCII character is wide or
+        # combining), so display columns are character indices: most hosts' whole output,
+        # read without a per-character loop. `\S` is str.isspace's complement.
+        return [
+            Token(m.group(), m.start() + shift, m.end() + shift, m.start(), m.end())
+            for m in _TOKEN.finditer(line)
+        ]
+    return find_tokens_by_char(line, shift)
+
+
+def find_tokens_by_char(line: str, shift: int = 0) -> list[Token]:
+    """find_tokens for any text: character by character, wide and combining ones too."""
     tokens: list[Token] = []
     column = shift
     start_index = -1

@@ -8,6 +8,7 @@ so every phase runs in microseconds and in the same order every time.
 
 from __future__ import annotations
 
+import multiprocessing
 import re
 import threading
 from collections import Counter
@@ -20,6 +21,7 @@ from fleetlogoff.collect import CollectOptions, collect_host
 from fleetlogoff.errors import TransportError
 from fleetlogoff.events import OUTCOMES, Event, Kind
 from fleetlogoff.executor import ApplySettings, Executor, RunResult, Work
+from fleetlogoff.executor.workers import Launch, launch_threads
 from fleetlogoff.guard_script import guard_command_line
 from fleetlogoff.inventory import parse_inventory
 from fleetlogoff.inventory.settings import host_codepage
@@ -33,6 +35,18 @@ from fleetlogoff.rules import rule_from_cli
 from fleetlogoff.transport import CommandOutput
 
 START = datetime(2026, 3, 13, 9, 0, tzinfo=UTC)
+
+
+@dataclass
+class Mode:
+    """How the suite runs the executor's hosts: 0 on threads of the executor's process,
+    N in N workers (the worker-process protocol, with the workers on threads so that they
+    share the fake hosts and clock)."""
+
+    workers: int = 0
+
+
+MODE = Mode()
 STALE = Selection((rule_from_cli(states=("disconnected",), idle=">= 2h"),), "command-line")
 
 
@@ -53,6 +67,22 @@ class FakeTime:
     def advance(self, seconds: float) -> None:
         with self._lock:
             self.now += timedelta(seconds=seconds)
+
+    sleep = advance
+
+
+class SharedFakeTime(FakeTime):
+    """A FakeTime in shared memory: worker processes forked from the test keep to it."""
+
+    def __init__(self, start: datetime = START) -> None:
+        self._epoch = multiprocessing.get_context("fork").Value("d", start.timestamp())
+
+    def clock(self) -> datetime:
+        return datetime.fromtimestamp(self._epoch.value, UTC)
+
+    def advance(self, seconds: float) -> None:
+        with self._epoch.get_lock():
+            self._epoch.value += seconds
 
     sleep = advance
 
@@ -97,6 +127,8 @@ class Fault:
         after: the command runs on the host, then its answer is lost (raised).
         output: a canned answer (e.g. an msg error), the command not run.
         error: any exception to raise instead (a bug).
+        delay_s: the command takes this long on the host (then runs, or fails as above).
+        effect: called as the fault fires, before it raises (e.g. a worker dying).
     """
 
     host: str
@@ -106,7 +138,14 @@ class Fault:
     after: bool = False
     output: CommandOutput | None = None
     error: Exception | None = None
+    delay_s: float = 0.0
+    effect: Callable[[], None] | None = None
     seen: int = field(default=0, init=False)
+
+    @property
+    def runs_anyway(self) -> bool:
+        """Only a delay or an effect: the command then runs as usual."""
+        return self.kind is None and self.output is None and self.error is None
 
     def hits(self, host: str, command: str) -> bool:
         if host != self.host or command != self.command:
@@ -115,6 +154,8 @@ class Fault:
         return self.nth == 0 or self.seen == self.nth
 
     def fire(self, host: str) -> CommandOutput:
+        if self.effect is not None:
+            self.effect()
         if self.error is not None:
             raise self.error
         if self.kind is not None:
@@ -140,6 +181,13 @@ class FakeSession:
         guarded = command_line == guard_command_line()
         command = "logoff" if guarded else command_line.split(" ", 1)[0]
         fault = self._connector.fault_for(self._host.name, command)
+        if fault is not None and fault.runs_anyway:
+            if fault.effect is not None:
+                fault.effect()
+            self._connector.time.advance(fault.delay_s)
+            fault = None
+        elif fault is not None and fault.delay_s:
+            self._connector.time.advance(fault.delay_s)
         if fault is not None and not fault.after:
             return fault.fire(self._host.name)
         sim = self._connector.hosts[self._host.name]
@@ -213,7 +261,10 @@ def lab_host(name: str, time: FakeTime, *sessions: LabSession, **kwargs: Any) ->
 def inventory_hosts(names: Sequence[str], host_vars: str = "") -> list[Host]:
     """Inventory hosts for lab hosts (en-US: month first, as the lab prints it)."""
     lines = ["all:", "  vars: {fleetlogoff_date_order: mdy}", "  hosts:"]
-    lines += [f"    {name}: {{ansible_host: 127.0.0.1{host_vars}}}" for name in names]
+    # One address each, as real hosts have (entries naming one endpoint take turns).
+    lines += [
+        f"    {name}: {{ansible_host: 127.0.0.{n + 1}{host_vars}}}" for n, name in enumerate(names)
+    ]
     env = {"FLEETLOGOFF_USERNAME": "Administrator"}
     return list(parse_inventory("\n".join(lines) + "\n", "inv.yml", env=env).hosts)
 
@@ -232,6 +283,9 @@ class Run:
     events: list[Event] = field(default_factory=list)
     plan: Plan | None = None
     result: RunResult | None = None
+    workers: int | None = None  # None: the suite's mode (conftest.py), 0: in-process threads
+    launch: Launch = launch_threads
+    workers_started: list[int] = field(default_factory=list)  # workers started (0: none)
 
     def __post_init__(self) -> None:
         self.connector = FakeConnector(self.sims, self.time, self.faults)
@@ -279,6 +333,9 @@ class Run:
             stop=self.stop,
             sleep=self.time.sleep,
         )
+        workers = MODE.workers if self.workers is None else self.workers
+        if workers:
+            self.workers_started.append(executor.start_workers(self.launch, count=workers))
         self.result = executor.run()
         return self
 

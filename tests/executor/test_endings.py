@@ -100,12 +100,8 @@ def test_a_window_that_closes_during_the_wait() -> None:
     take 3 minutes, so at the deadline (09:08) the window no longer has 5 minutes left."""
     time = FakeTime()
     window = ", fleetlogoff_window: [{days: mon-sun, start: '08:00', end: '09:11', tz: UTC}]"
-
-    def slow_warnings(event: Event) -> None:
-        if event.kind == Kind.WARNED and event.username == "u0a":
-            time.advance(180)
-
-    run = Run(fleet(time, 1), time, WARN, host_vars=window, emit_hook=slow_warnings).execute()
+    slow_warning = Fault("rds-0", "msg", nth=1, kind=None, delay_s=180)
+    run = Run(fleet(time, 1), time, WARN, host_vars=window, faults=[slow_warning]).execute()
     assert set(run.outcomes().values()) == {Kind.NOT_ATTEMPTED}
     assert "maintenance window" in run.of(Kind.HOST_SKIPPED)[0].reason
     assert cancelled_users(run) == {"u0a", "u0b"} and logged_off_users(run) == set()

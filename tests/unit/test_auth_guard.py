@@ -127,3 +127,12 @@ def test_the_guard_refuses_after_limit_rejections_without_proof() -> None:
     )
     guard.abandon()
     assert "worker process died" in str(guard.try_enter(hosts[3]))
+
+
+def test_a_dead_worker_does_not_stop_credentials_already_proven() -> None:
+    hosts = [_host(f"h{n}") for n in range(3)]
+    guard = AuthFailureGuard(hosts, limit=2)
+    assert guard.try_enter(hosts[0]) is None
+    guard.leave(hosts[0], Outcome.PROVEN)
+    guard.abandon()  # a worker died: only unproven credentials could be waiting on it
+    assert guard.try_enter(hosts[1]) is None
