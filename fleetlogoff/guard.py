@@ -1,5 +1,5 @@
-"""Run the guarded logoff (guard_script.py) on an open host session and say, per target,
-what happened in words apply and `fleetlogoff logoff` report.
+"""Run the guarded logoff and the guarded message (guard_script.py) on an open host
+session and say, per target, what happened in words apply and `fleetlogoff logoff` report.
 
 The host decides match-or-not with a deliberately strict check; when it keeps a session,
 this side reads the quser rows it saw with the real, locale-proof parser to tell "gone"
@@ -10,6 +10,7 @@ row the way the parser would.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +19,8 @@ from typing import Literal
 from fleetlogoff.errors import HostCommandError, ParseError
 from fleetlogoff.events import Event, Kind
 from fleetlogoff.guard_script import (
+    MAX_DISPLAY_S,
+    GuardMessage,
     GuardResult,
     GuardTarget,
     explain_windows_error,
@@ -92,13 +95,76 @@ def guarded_logoffs(
         TransportError: the command could not be run or did not finish in time (what
             happened on the host is then unknown, as with any lost command).
     """
-    targets = [GuardTarget(p.id, p.username, p.logon_text) for p in planned]
+    results = _run_guard(session, host, [_guard_target(p) for p in planned], timeout)
+    return [_outcome(host, p, r) for p, r in zip(planned, results, strict=True)]
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedMessage:
+    """A text for one planned session.
+
+    Attributes:
+        session: the planned session (its id, user and logon time are checked).
+        text: what the user reads.
+        display_s: how long msg keeps it on screen (rounded up, 1 s at least).
+    """
+
+    session: Session
+    text: str
+    display_s: float
+
+
+def guarded_messages(
+    session: HostSession, host: Host, messages: Sequence[PlannedMessage], timeout: float
+) -> list[GuardOutcome]:
+    """Show each text in its session if, on the host, the id still holds the planned
+    session (one command for all of them): a warning never reaches a newcomer who took a
+    freed id. Status "sent" means msg.exe reported nothing wrong (msg is asynchronous:
+    not that the user read it, FORMATS.md §4).
+
+    Raises:
+        TransportError: as guarded_logoffs.
+    """
+    items = [
+        GuardMessage(_guard_target(m.session), m.text, _whole_seconds(m.display_s))
+        for m in messages
+    ]
+    results = _run_guard(session, host, items, timeout)
+    return [_message_outcome(host, m.session, r) for m, r in zip(messages, results, strict=True)]
+
+
+def _guard_target(planned: Session) -> GuardTarget:
+    return GuardTarget(planned.id, planned.username, planned.logon_text)
+
+
+def _whole_seconds(display_s: float) -> int:
+    return min(MAX_DISPLAY_S, max(1, math.ceil(display_s)))
+
+
+def _run_guard(
+    session: HostSession, host: Host, items: Sequence[GuardTarget | GuardMessage], timeout: float
+) -> list[GuardResult]:
     codepage = host_codepage(host)
-    output = session.run(guard_command_line(), stdin=guard_payload(targets), timeout=timeout)
+    output = session.run(guard_command_line(), stdin=guard_payload(items), timeout=timeout)
     stdout = decode_output(output.stdout, codepage)
     stderr = decode_output(output.stderr, codepage)
-    results = read_guard_output(stdout, stderr, targets)
-    return [_outcome(host, p, r) for p, r in zip(planned, results, strict=True)]
+    return read_guard_output(stdout, stderr, items)
+
+
+def _message_outcome(host: Host, planned: Session, result: GuardResult) -> GuardOutcome:
+    if result.status == "messaged":
+        return GuardOutcome("sent", "checked on the host and sent")
+    if result.status == "kept":
+        return _kept(host, planned, result, "the message")
+    explained = explain_windows_error(result.text)
+    if result.exit_code is None:  # the script did not get as far as msg.exe
+        return GuardOutcome(
+            "failed",
+            f"the guarded message could not run on the host (PowerShell missing, blocked "
+            f"or failing?): {explained.original or 'no answer'}",
+            explained.original,
+        )
+    return GuardOutcome("failed", explained.original, explained.original, explained.code)
 
 
 def _outcome(host: Host, planned: Session, result: GuardResult) -> GuardOutcome:
@@ -119,34 +185,33 @@ def _outcome(host: Host, planned: Session, result: GuardResult) -> GuardOutcome:
     )
 
 
-def _kept(host: Host, planned: Session, result: GuardResult) -> GuardOutcome:
+def _kept(host: Host, planned: Session, result: GuardResult, act: str = "logoff") -> GuardOutcome:
     """Nothing was done: read the host's quser rows to say why."""
+    undone = "not logged off" if act == "logoff" else "not sent"
     text = result.rows if result.rows.strip() else result.errors
     date_order = host.settings.get("fleetlogoff_date_order", "auto")
     try:
         current = parse_quser(text, date_order=date_order)  # type: ignore[arg-type]  # validated by the inventory
     except HostCommandError as exc:
-        return GuardOutcome(
-            "failed", f"not logged off: quser failed on the host: {exc}", text[:_KEEP]
-        )
+        return GuardOutcome("failed", f"{undone}: quser failed on the host: {exc}", text[:_KEEP])
     except ParseError as exc:
-        return GuardOutcome("failed", f"not logged off: {exc}", text[:_KEEP])
+        return GuardOutcome("failed", f"{undone}: {exc}", text[:_KEEP])
     found = next((s for s in current if s.id == planned.id), None)
     if found is None:
-        return GuardOutcome("gone", "session is gone (checked on the host right before logoff)")
+        return GuardOutcome("gone", f"session is gone (checked on the host right before {act})")
     if not same_session(planned, found):
         who = found.username or "nobody"
         return GuardOutcome(
             "changed",
             f"changed since plan: id {found.id} is now {who}, logon {found.logon_text or '-'} "
-            "(checked on the host right before logoff)",
+            f"(checked on the host right before {act})",
         )
     log.warning(
         "%s: the guard kept session %d that the parser reads as planned", host.name, planned.id
     )
     return GuardOutcome(
         "failed",
-        f"not logged off: the host-side check did not recognise session {planned.id} in "
+        f"{undone}: the host-side check did not recognise session {planned.id} in "
         f"quser's rows (its row as read here: {found.username} {found.session_name} "
         f"{found.state_text} {found.logon_text})",
         text[:_KEEP],

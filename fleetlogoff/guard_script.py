@@ -1,5 +1,6 @@
-"""The guarded logoff, as text: a constant PowerShell script, what it reads on stdin, and
-how its answer is read. Pure: no I/O (guard.py runs it on a host).
+"""The guarded logoff and the guarded message, as text: a constant PowerShell script,
+what it reads on stdin, and how its answer is read. Pure: no I/O (guard.py runs it on a
+host).
 
 Why on the host: Windows hands a freed session id to the next logon at once, so a check
 made with one command and a logoff sent with the next leaves a window of network round
@@ -7,6 +8,11 @@ trips in which `logoff ID` ends a newcomer's session. Here the check and the log
 one command: for each target the script runs quser, logs the session off only when the
 row with that id still shows the planned user and logon time as printed, and says what it
 did. The window is the host's milliseconds between quser and logoff.exe.
+
+Warnings, reminders and cancel notices go the same way (a `message` line instead of a
+`target` line): `msg ID` sent a network round trip after the check would tell a newcomer
+who took the freed id that they are about to be logged off, and the audit log would say
+the planned user was warned.
 
 Design notes (with the sources they come from):
 
@@ -37,9 +43,18 @@ Design notes (with the sources they come from):
 * **Output lines are not wrapped**: plain strings written with Write-Output go out as
   one line whatever their length (Ansible's exec wrapper returns a module's whole JSON
   result the same way).
+* **msg.exe's text is piped to it** (`$text | msg.exe ID /TIME:n`), never put on its
+  command line, where PowerShell 5.1's quoting of an embedded `"` could change msg's
+  arguments. PowerShell writes piped text with $OutputEncoding (ASCII by default in 5.1),
+  so the script first sets it to [Console]::OutputEncoding, the code page the
+  controller's own `msg ID` input used (WINRS_CODEPAGE). Where that assignment is refused
+  (Constrained Language Mode), a text that is not plain ASCII is not sent and the target
+  fails "not warned": never a warning garbled into question marks. NOT VERIFIED on a real
+  Windows host (none here); the lab carries out the same meaning.
 * **The cmd.exe line limit** (8191 characters, Microsoft's "Command prompt (Cmd.exe)
   command-line string limitation") bounds the script: base64 of UTF-16 costs 8/3
-  characters per character, so the script stays well under 3,000 characters.
+  characters per character, so the script stays under 2,900 characters (aliases `%` and
+`?` for ForEach-Object and Where-Object keep it there; a test holds the line limit).
 * **When PowerShell is missing or blocked** (not installed, AppLocker or a software
   restriction policy, Constrained Language Mode failing a call), the script prints no
   result line for a target, and that target fails with the host's own words: nothing is
@@ -69,13 +84,14 @@ PROTOCOL = 1
 # Enc/Dec turn text into code units and back ('-' stands for the empty text); Words
 # splits on blanks; Test-Row is the row check described above.
 GUARD_SCRIPT = r"""$tag = 'fleetlogoff-guard'
+$wide = $true; try { $OutputEncoding = [Console]::OutputEncoding } catch { $wide = $false }
 function Enc([string]$s) {
-  if (-not $s) { return '-' }; ($s.ToCharArray() | ForEach-Object { [int]$_ }) -join ','
+  if (-not $s) { return '-' }; ($s.ToCharArray() | % { [int]$_ }) -join ','
 }
 function Dec([string]$s) {
-  if ($s -eq '-') { return '' }; -join ($s.Split(',') | ForEach-Object { [char][int]$_ })
+  if ($s -eq '-') { return '' }; -join ($s.Split(',') | % { [char][int]$_ })
 }
-function Words([string]$s) { @($s -split '\s+' | Where-Object { $_ }) }
+function Words([string]$s) { @($s -split '\s+' | ? { $_ }) }
 function Test-Row([string]$line, $t) {
   if ($line.Length -lt 2) { return $false }
   $s = $line.Substring(1); $u = $t.User
@@ -88,20 +104,23 @@ function Test-Row([string]$line, $t) {
   return ($n -ge 4 -and $w[1] -ceq $t.Id -and ($w[0] -eq 'console' -or $w[0].Contains('#')))
 }
 function Split-Output($out) {
-  $e = [System.Management.Automation.ErrorRecord]
-  $o = @($out | Where-Object { $_ -isnot $e } | ForEach-Object { [string]$_ })
-  $r = @($out | Where-Object { $_ -is $e } | ForEach-Object { [string]$_ })
+  $e = [Management.Automation.ErrorRecord]
+  $o = @($out | ? { $_ -isnot $e } | % { [string]$_ })
+  $r = @($out | ? { $_ -is $e } | % { [string]$_ })
   return @{ Out = ($o -join "`n"); Err = ($r -join "`n"); Rows = $o }
 }
-$lines = @($input | ForEach-Object { ([string]$_).TrimEnd() })
+$lines = @($input | % { ([string]$_).TrimEnd() })
 $targets = @()
 $ok = $lines.Count -ge 3 -and $lines[0] -ceq "$tag 1" -and $lines[-1] -cmatch '^end (\d{1,4})$'
 if ($ok) {
   $want = [int]$Matches[1]
+  $re = '^(target|message) (\d{1,5}) (-|[0-9,]+) (-|[0-9,]+)(?: (\d{1,5}) (-|[0-9,]+))?$'
   foreach ($line in $lines[1..($lines.Count - 2)]) {
-    if ($line -cmatch '^target (\d{1,5}) (-|[0-9,]+) (-|[0-9,]+)$') {
-      $m = $Matches
-      $targets += @{ Id = $m[1]; User = (Dec $m[2]); Logon = (Dec $m[3]) }
+    if ($line -cmatch $re) {
+      $m = $Matches; $t = @{ Id = $m[2]; User = (Dec $m[3]); Logon = (Dec $m[4]); Text = $null }
+      if (($m[1] -eq 'message') -ne ($null -ne $m[5])) { $ok = $false }
+      if ($m[5]) { $t.Time = $m[5]; $t.Text = (Dec $m[6]) }
+      $targets += $t
     } else { $ok = $false }
   }
   $ok = $ok -and $targets.Count -eq $want
@@ -110,12 +129,17 @@ if (-not $ok) { "$tag - error $(Enc 'unreadable input')"; exit 1 }
 foreach ($t in $targets) {
   try {
     $q = Split-Output @(& quser.exe 2>&1)
-    $hit = @($q.Rows | Where-Object { Test-Row $_ $t })
+    $hit = @($q.Rows | ? { Test-Row $_ $t })
     if ($hit.Count -ne 1) { "$tag $($t.Id) kept $(Enc $q.Out) $(Enc $q.Err)"; continue }
-    $said = @(& logoff.exe $t.Id 2>&1); $code = [int]$LASTEXITCODE
-    $l = Split-Output $said
+    if ($null -eq $t.Text) { $said = @(& logoff.exe $t.Id 2>&1); $done = 'logged_off' }
+    elseif ($wide -or $t.Text -cmatch '^[\x00-\x7E]*$') {
+      $said = @($t.Text | & msg.exe $t.Id "/TIME:$($t.Time)" 2>&1); $done = 'messaged'
+    } else {
+      "$tag $($t.Id) failed - $(Enc 'text not ASCII, output encoding not settable')"; continue
+    }
+    $code = [int]$LASTEXITCODE; $l = Split-Output $said
     if ($l.Err -or $code -ne 0) { "$tag $($t.Id) failed $code $(Enc ($l.Out + "`n" + $l.Err))" }
-    else { "$tag $($t.Id) logged_off" }
+    else { "$tag $($t.Id) $done" }
   } catch { "$tag $($t.Id) failed - $(Enc $_.Exception.Message)" }
 }
 """
@@ -147,6 +171,21 @@ class GuardTarget:
     logon_text: str
 
 
+@dataclass(frozen=True, slots=True)
+class GuardMessage:
+    """A text to show in a session if, and only if, the host still shows it as planned.
+
+    Attributes:
+        target: the planned session.
+        text: the message (any characters; it travels as code units).
+        display_s: msg's /TIME, whole seconds (1 to 99999).
+    """
+
+    target: GuardTarget
+    text: str
+    display_s: int
+
+
 def encode_text(text: str) -> str:
     """Text as decimal UTF-16 code units joined by commas ("-" for the empty text)."""
     data = text.encode("utf-16-le", "surrogatepass")
@@ -165,26 +204,42 @@ def decode_text(field: str) -> str:
     return data.decode("utf-16-le", "replace")
 
 
-def guard_payload(targets: Sequence[GuardTarget]) -> bytes:
-    """What the script reads on stdin: a header, one line per target, an end count.
+MAX_DISPLAY_S = 99_999  # what the script's `message` line accepts (five digits)
+
+
+def guard_payload(targets: Sequence[GuardTarget | GuardMessage]) -> bytes:
+    """What the script reads on stdin: a header, one line per target (`target` to log
+    off, `message` to show a text), an end count.
 
     ASCII only (digits, commas, words), CRLF line ends (PowerShell's stdin reader takes
     either). Answers are keyed by session id, so one payload names each id once.
 
     Raises:
-        ValueError: two targets with one id.
+        ValueError: two targets with one id, or a display time out of range.
     """
-    if len({t.session_id for t in targets}) != len(targets):
-        raise ValueError("one session id twice in one guarded logoff")
+    ids = [_target_of(t).session_id for t in targets]
+    if len(set(ids)) != len(ids):
+        raise ValueError("one session id twice in one guarded command")
     lines = [f"{GUARD_TAG} {PROTOCOL}"]
-    for target in targets:
+    for item in targets:
+        target = _target_of(item)
         user, logon = encode_text(target.username), encode_text(target.logon_text)
-        lines.append(f"target {target.session_id} {user} {logon}")
+        if isinstance(item, GuardMessage):
+            if not 1 <= item.display_s <= MAX_DISPLAY_S:
+                raise ValueError(f"display time {item.display_s} s out of range")
+            text = encode_text(item.text)
+            lines.append(f"message {target.session_id} {user} {logon} {item.display_s} {text}")
+        else:
+            lines.append(f"target {target.session_id} {user} {logon}")
     lines.append(f"end {len(targets)}")
     return ("\r\n".join(lines) + "\r\n").encode("ascii")
 
 
-GuardStatus = Literal["logged_off", "kept", "failed"]
+def _target_of(item: GuardTarget | GuardMessage) -> GuardTarget:
+    return item.target if isinstance(item, GuardMessage) else item
+
+
+GuardStatus = Literal["logged_off", "messaged", "kept", "failed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,13 +247,15 @@ class GuardResult:
     """What the host did with one target.
 
     Attributes:
-        status: logged_off (checked, logoff.exe ran and reported nothing), kept (the check
+        status: logged_off (checked, logoff.exe ran and reported nothing), messaged
+            (checked, msg.exe ran and reported nothing), kept (the check
             did not match: nothing was done; `rows`/`errors` are quser's output), failed
-            (logoff.exe reported an error, the script failed, or the answer is unreadable).
+            (logoff.exe or msg.exe reported an error, the script failed, or the answer is
+            unreadable).
         rows: quser's stdout as the script saw it (kept).
         errors: quser's stderr (kept).
-        text: logoff.exe's or the host's own words (failed).
-        exit_code: logoff.exe's exit code when it ran and failed.
+        text: logoff.exe's, msg.exe's or the host's own words (failed).
+        exit_code: their exit code when they ran and failed.
     """
 
     status: GuardStatus
@@ -209,7 +266,7 @@ class GuardResult:
 
 
 _RESULT = re.compile(
-    rf"^{GUARD_TAG} (?P<id>\d+) (?:(?P<done>logged_off)"
+    rf"^{GUARD_TAG} (?P<id>\d+) (?:(?P<done>logged_off|messaged)"
     r"|kept (?P<rows>-|[0-9,]+) (?P<errors>-|[0-9,]+)"
     r"|failed (?P<code>-?\d+|-) (?P<text>-|[0-9,]+))$"
 )
@@ -217,7 +274,7 @@ _ERROR = re.compile(rf"^{GUARD_TAG} - error (?P<text>-|[0-9,]+)$")
 
 
 def read_guard_output(
-    stdout: str, stderr: str, targets: Sequence[GuardTarget]
+    stdout: str, stderr: str, targets: Sequence[GuardTarget | GuardMessage]
 ) -> list[GuardResult]:
     """One result per target, in order. Anything unexpected is a failure carrying the
     host's text, never a success: a missing, repeated or malformed line, a script error.
@@ -245,10 +302,15 @@ def read_guard_output(
         found.setdefault(session_id, []).append(result)
     host_text = script_error or _one_line(" ".join([*noise, stderr])) or "no answer"
     results = []
-    for target in targets:
-        answers = found.get(target.session_id, [])
-        if len(answers) == 1:
+    for item in targets:
+        answers = found.get(_target_of(item).session_id, [])
+        expected = "messaged" if isinstance(item, GuardMessage) else "logged_off"
+        if len(answers) == 1 and answers[0].status in (expected, "kept", "failed"):
             results.append(answers[0])
+        elif len(answers) == 1:
+            results.append(
+                GuardResult("failed", text=f"the host guard answered {answers[0].status}")
+            )
         elif answers:
             results.append(GuardResult("failed", text="conflicting answers from the host guard"))
         else:
@@ -263,7 +325,9 @@ def _read_line(line: str) -> tuple[GuardResult | None, int]:
     session_id = int(match["id"])
     try:
         if match["done"]:
-            return GuardResult("logged_off"), session_id
+            return GuardResult("logged_off" if match["done"] == "logged_off" else "messaged"), (
+                session_id
+            )
         if match["rows"] is not None:
             return (
                 GuardResult(

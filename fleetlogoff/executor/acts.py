@@ -1,6 +1,7 @@
-"""What apply does on one host, each act on an open host session: read the sessions, send a
-message, log off verified targets. Plus `HostLink`, which opens that session and opens it
-again after a transient transport error, within the host's deadline.
+"""What apply does on one host, each act on an open host session: read the sessions, log
+off verified targets (messages go through guard.py's guarded message). Plus `HostLink`,
+which opens that session and opens it again after a transient transport error, within
+the host's deadline.
 
 No policy lives here (which hosts, when, how many failures are too many): see policy.py.
 """
@@ -8,21 +9,17 @@ No policy lives here (which hosts, when, how many failures are too many): see po
 from __future__ import annotations
 
 import logging
-import math
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal, TypeVar
 
 from fleetlogoff.auth_guard import AuthFailureGuard, Outcome
-from fleetlogoff.collect import encode_for, read_sessions
+from fleetlogoff.collect import read_sessions
 from fleetlogoff.errors import TransportError
 from fleetlogoff.events import ErrorInfo
 from fleetlogoff.executor.settings import ApplySettings, Clock, Sleep
 from fleetlogoff.guard import GuardOutcome, guarded_logoffs
-from fleetlogoff.inventory.settings import host_codepage
-from fleetlogoff.messages import command_failure
 from fleetlogoff.model import Host, Session
 from fleetlogoff.parsers.facts import HostFacts
 from fleetlogoff.transport import Connector, HostSession
@@ -31,8 +28,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# How logoff and msg name a Windows error: `Error [5]:Access is denied.` (FORMATS.md §3).
-_WINDOWS_ERROR = re.compile(r"Error \[(\d+)\]")
 # Transport failures worth another attempt: the host answered before, or may answer now
 # (collect.py retries the same kinds when reading for a plan).
 TRANSIENT_KINDS = frozenset({"reset", "protocol", "timeout"})
@@ -134,33 +129,6 @@ def read_current(
     """The host's sessions now (quser), dates read as the plan read them (`known`)."""
     sessions, _ = read_sessions(session, host, timeout, known)
     return sessions
-
-
-def command_error(command: str, failure: str) -> ErrorInfo:
-    """A msg or logoff failure as structured facts, with the Windows error number it printed."""
-    found = _WINDOWS_ERROR.search(failure)
-    code = int(found.group(1)) if found else None
-    return ErrorInfo("HostCommandError", command, failure, code)
-
-
-def send_message(
-    session: HostSession, host: Host, session_id: int, text: str, display_s: float, timeout: float
-) -> str | None:
-    """Show `text` in one session for `display_s` seconds.
-
-    The text goes through stdin, never the command line: no quoting can go wrong, and
-    `" & shutdown /r & "` is just words on a user's screen. /TIME keeps it on screen until
-    the deadline (msg's default is 60 s, FORMATS.md §4).
-
-    Returns:
-        None when msg succeeded, else the error it printed.
-    """
-    output = session.run(
-        f"msg {session_id} /TIME:{max(1, math.ceil(display_s))}",
-        stdin=encode_for(host, text),
-        timeout=timeout,
-    )
-    return command_failure(output.stdout, output.stderr, output.exit_code, host_codepage(host))
 
 
 LogoffStatus = Literal["sent", "failed", "unknown", "not_attempted", "changed", "gone"]

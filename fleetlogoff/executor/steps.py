@@ -15,13 +15,12 @@ from fleetlogoff.events import ErrorInfo, Kind
 from fleetlogoff.executor.acts import (
     HostLink,
     LogoffResult,
-    command_error,
     log_off_targets,
     read_current,
-    send_message,
 )
 from fleetlogoff.executor.ledger import Ledger
 from fleetlogoff.executor.settings import ApplySettings, Clock, Sleep, StopFlag, Work
+from fleetlogoff.guard import GuardOutcome, PlannedMessage, guarded_messages
 from fleetlogoff.messages import NOTICE_DISPLAY_S, clock_minute, render_message, spoken_duration
 from fleetlogoff.model import Host, Session
 from fleetlogoff.parsers.facts import HostFacts
@@ -103,34 +102,60 @@ class HostSteps:
         return True
 
     def _warn_targets(self, session: HostSession, link: HostLink, work: Work) -> None:
+        """Warn the host's verified targets with one guarded message command: each text
+        reaches its session only if the host still shows the planned session there."""
         host = work.host
+        if self._stop.is_set():
+            return
         current = self._read(session, host, link)
-        for planned in work.plan.targets:
-            target = planned.session
-            if self._stop.is_set():
-                return
-            if self._ledger.has_outcome(host.name, target) or self._ledger.deadline(
-                host.name, target
-            ):
-                continue  # done on an earlier attempt
-            if self._verified(host, target, current):
-                self._warn_one(session, link, host, target)
-
-    def _warn_one(self, session: HostSession, link: HostLink, host: Host, target: Session) -> None:
+        due = [
+            planned.session
+            for planned in work.plan.targets
+            # (an outcome or a promise: done on an earlier attempt)
+            if not self._ledger.has_outcome(host.name, planned.session)
+            and not self._ledger.deadline(host.name, planned.session)
+        ]
+        verified = [target for target in due if self._verified(host, target, current)]
+        if not verified or self._stop.is_set():
+            return
         deadline = self._clock() + self._settings.warn
-        text = render_message(self._settings.message, self.values(host, target, deadline))
         display_s = (deadline - self._clock()).total_seconds()
-        failure = send_message(session, host, target.id, text, display_s, link.command_timeout())
-        if failure:
-            error = command_error("msg", failure)
-            self._ledger.event(Kind.WARN_FAILED, host.name, target, failure, error=error)
+        messages = [
+            PlannedMessage(
+                target,
+                render_message(self._settings.message, self.values(host, target, deadline)),
+                display_s,
+            )
+            for target in verified
+        ]
+        outcomes = guarded_messages(session, host, messages, link.command_timeout())
+        for message, outcome in zip(messages, outcomes, strict=True):
+            self._book_warning(host, message, outcome, deadline)
+
+    def _book_warning(
+        self, host: Host, message: PlannedMessage, outcome: GuardOutcome, deadline: datetime
+    ) -> None:
+        target = message.session
+        if outcome.status in ("gone", "changed"):  # found by the host-side check: not sent
+            data: dict[str, object] | None = (
+                {"host_text": outcome.detail} if outcome.detail else None
+            )
+            self._ledger.outcome(Kind.SKIPPED, host.name, target, outcome.reason, data=data)
+            return
+        if outcome.status == "failed":
+            error = ErrorInfo("HostCommandError", "msg", outcome.reason, outcome.error_code)
+            self._ledger.event(Kind.WARN_FAILED, host.name, target, outcome.reason, error=error)
             self._ledger.outcome(
-                Kind.NOT_WARNED, host.name, target, f"warning not delivered: {failure}", error
+                Kind.NOT_WARNED,
+                host.name,
+                target,
+                f"warning not delivered: {outcome.reason}",
+                error,
             )
             return
         # The user read "in 5 minutes" when msg returned at the latest: keep at least that.
         promised = max(deadline, self._clock() + self._settings.warn)
-        self._ledger.promise(host.name, target, promised, text)
+        self._ledger.promise(host.name, target, promised, message.text)
 
     def settle_unwarned(self, work: Work, why: str, error: ErrorInfo) -> None:
         """The warning phase ended badly on this host: who was not warned never will be."""
@@ -162,10 +187,11 @@ class HostSteps:
 
         def tell(session: HostSession) -> None:
             current = self._read(session, host, link)
-            for target in (t for t in recipients if t.id not in told):
-                if any(same_session(target, c) for c in current):
-                    self._notify_one(session, link, host, target, kind, template, deadline)
-                told.add(target.id)
+            pending = [t for t in recipients if t.id not in told]
+            present = [t for t in pending if any(same_session(t, c) for c in current)]
+            if present:
+                self._notify(session, link, host, present, kind, template, deadline)
+            told.update(t.id for t in pending)
 
         try:
             link.run(tell)
@@ -185,31 +211,41 @@ class HostSteps:
             link.close()
         return True
 
-    def _notify_one(
+    def _notify(
         self,
         session: HostSession,
         link: HostLink,
         host: Host,
-        target: Session,
+        targets: Sequence[Session],
         kind: Kind,
         template: str,
         deadline: datetime | None,
     ) -> None:
-        text = render_message(template, self.values(host, target, deadline))
+        """One guarded message command for the host's recipients (never a stranger)."""
         display_s = (deadline - self._clock()).total_seconds() if deadline else NOTICE_DISPLAY_S
-        failure = send_message(session, host, target.id, text, display_s, link.command_timeout())
-        if failure:
-            error = command_error("msg", failure)
+        messages = [
+            PlannedMessage(t, render_message(template, self.values(host, t, deadline)), display_s)
+            for t in targets
+        ]
+        outcomes = guarded_messages(session, host, messages, link.command_timeout())
+        for message, outcome in zip(messages, outcomes, strict=True):
+            target = message.session
+            if outcome.status == "sent":
+                self._ledger.event(kind, host.name, target, message.text, data={"delivered": True})
+                continue
+            error = (
+                ErrorInfo("HostCommandError", "msg", outcome.reason, outcome.error_code)
+                if outcome.status == "failed"
+                else None
+            )
             self._ledger.event(
                 kind,
                 host.name,
                 target,
-                f"not delivered: {failure}",
+                f"not delivered: {outcome.reason}",
                 data=undelivered(),
                 error=error,
             )
-        else:
-            self._ledger.event(kind, host.name, target, text, data={"delivered": True})
 
     def log_off_host(self, work: Work) -> bool:
         """One host's logoffs and their confirmation; True when nothing failed there."""

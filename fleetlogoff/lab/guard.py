@@ -1,4 +1,5 @@
-"""fleetlogoff's guarded-logoff PowerShell script, as a simulated host runs it.
+"""fleetlogoff's guard PowerShell script (guarded logoff and guarded message), as a
+simulated host runs it.
 
 The lab runs no PowerShell. It recognises the tool's guard script by its exact text (a
 SHA-256 of the decoded -EncodedCommand; any other script keeps the generic one-line
@@ -19,13 +20,23 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from fleetlogoff.lab.commands import HostView, Invocation, Output, lines, run_logoff, run_quser
+from fleetlogoff.lab.commands import (
+    HostView,
+    Invocation,
+    Output,
+    lines,
+    run_logoff,
+    run_msg,
+    run_quser,
+)
 
 # sha256 of the UTF-8 text of fleetlogoff.guard_script.GUARD_SCRIPT (tests/lab/
 # test_guard.py checks that the two agree).
-GUARD_SCRIPT_SHA256 = "031598a7750f8c68a5c8a5d3ad17d09672c1c7a3d21906b7ec55f3e730f154ea"
+GUARD_SCRIPT_SHA256 = "3d08db959c5d6d022310a3f76956dfc16a76e57fa4d5297400518fe73a5d7095"
 TAG = "fleetlogoff-guard"
-_TARGET = re.compile(r"^target (\d{1,5}) (-|[0-9,]+) (-|[0-9,]+)$")
+_TARGET = re.compile(
+    r"^(target|message) (\d{1,5}) (-|[0-9,]+) (-|[0-9,]+)(?: (\d{1,5}) (-|[0-9,]+))?$"
+)
 _END = re.compile(r"^end (\d{1,4})$")
 
 Record = Callable[[str, str, int], None]
@@ -42,6 +53,8 @@ class _Target:
     session_id: str
     user: str
     logon: str
+    display_s: str = ""
+    text: str | None = None  # a message to show; None: log off
 
 
 def run_guard(
@@ -62,8 +75,7 @@ def run_guard(
         if len(hits) != 1:
             out.append(f"{TAG} {target.session_id} kept {_enc(_join(rows))} {_enc(_join(errors))}")
             continue
-        said = run_logoff(view, Invocation("logoff", target.session_id, account, admin))
-        record("logoff.exe", target.session_id, said.exit_code)
+        said, done = _act(view, target, account, admin, codepage, record)
         if said.hang:
             return Output(hang=True)
         delay += said.delay_s
@@ -73,8 +85,25 @@ def run_guard(
             text = _join(said_out) + "\n" + _join(said_err)
             out.append(f"{TAG} {target.session_id} failed {said.exit_code} {_enc(text)}")
         else:
-            out.append(f"{TAG} {target.session_id} logged_off")
+            out.append(f"{TAG} {target.session_id} {done}")
     return Output(stdout=lines(*out), delay_s=delay)
+
+
+def _act(
+    view: HostView, target: _Target, account: str, admin: bool, codepage: int, record: Record
+) -> tuple[Output, str]:
+    """logoff.exe, or msg.exe with the text piped in as PowerShell writes it: in the
+    console code page. (PowerShell also adds a line end, which msg shows as an empty last
+    line; the lab leaves it out so the message reads as the tool's text.)"""
+    if target.text is None:
+        said = run_logoff(view, Invocation("logoff", target.session_id, account, admin))
+        record("logoff.exe", target.session_id, said.exit_code)
+        return said, "logged_off"
+    args = f"{target.session_id} /TIME:{target.display_s}"
+    piped = _through_codepage(target.text, codepage)
+    said = run_msg(view, Invocation("msg", args, account, admin, stdin=piped))
+    record("msg.exe", args, said.exit_code)
+    return said, "messaged"
 
 
 def _read_targets(stdin: str) -> list[_Target] | None:
@@ -88,10 +117,11 @@ def _read_targets(stdin: str) -> list[_Target] | None:
     targets = []
     for line in given[1:-1]:
         match = _TARGET.match(line)
-        if match is None:
+        if match is None or (match[1] == "message") != (match[5] is not None):
             return None
         try:
-            targets.append(_Target(match[1], _dec(match[2]), _dec(match[3])))
+            text = _dec(match[6]) if match[5] is not None else None
+            targets.append(_Target(match[2], _dec(match[3]), _dec(match[4]), match[5] or "", text))
         except (ValueError, OverflowError):  # PowerShell's [char][int] cast fails the same
             return None
     return targets if len(targets) == int(end[1]) else None
@@ -120,12 +150,16 @@ def _as_powershell_reads(text: str, codepage: int) -> list[str]:
     """A native command's output as PowerShell receives it: encoded in the console code
     page (unencodable characters become '?'), decoded with the same code page, one
     string per line, without line ends."""
+    return _through_codepage(text, codepage).splitlines()
+
+
+def _through_codepage(text: str, codepage: int) -> str:
+    """Text after a trip through the code page: what it cannot encode becomes '?'."""
     codec = "utf-8" if codepage == 65001 else f"cp{codepage}"
     try:
-        seen = text.encode(codec, errors="replace").decode(codec, errors="replace")
+        return text.encode(codec, errors="replace").decode(codec, errors="replace")
     except LookupError:
-        seen = text
-    return seen.splitlines()
+        return text
 
 
 def _join(items: list[str]) -> str:

@@ -22,7 +22,7 @@ from fleetlogoff.errors import TransportError
 from fleetlogoff.events import OUTCOMES, Event, Kind
 from fleetlogoff.executor import ApplySettings, Executor, RunResult, Work
 from fleetlogoff.executor.workers import Launch, launch_threads
-from fleetlogoff.guard_script import guard_command_line
+from fleetlogoff.guard_script import encode_text, guard_command_line
 from fleetlogoff.inventory import parse_inventory
 from fleetlogoff.inventory.settings import host_codepage
 from fleetlogoff.lab.contract import CommandRequest
@@ -176,11 +176,26 @@ class FakeSession:
         self, command_line: str, *, stdin: bytes | None = None, timeout: float
     ) -> CommandOutput:
         assert not self.closed, "a closed session was used"
-        # The logoff act is the guarded logoff (one PowerShell command for the host's
-        # targets): faults on "logoff" hit it.
+        # Logoffs and messages go through the guard (one PowerShell command for the host's
+        # targets): faults on "logoff" / "msg" count its act lines. A canned answer fails
+        # that one act (the host never sees it); any other fault hits the whole command.
         guarded = command_line == guard_command_line()
-        command = "logoff" if guarded else command_line.split(" ", 1)[0]
-        fault = self._connector.fault_for(self._host.name, command)
+        payload = stdin or b""
+        canned: dict[bytes, CommandOutput] = {}
+        fault = None
+        if guarded:
+            acts = re.findall(rb"^(target|message) (\d+) .*$", payload, re.MULTILINE)
+            command = "msg" if acts and acts[0][0] == b"message" else "logoff"
+            for _, session_id in acts:
+                found = self._connector.fault_for(self._host.name, command)
+                if found is not None and found.output is not None and not found.after:
+                    canned[session_id] = found.output
+                elif found is not None and fault is None:
+                    fault = found
+            payload = _without_acts(payload, set(canned))
+        else:
+            command = command_line.split(" ", 1)[0]
+            fault = self._connector.fault_for(self._host.name, command)
         if fault is not None and fault.runs_anyway:
             if fault.effect is not None:
                 fault.effect()
@@ -191,13 +206,10 @@ class FakeSession:
         if fault is not None and not fault.after:
             return fault.fire(self._host.name)
         sim = self._connector.hosts[self._host.name]
-        request = CommandRequest(
-            command_line, host_codepage(self._host), "Administrator", stdin or b""
-        )
+        request = CommandRequest(command_line, host_codepage(self._host), "Administrator", payload)
         result = sim.run(request)
-        if guarded:  # counted as the logoffs it asks the host for (one per target line)
-            ids = re.findall(rb"^target (\d+) ", stdin or b"", re.MULTILINE)
-            self._connector.commands[self._host.name].extend(f"logoff {int(i)}" for i in ids)
+        if guarded:  # counted as the acts it asks the host for (one per line)
+            self._connector.commands[self._host.name].extend(f"{command} {int(i)}" for _, i in acts)
         else:
             self._connector.commands[self._host.name].append(command_line)
         if result.hang:
@@ -206,10 +218,32 @@ class FakeSession:
         self._connector.time.advance(result.delay_s)
         if fault is not None:
             return fault.fire(self._host.name)
-        return CommandOutput(result.stdout, result.stderr, result.exit_code)
+        stdout = result.stdout + b"".join(_failed_act(i, o) for i, o in canned.items())
+        return CommandOutput(stdout, result.stderr, result.exit_code)
 
     def close(self) -> None:
         self.closed = True
+
+
+def _without_acts(payload: bytes, session_ids: set[bytes]) -> bytes:
+    """The guard's input without the act lines of these ids (its end count adjusted)."""
+    if not session_ids:
+        return payload
+    kept = [
+        line
+        for line in payload.split(b"\r\n")
+        if not re.match(rb"^(target|message) (\d+) ", line)
+        or re.match(rb"^\w+ (\d+) ", line).group(1) not in session_ids  # type: ignore[union-attr]
+    ]
+    acts = sum(1 for line in kept if re.match(rb"^(target|message) ", line))
+    return b"\r\n".join(re.sub(rb"^end \d+$", b"end %d" % acts, line) for line in kept)
+
+
+def _failed_act(session_id: bytes, output: CommandOutput) -> bytes:
+    """The guard's answer for an act whose program printed `output` and failed."""
+    text = encode_text((output.stdout + b"\n" + output.stderr).decode("utf-8", "replace"))
+    code = output.exit_code if output.exit_code is not None else 1
+    return b"fleetlogoff-guard %s failed %d %s\r\n" % (session_id, code, text.encode())
 
 
 class FakeConnector:

@@ -13,8 +13,8 @@ processes:
 
 Proved from the lab's own records: every logoff the lab saw was planned, announced by a
 `logoff_sent` line before it, and followed a warning delivered to that very session at
-least --warn before; nobody outside the plan (no newcomer) was logged off (a warning
-that reaches a newcomer is a known gap: test_guard.py); each target has at most one
+least --warn before; nobody outside the plan (no newcomer) was logged off or warned;
+each target has at most one
 outcome; on SIGTERM/SIGHUP the run ends 130 with its end
 record, and every warned user still in the planned session whose logoff was never sent
 was told it is cancelled (or the audit says the notice could not be delivered).
@@ -123,10 +123,9 @@ def _check_every_logoff(
             ]
             assert warned_at, f"logged off without a delivered warning: {key}"
             assert logoff["time"] - min(warned_at) >= WARN_S, key
-        # Never a newcomer logged off. (A newcomer may be *told*, wrongly, that they will
-        # be: the messages' check and msg are two commands; see test_guard's xfail
-        # test_a_warning_never_reaches_a_newcomer_who_took_the_id.)
+        # Never a newcomer logged off, nor told they will be (the guarded message).
         assert all(lo["user"] != NEWCOMER for lo in state["logoffs"]), host.name
+        assert all(m["user"] != NEWCOMER for m in state["messages"]), host.name
 
 
 def _check_cancel_notices(hosts: list[SimHost], records: list[dict[str, Any]]) -> None:

@@ -9,8 +9,6 @@ import random
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from fleetlogoff.app.status import ExitStatus
 from fleetlogoff.guard_script import GUARD_SCRIPT, guard_command_line
 from fleetlogoff.hostread import INTERNATIONAL_QUERY, QUSER_AND_ZONE
@@ -183,17 +181,10 @@ def test_without_powershell_nothing_is_logged_off_and_the_reason_is_one_line(
     )
 
 
-@pytest.mark.xfail(
-    reason="issue 7.2 gap found by tests/integration/test_bad_day.py: the warning (and the "
-    "reminders and cancel notices) check a target with one quser and send `msg ID` in the "
-    "next command, so a newcomer who takes the freed id in between is told they will be "
-    "logged off, and the audit says the planned user was warned. Needs the check and the "
-    "msg in one host-side command, as the guarded logoff does.",
-    strict=True,
-)
 def test_a_warning_never_reaches_a_newcomer_who_took_the_id(tmp_path: Path) -> None:
-    # Per host: command 1 is the plan's quser, 2 the warning phase's quser, 3 its msg.
-    # stale.user leaves right before command 3 and a newcomer takes id 2 at once.
+    # Per host: command 1 is the plan's quser, 2 the warning phase's quser, 3 its guarded
+    # message. stale.user leaves right before command 3 and a newcomer takes id 2 at once:
+    # the host-side check in command 3 finds the newcomer and sends nothing.
     leaves = DynamicRule(Trigger.LOGS_OFF_BEFORE_COMMAND, 3.0, user="stale.user")
     host = _host("rds-msg-race", dynamics=[leaves, REUSE_AT_ONCE])
     with lab([host], tmp_path) as (_, inventory):

@@ -11,6 +11,7 @@ import pytest
 
 from fleetlogoff.guard_script import (
     GUARD_SCRIPT,
+    GuardMessage,
     GuardResult,
     GuardTarget,
     guard_command_line,
@@ -66,7 +67,9 @@ def _planned(host: SimHost, codepage: int = 65001) -> dict[int, GuardTarget]:
     return {s.id: GuardTarget(s.id, s.username, s.logon_text) for s in parse_quser(text)}
 
 
-def _guard(host: SimHost, targets: list[GuardTarget], codepage: int = 65001) -> list[GuardResult]:
+def _guard(
+    host: SimHost, targets: list[GuardTarget] | list[GuardMessage], codepage: int = 65001
+) -> list[GuardResult]:
     request = CommandRequest(
         guard_command_line(), codepage, "Administrator", guard_payload(targets)
     )
@@ -274,3 +277,34 @@ def test_a_name_shared_by_a_session_and_a_listener_names_the_session() -> None:
     host = _host(shared)
     assert _run_logoff(host, "logoff rdp-tcp") == ("", "")
     assert _by_logoff(host) == [(4, "eve")]
+
+
+def test_a_guarded_message_reaches_the_planned_session_with_its_text() -> None:
+    host = _host(_disc(2, "jürgen.weiß"), _disc(3, "bystander"))
+    text = 'Speichern Sie bitte: " & shutdown /r & "\r\nnoch 5 Minuten'
+    message = GuardMessage(_planned(host)[2], text, 300)
+    (result,) = _guard(host, [message])
+    assert result.status == "messaged"
+    (shown,) = host.state()["messages"]
+    assert (shown["session_id"], shown["user"], shown["text"]) == (2, "jürgen.weiß", text)
+    assert shown["display_time"] == 300 and _by_logoff(host) == []
+    ran = [(r["program"], r["args"]) for r in host.state()["commands"][-1]["subcommands"]]
+    assert ran[1:] == [("quser.exe", ""), ("msg.exe", "2 /TIME:300")]
+
+
+def test_a_guarded_message_never_reaches_a_newcomer_on_the_planned_id() -> None:
+    host = _host(_disc(2, "stale.user"))
+    target = _planned(host)[2]
+    host.run(CommandRequest("logoff 2", 65001, "Administrator"))
+    host.store.put(Session(2, "RDP-Tcp#9", "new.person", SessionState.ACTIVE, START, START))
+    (result,) = _guard(host, [GuardMessage(target, "you will be logged off", 60)])
+    assert result.status == "kept" and "new.person" in result.rows
+    assert host.state()["messages"] == []
+
+
+def test_a_message_in_a_narrow_code_page_arrives_as_that_code_page_shows_it() -> None:
+    host = _host(_disc(2, "stale.user"))
+    message = GuardMessage(_planned(host, 437)[2], "Grüße 你好", 60)
+    (result,) = _guard(host, [message], 437)
+    assert result.status == "messaged"
+    assert host.state()["messages"][0]["text"] == "Grüße ??"

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from fleetlogoff.guard_script import (
     CMD_LINE_LIMIT,
     GUARD_SCRIPT,
+    GuardMessage,
     GuardTarget,
     decode_text,
     encode_text,
@@ -127,3 +128,31 @@ def test_windows_errors_in_one_english_line() -> None:
         == "Windows error 1234: Error [1234]: Odd."
     )
     assert explain_windows_error("").english == "an error without text"
+
+
+def test_a_message_line_carries_its_text_and_display_time_as_code_units() -> None:
+    target = GuardTarget(3, "jürgen.weiß", "13.03.2026 09:05")
+    text = 'Bitte speichern: " & shutdown /r & "\r\nin 5 Minuten'
+    payload = guard_payload([GuardMessage(target, text, 300), TARGETS[1]]).decode("ascii")
+    lines = payload.splitlines()
+    user, logon = encode_text(target.username), encode_text(target.logon_text)
+    assert lines[1] == f"message 3 {user} {logon} 300 {encode_text(text)}"
+    assert lines[2].startswith("target 5 ") and lines[-1] == "end 2"
+    assert decode_text(lines[1].rsplit(" ", 1)[1]) == text
+
+
+@pytest.mark.parametrize("seconds", [0, -1, 100_000])
+def test_a_display_time_the_script_would_refuse_is_refused_here(seconds: int) -> None:
+    with pytest.raises(ValueError, match="display time"):
+        guard_payload([GuardMessage(TARGETS[0], "hi", seconds)])
+
+
+def test_an_answer_for_the_other_act_is_a_failure_never_success() -> None:
+    """A message target answered `logged_off` (or the reverse) is not what was asked."""
+    message = GuardMessage(TARGETS[0], "hi", 60)
+    results = read_guard_output(_line(2, "logged_off") + "\n" + _line(5, "messaged"), "",
+                                [message, TARGETS[1]])  # fmt: skip
+    assert [r.status for r in results] == ["failed", "failed"]
+    good = read_guard_output(_line(2, "messaged") + "\n" + _line(5, "logged_off"), "",
+                             [message, TARGETS[1]])  # fmt: skip
+    assert [r.status for r in good] == ["messaged", "logged_off"]
