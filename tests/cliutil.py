@@ -15,6 +15,7 @@ from typing import Any
 from fleetlogoff.app.status import ExitStatus
 from fleetlogoff.cli import main
 from fleetlogoff.env import Environment
+from fleetlogoff.guard_script import guard_command_line
 from fleetlogoff.transport import Connector
 
 # The 20th: every date of the last days reads one way only (day > 12), whatever the locale.
@@ -92,3 +93,9 @@ def run_cli_with(
     )
     status = main(list(argv), env, connector)
     return Result(status, out.getvalue(), err.getvalue())
+
+
+def is_guarded_message(command_line: str, stdin: bytes | None) -> bool:
+    """True for the command that sends warnings and notices: the guard script with
+    `message` lines on stdin (guard_script.py), the way a test spots "msg went out"."""
+    return command_line == guard_command_line() and b"\nmessage " in (stdin or b"")

@@ -3,7 +3,7 @@ wait runs to the latest promise, transient errors are retried within the host's 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -12,6 +12,7 @@ from fleetlogoff.executor import ApplySettings
 from fleetlogoff.lab.contract import CommandRequest, CommandResult
 from fleetlogoff.lab.host import SimHost
 from fleetlogoff.transport import CommandOutput
+from tests.cliutil import is_guarded_message
 
 from .fakes import FakeTime, Fault, Run, assert_warned_before_every_logoff, busy, lab_host, stale
 
@@ -107,7 +108,7 @@ def test_the_wait_runs_to_the_latest_promise() -> None:
     original = hosts[1].run
 
     def delayed(request: CommandRequest) -> CommandResult:
-        if request.command_line.startswith("msg"):
+        if is_guarded_message(request.command_line, request.stdin):
             slow_msg()
         return original(request)
 
@@ -116,6 +117,10 @@ def test_the_wait_runs_to_the_latest_promise() -> None:
     wait = run.of(Kind.WAIT_STARTED)[0]
     promises = [e.data["deadline"] for e in run.of(Kind.WARNED)]
     assert wait.data["deadline"] == max(promises)  # type: ignore[type-var]  # ISO strings
+    # The slow host's users read "in 5 minutes" 40 s into the phase: the wait honours that.
+    began = next(e.time for e in run.of(Kind.PHASE_STARTED) if e.reason == "warning")
+    waited_to = datetime.fromisoformat(str(wait.data["deadline"]))
+    assert waited_to - began >= WARN.warn + timedelta(seconds=40)
     assert_warned_before_every_logoff(run)
 
 

@@ -24,7 +24,7 @@ from fleetlogoff.lab.host import SimHost
 from fleetlogoff.model import Host
 from fleetlogoff.transport import CommandOutput, HostSession
 from fleetlogoff.transport.winrm import WinRMConnector
-from tests.cliutil import CLOCK, run_cli
+from tests.cliutil import CLOCK, is_guarded_message, run_cli
 
 from .conftest import active, disconnected, lab, services_and_console, sim_host
 
@@ -166,7 +166,7 @@ class DownOnceWarned:
                 self, command_line: str, *, stdin: bytes | None = None, timeout: float
             ) -> CommandOutput:
                 output = session.run(command_line, stdin=stdin, timeout=timeout)
-                if command_line.startswith("msg"):
+                if is_guarded_message(command_line, stdin):
                     lab_host.set_network(NetworkBehaviour(down=True))
                 return output
 

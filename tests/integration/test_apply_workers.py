@@ -14,7 +14,7 @@ from fleetlogoff.lab.host import SimHost
 from fleetlogoff.model import Host
 from fleetlogoff.transport import CommandOutput, HostSession
 from fleetlogoff.transport.connector import FleetConnector
-from tests.cliutil import run_cli
+from tests.cliutil import is_guarded_message, run_cli
 
 from .conftest import active, disconnected, lab, services_and_console, sim_host
 
@@ -104,7 +104,7 @@ class _Signalling:
     def run(
         self, command_line: str, *, stdin: bytes | None = None, timeout: float
     ) -> CommandOutput:
-        if command_line.startswith("msg") and not _Signalling.sent and _in_a_worker():
+        if is_guarded_message(command_line, stdin) and not _Signalling.sent and _in_a_worker():
             _Signalling.sent = True
             os.kill(os.getpid(), signal.SIGTERM)
         return self._session.run(command_line, stdin=stdin, timeout=timeout)
