@@ -151,67 +151,80 @@ def _run_guard(
     return read_guard_output(stdout, stderr, items)
 
 
+@dataclass(frozen=True, slots=True)
+class _Act:
+    """How one act of the guard script is reported."""
+
+    done: str  # the script's word for it
+    done_reason: str
+    undone: str  # what did not happen, before why (the caller says it for a message)
+    script: str  # "the guarded logoff", for a script that could not run
+    before: str  # "... (checked on the host right before {before})"
+
+
+_LOGOFF = _Act(
+    "logged_off", "checked on the host and logged off", "not logged off: ", "logoff", "logoff"
+)
+_MESSAGE = _Act("messaged", "checked on the host and sent", "", "message", "the message")
+
+
 def _message_outcome(host: Host, planned: Session, result: GuardResult) -> GuardOutcome:
-    if result.status == "messaged":
-        return GuardOutcome("sent", "checked on the host and sent")
-    if result.status == "kept":
-        return _kept(host, planned, result, "the message")
-    explained = explain_windows_error(result.text)
-    if result.exit_code is None:  # the script did not get as far as msg.exe
-        return GuardOutcome(
-            "failed",
-            f"the guarded message could not run on the host (PowerShell missing, blocked "
-            f"or failing?): {explained.original or 'no answer'}",
-            explained.original,
-        )
-    return GuardOutcome("failed", explained.original, explained.original, explained.code)
+    return _act_outcome(host, planned, result, _MESSAGE)
 
 
 def _outcome(host: Host, planned: Session, result: GuardResult) -> GuardOutcome:
-    if result.status == "logged_off":
-        return GuardOutcome("sent", "checked on the host and logged off")
+    return _act_outcome(host, planned, result, _LOGOFF)
+
+
+def _act_outcome(host: Host, planned: Session, result: GuardResult, act: _Act) -> GuardOutcome:
+    if result.status == act.done:
+        return GuardOutcome("sent", act.done_reason)
     if result.status == "kept":
-        return _kept(host, planned, result)
+        return _kept(host, planned, result, act)
     explained = explain_windows_error(result.text)
-    if result.exit_code is None:  # the script did not get as far as logoff.exe
+    if result.exit_code is None:  # the script did not get as far as logoff.exe / msg.exe
         return GuardOutcome(
             "failed",
-            f"not logged off: the guarded logoff could not run on the host "
+            f"{act.undone}the guarded {act.script} could not run on the host "
             f"(PowerShell missing, blocked or failing?): {explained.original or 'no answer'}",
             explained.original,
         )
+    if act is _MESSAGE:  # msg's own words, as `msg` printed them (FORMATS.md §4)
+        return GuardOutcome("failed", explained.original, explained.original, explained.code)
     return GuardOutcome(
         "failed", f"logoff failed: {explained.english}", explained.original, explained.code
     )
 
 
-def _kept(host: Host, planned: Session, result: GuardResult, act: str = "logoff") -> GuardOutcome:
+def _kept(host: Host, planned: Session, result: GuardResult, act: _Act) -> GuardOutcome:
     """Nothing was done: read the host's quser rows to say why."""
-    undone = "not logged off" if act == "logoff" else "not sent"
+    undone = act.undone
     text = result.rows if result.rows.strip() else result.errors
     date_order = host.settings.get("fleetlogoff_date_order", "auto")
     try:
         current = parse_quser(text, date_order=date_order)  # type: ignore[arg-type]  # validated by the inventory
     except HostCommandError as exc:
-        return GuardOutcome("failed", f"{undone}: quser failed on the host: {exc}", text[:_KEEP])
+        return GuardOutcome("failed", f"{undone}quser failed on the host: {exc}", text[:_KEEP])
     except ParseError as exc:
-        return GuardOutcome("failed", f"{undone}: {exc}", text[:_KEEP])
+        return GuardOutcome("failed", f"{undone}{exc}", text[:_KEEP])
     found = next((s for s in current if s.id == planned.id), None)
     if found is None:
-        return GuardOutcome("gone", f"session is gone (checked on the host right before {act})")
+        return GuardOutcome(
+            "gone", f"session is gone (checked on the host right before {act.before})"
+        )
     if not same_session(planned, found):
         who = found.username or "nobody"
         return GuardOutcome(
             "changed",
             f"changed since plan: id {found.id} is now {who}, logon {found.logon_text or '-'} "
-            f"(checked on the host right before {act})",
+            f"(checked on the host right before {act.before})",
         )
     log.warning(
         "%s: the guard kept session %d that the parser reads as planned", host.name, planned.id
     )
     return GuardOutcome(
         "failed",
-        f"{undone}: the host-side check did not recognise session {planned.id} in "
+        f"{undone}the host-side check did not recognise session {planned.id} in "
         f"quser's rows (its row as read here: {found.username} {found.session_name} "
         f"{found.state_text} {found.logon_text})",
         text[:_KEEP],

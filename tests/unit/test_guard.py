@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from fleetlogoff.events import Kind
-from fleetlogoff.guard import GuardOutcome, guarded_logoff
+from fleetlogoff.guard import GuardOutcome, PlannedMessage, guarded_logoff, guarded_messages
 from fleetlogoff.guard_script import encode_text, guard_command_line
 from fleetlogoff.model import Connection, Host, Session, SessionState
 from fleetlogoff.transport import CommandOutput
@@ -97,3 +97,35 @@ def test_no_powershell_is_a_failure_that_says_so(stderr: str) -> None:
     assert outcome.status == "failed"
     assert outcome.reason.startswith("not logged off: the guarded logoff could not run on the host")
     assert stderr.split(",")[0].split(".")[0] in outcome.reason
+
+
+def _message_outcome(stdout: str, stderr: str = "") -> GuardOutcome:
+    session = _Session(stdout, stderr)
+    message = PlannedMessage(PLANNED, "You will be logged off in 5 minutes", 299.2)
+    (outcome,) = guarded_messages(session, HOST, [message], timeout=5)
+    ((line, stdin),) = session.calls
+    assert line == guard_command_line() and stdin is not None
+    assert b"\nmessage 2 " in stdin and b" 300 " in stdin  # display time rounded up
+    assert b"logged off" not in stdin  # the text travels as code units
+    return outcome
+
+
+def test_a_guarded_message_sent_kept_or_failed() -> None:
+    assert _message_outcome("fleetlogoff-guard 2 messaged\r\n").status == "sent"
+    changed = _message_outcome(_kept(f"{HEADER}\n{_row('newcomer', 2, '3/13/2026 10:00 AM')}"))
+    assert changed.status == "changed" and changed.reason.endswith("right before the message)")
+    denied = _message_outcome(
+        f"fleetlogoff-guard 2 failed 1 {encode_text('Error [5]:Access is denied.')}\r\n"
+    )
+    assert (denied.status, denied.reason, denied.error_code) == (
+        "failed",
+        "Error [5]:Access is denied.",
+        5,
+    )
+    blocked = _message_outcome("", "This program is blocked by group policy.")
+    assert blocked.status == "failed"
+    assert blocked.reason.startswith("the guarded message could not run on the host")
+
+
+def test_a_logoff_answer_to_a_message_is_never_taken_as_sent() -> None:
+    assert _message_outcome("fleetlogoff-guard 2 logged_off\r\n").status == "failed"
