@@ -34,6 +34,7 @@ import spnego
 from spnego.channel_bindings import GssChannelBindings
 
 from fleetlogoff.lab.contract import Account
+from fleetlogoff.lab.ntlm_bindings import ntlm_channel_bound
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +122,7 @@ class NegotiateAcceptor:
         self._principals = frozenset(p.lower() for p in principals)
         self._bindings = channel_bindings
         self._context: Any = None
+        self._ntlm_bound = False
 
     @property
     def complete(self) -> bool:
@@ -144,9 +146,14 @@ class NegotiateAcceptor:
         return str(self._context.negotiated_protocol or "") if self.complete else ""
 
     def channel_bound(self) -> bool:
-        """Whether the client's Kerberos authenticator carried channel bindings that matched
-        (GSS_C_CHANNEL_BOUND_FLAG, MIT krb5 1.19+). MIT accepts a client that sends none,
-        which Windows' CbtHardeningLevel=Strict refuses; this tells the two apart."""
+        """Whether the client bound its authentication to the TLS channel: for NTLM,
+        bindings other than zeros in its AUTHENTICATE message (ntlm_bindings.py); for
+        Kerberos, an authenticator whose bindings matched (GSS_C_CHANNEL_BOUND_FLAG, MIT
+        krb5 1.19+). Both acceptors take a client that sends none, which Windows'
+        CbtHardeningLevel=Strict refuses; this tells the two apart. (Bindings that differ
+        from the channel's are refused by the acceptors themselves.)"""
+        if self.mechanism == "ntlm":
+            return self._ntlm_bound
         inner = _inner_gssapi_context(self._context)
         if inner is None:
             return False
@@ -167,6 +174,9 @@ class NegotiateAcceptor:
         Raises:
             AuthFailed: the token is malformed or the credentials are wrong.
         """
+        bound = ntlm_channel_bound(token)
+        if bound is not None:
+            self._ntlm_bound = bound
         try:
             with _user_file(self._user_file):
                 if self._context is None:

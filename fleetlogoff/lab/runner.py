@@ -93,7 +93,7 @@ def _build_parser() -> _Parser:
         choices=("relaxed", "strict"),
         default="relaxed",
         help="HTTPS channel binding: relaxed (Windows' default) or strict (refuse Kerberos "
-        "clients that send no bindings, as CbtHardeningLevel=Strict)",
+        "and NTLM clients that send no bindings, as CbtHardeningLevel=Strict)",
     )
     parser.add_argument(
         "--kerberos-only",

@@ -69,8 +69,9 @@ class KerberosOptions:
             and a user principal for every account of every host (domain accounts).
         offer_negotiate: offer the Negotiate scheme as well as Kerberos (Windows' default);
             False makes clients use the raw Kerberos scheme and its encryption label.
-        strict_cbt: CbtHardeningLevel=Strict: over HTTPS, refuse a Kerberos client whose
-            authenticator carries no channel bindings (Windows' default, Relaxed, allows it).
+        strict_cbt: CbtHardeningLevel=Strict: over HTTPS, refuse a client whose Kerberos
+            authenticator or NTLM response carries no channel bindings (Windows' default,
+            Relaxed, allows it).
     """
 
     realm: KerberosRealm

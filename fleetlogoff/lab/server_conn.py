@@ -206,7 +206,7 @@ class Connection:
     def _check_kerberos(self, scheme: str) -> None:
         """What Windows checks once a handshake completed: the Kerberos scheme carries only
         Kerberos, and under CbtHardeningLevel=Strict an HTTPS client must bind its
-        authenticator to the TLS channel."""
+        authentication (Kerberos or NTLM) to the TLS channel."""
         acceptor = self.acceptor
         kerberos = self.site.kerberos
         if acceptor is None or kerberos is None:
@@ -216,7 +216,7 @@ class Connection:
         if (
             kerberos.strict_cbt
             and self.tls
-            and acceptor.mechanism == "kerberos"
+            and acceptor.mechanism in ("kerberos", "ntlm")
             and not acceptor.channel_bound()
         ):
             raise auth.AuthFailed("no channel bindings (CbtHardeningLevel=Strict)")
