@@ -39,9 +39,11 @@ _LOCALIZED_STATES = {
     "Actif": _S.ACTIVE,
     "Déco": _S.DISCONNECTED,
     "Écoute": _S.LISTEN,
-    # es: quser-es-ec-01.
+    # es: quser-es-ec-01; qwinsta-es-01 (a captured Spanish qwinsta) prints the listener
+    # as the infinitive "Escuchar" and leaves "Conn" in English.
     "Activo": _S.ACTIVE,
     "Desc": _S.DISCONNECTED,
+    "Escuchar": _S.LISTEN,
     # it, pt-BR: FORMATS.md §1.1.
     "Attivo": _S.ACTIVE,
     "Ativo": _S.ACTIVE,
@@ -53,8 +55,9 @@ _LOCALIZED_STATES = {
     # zh-CN: quser-zh-cn-01, qwinsta-zh-cn-01.
     "运行中": _S.ACTIVE,
     "断开": _S.DISCONNECTED,
-    # Listener words of es/pt/zh qwinsta: no capture. Each is the plain translation of
+    # Listener words of pt/zh qwinsta: no capture. Each is the plain translation of
     # "Listen" and cannot be mistaken for another state; listeners are protected anyway.
+    # "Escucha" is such a guess too (Spanish Windows was seen printing "Escuchar").
     "Escucha": _S.LISTEN,
     "Escuta": _S.LISTEN,
     "侦听": _S.LISTEN,

@@ -108,6 +108,17 @@ def test_cjk_user_name_in_display_columns() -> None:
     assert (session.username, session.state, session.doubts) == ("王芳", SessionState.ACTIVE, ())
 
 
+def test_spanish_listener_and_untranslated_conn() -> None:
+    """qwinsta-es-01: Spanish Windows prints "Escuchar" for Listen and keeps "Conn"."""
+    header = " NOMBRE DE SESIÓN  NOMBRE DE USUARIO        ID  ESTADO    TIPO   DISPOSITIVO"
+    rows = [make_row("console", "", 1, "Conn"), make_row("rdp-tcp", "", 65536, "Escuchar")]
+    sessions = parse_qwinsta("\n".join([header, *rows]))
+    assert [(s.state, s.doubts) for s in sessions] == [
+        (SessionState.CONNECTED, ()),
+        (SessionState.LISTEN, ()),
+    ]
+
+
 def test_unknown_state_and_mojibake_are_doubted() -> None:
     rows = [make_row("services", "", 0, "Abh”r."), make_row("console", "us\ufffdr", 1, "Active")]
     sessions = parse_qwinsta("\n".join([CLASSIC, *rows]))
