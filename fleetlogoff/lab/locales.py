@@ -111,9 +111,10 @@ UI_LANGUAGES: dict[str, UiLanguage] = {
     "es": UiLanguage(
         "es",
         ("NOMBRE USUARIO", "NOMBRE SESIÓN", "ID.", "ESTADO", "TIEMPO IN.", "TIEMPO SESIÓN"),
-        # qwinsta header and Conn/Listen words: LAB ASSUMPTION.
-        ("NOMBRE SESIÓN", "NOMBRE USUARIO", "ID", "ESTADO", "TIPO", "DISPOSITIVO"),
-        _states("Activo", "Conn", "Desc", "Escucha", "Down"),
+        # qwinsta header, 'Conn' left in English and the listener's 'Escuchar' as a
+        # Spanish Windows Server prints them (corpus qwinsta-es-01).
+        ("NOMBRE DE SESIÓN", "NOMBRE DE USUARIO", "ID", "ESTADO", "TIPO", "DISPOSITIVO"),
+        _states("Activo", "Conn", "Desc", "Escuchar", "Down"),
         "ninguno",
     ),
     "it": UiLanguage(
