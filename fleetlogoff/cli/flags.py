@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 from datetime import timedelta
 from typing import NoReturn, TypeAlias
 
@@ -61,21 +62,29 @@ class Parser(argparse.ArgumentParser):
 Commands: TypeAlias = "argparse._SubParsersAction[Parser]"
 
 
+# Numbers on the command line are ASCII digits: int() and float() would also take '٤'
+# (ARABIC-INDIC DIGIT FOUR), '1_000', ' 4', '+4', '1e2', 'inf': an admin who typed one of
+# those meant something else.
+_WHOLE = re.compile(r"[0-9]{1,9}")
+_PERCENT = re.compile(r"[0-9]{1,3}(?:\.[0-9]{1,6})?%?")
+
+
+def whole_number(text: str) -> int:
+    """A whole number written in ASCII digits."""
+    if not _WHOLE.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}")
+    return int(text)
+
+
 def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    value = whole_number(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
 
 
 def non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    value = whole_number(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
     return value
@@ -100,10 +109,9 @@ def duration(text: str) -> timedelta:
 
 
 def percent(text: str) -> float:
-    try:
-        value = float(text.rstrip("%"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a percentage, got {text!r}") from None
+    if not _PERCENT.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"expected a percentage, got {text!r}")
+    value = float(text.rstrip("%"))
     if not 0 <= value <= 100:
         raise argparse.ArgumentTypeError(f"must be between 0 and 100, got {text}")
     return value

@@ -6,7 +6,7 @@ import argparse
 
 from fleetlogoff.app.parse import run_parse
 from fleetlogoff.app.status import ExitStatus
-from fleetlogoff.cli.flags import Commands
+from fleetlogoff.cli.flags import Commands, positive_int
 from fleetlogoff.env import Environment
 from fleetlogoff.transport import Connector
 
@@ -28,7 +28,10 @@ def register(commands: Commands) -> None:
         "read logon times with its own date and time format",
     )
     parse.add_argument(
-        "--codepage", type=int, default=None, help="code page of the file (default: UTF-8)"
+        "--codepage",
+        type=positive_int,
+        default=None,
+        help="code page of the file (default: UTF-8)",
     )
     parse.set_defaults(run=run)
 

@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import json
 import logging
+import re
 import signal
 import sys
 from collections.abc import Sequence
@@ -66,17 +67,28 @@ KRB5_CONFIG=<krb5.conf> KRB5CCNAME=<cache> kinit Administrator@LAB.TEST first.
 The KDC stops with the lab."""
 
 
+def _ascii_number(text: str) -> int:
+    """A whole number in ASCII digits (int() would take '٤', '1_0', ' 4' and '+4')."""
+    if not re.fullmatch(r"[0-9]{1,9}", text):
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}")
+    return int(text)
+
+
 def _build_parser() -> _Parser:
     parser = _Parser(prog="fleetlogoff lab", add_help=False, description=_DESCRIPTION)
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("-h", "--help", action="store_true", help="show this help and exit")
-    parser.add_argument("--hosts", type=int, required=True, help="how many hosts to serve")
+    parser.add_argument(
+        "--hosts", type=_ascii_number, required=True, help="how many hosts to serve"
+    )
     parser.add_argument(
         "--inventory-out", type=Path, required=True, help="where to write the inventory"
     )
     parser.add_argument("--state-out", type=Path, help="write host state here on shutdown")
     parser.add_argument("--scenario", help="a scenario file (docs/lab-scenarios.md)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the fleet's randomness")
+    parser.add_argument(
+        "--seed", type=_ascii_number, default=0, help="seed of the fleet's randomness"
+    )
     parser.add_argument("--https", action="store_true", help="also serve HTTPS (lab CA)")
     parser.add_argument("--bind-base", help="first loopback address (default: random block)")
     parser.add_argument(

@@ -38,6 +38,14 @@ def test_version_goes_to_stdout() -> None:
         (["apply", "p.json", "--serial", "0%"], "--serial"),
         (["apply", "p.json", "--max-fail-percentage", "150"], "between 0 and 100"),
         (["frobnicate"], "invalid choice"),
+        # Numbers are ASCII digits: int() would read these (found by the CLI fuzzer).
+        (["plan", "inv.yml", "-f", "\u0664"], "expected a whole number"),
+        (["plan", "inv.yml", "--forks", "1_0"], "expected a whole number"),
+        (["plan", "inv.yml", "--forks", "+4"], "expected a whole number"),
+        (["apply", "p.json", "--serial", "1e1%"], "expected a percentage"),
+        (["apply", "p.json", "--max-fail-percentage", "nan"], "expected a percentage"),
+        (["parse", "quser", "-", "--codepage", "\u0664\u0663\u0667"], "expected a whole number"),
+        (["lab", "--hosts", "\u0664", "--inventory-out", "x.yml"], "expected a whole number"),
     ],
 )
 def test_bad_flags_give_one_line_and_usage_status(argv: list[str], needle: str) -> None:

@@ -22,7 +22,7 @@ from tests.lab.conftest import ADMIN, FakeHost
 @pytest.mark.parametrize(
     ("argv", "needle"),
     [
-        (["--hosts", "x", "--inventory-out", "inv.yml"], "invalid int value"),
+        (["--hosts", "x", "--inventory-out", "inv.yml"], "expected a whole number"),
         (["--inventory-out", "inv.yml"], "--hosts"),
         (["--hosts", "0", "--inventory-out", "inv.yml"], "between 1 and"),
         (["--hosts", "2", "--inventory-out", "/no/such/dir/inv.yml"], "does not exist"),
