@@ -66,4 +66,5 @@ class Environment:
     def columns(self) -> int | None:
         """COLUMNS when it is a usable width (as shells and curses read it), else None."""
         text = self.environ.get("COLUMNS", "").strip()
-        return int(text) if text.isdigit() and 20 <= int(text) <= 10000 else None
+        usable = text.isascii() and text.isdigit()  # '²' is a digit to isdigit(), not to int()
+        return int(text) if usable and 20 <= int(text) <= 10000 else None

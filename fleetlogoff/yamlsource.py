@@ -364,7 +364,8 @@ def expect_int(node: YamlNode, what: str, low: int, high: int) -> int:
     """An integer in [low, high] (a quoted number is accepted, booleans are not)."""
     text = expect_text(node, what).strip()
     is_bool = isinstance(node, YamlScalar) and isinstance(node.value, bool)
-    if is_bool or not text.isdigit():
+    # ASCII digits: isdigit() also takes '²' (int() raises) and '٤' (int() reads 4).
+    if is_bool or not (text.isascii() and text.isdigit()):
         raise node.pos.error(f"{what} must be a whole number, not {describe(node)}")
     number = int(text)
     if not low <= number <= high:

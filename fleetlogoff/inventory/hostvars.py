@@ -156,10 +156,8 @@ class _Vars:
         found = self.find(what)
         if value is None or found is None:
             return None
-        try:
-            number = float(value)
-        except ValueError:
-            number = -1.0
+        # ASCII digits with an optional fraction: float() would also take '٤', '1e2', 'inf'.
+        number = float(value) if _SECONDS.fullmatch(value) else -1.0
         # A day is far beyond any sane WinRM timeout; larger values are typos.
         if not 0 < number <= 86400:
             raise found[1].pos.error(f"{found[0]} must be a number of seconds, not {value!r}")
@@ -230,6 +228,7 @@ def _boolean(view: _Vars, what: str, *, default: bool) -> bool:
 _READ_MARGIN_S = 10.0
 # URL paths are printable ASCII without spaces, queries or fragments (RFC 3986 3.3).
 _PATH = re.compile(r"[A-Za-z0-9._~!$&'()*+,;=:@%/-]{1,200}")
+_SECONDS = re.compile(r"[0-9]{1,9}(?:\.[0-9]{1,9})?")
 
 
 def _path(view: _Vars) -> str:

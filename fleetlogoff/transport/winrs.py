@@ -233,7 +233,7 @@ def read_fault(body: bytes) -> WinRSFault:
     if detail is not None:
         code = detail.attrib.get("Code", code)
         reason = _text_of(_child(detail, f"{{{WSMANFAULT}}}Message")) or reason
-    if isinstance(code, str) and code.isdigit():
+    if isinstance(code, str) and code.isascii() and code.isdigit():  # int('²') raises
         code = int(code)
     return WinRSFault(code, " ".join((reason or "").split())[:300])
 

@@ -297,7 +297,7 @@ def command_lines(draw: st.DrawFn) -> Case:
                 "FLEETLOGOFF_PASSWORD": st.just(SECRET),
                 "ANSIBLE_VAULT_PASSWORD_FILE": st.just("{dir}/vault-pass"),
                 "NO_COLOR": st.just("1"),
-                "COLUMNS": st.sampled_from(["40", "0", "x", "100000"]),
+                "COLUMNS": st.sampled_from(["40", "0", "x", "100000", "\u00b2"]),
                 "TERM": st.just("dumb"),
             },
         )

@@ -219,3 +219,10 @@ def test_lab_help_prints_the_labs_own_flags() -> None:
     result = run_cli(["lab", "--help"])
     assert result.status == ExitStatus.OK, result.stderr
     assert "--inventory-out" in result.stdout and "--auth" in result.stdout
+
+
+@pytest.mark.parametrize("value", ["\u00b2", "\u0664\u0660", "x", "0", "100000", " "])
+def test_a_columns_value_that_is_no_usable_width_is_ignored(value: str) -> None:
+    """'²' is a digit to str.isdigit() and int() raises on it: it used to crash every view."""
+    env = Environment(stdout=io.StringIO(), stdout_isatty=True, environ={"COLUMNS": value})
+    assert env.columns is None

@@ -125,3 +125,17 @@ def test_every_name_read_is_listed_for_vault_opening() -> None:
     assert {"ansible_connection", "ansible_password", "ansible_winrm_password"} <= names
     assert {"ansible_psrp_path", "ansible_winrm_path", "ansible_psrp_configuration_name"} <= names
     assert "ansible_ssh_pass" not in names and "ansible_psrp_password" not in names
+
+
+@pytest.mark.parametrize(
+    "host_vars",
+    [
+        "ansible_port: '\u00b2'",  # a digit to str.isdigit(), not to int(): was a traceback
+        "ansible_port: '\u0664'",  # ARABIC-INDIC DIGIT FOUR: int() would read port 4
+        "ansible_winrm_read_timeout_sec: '1e2'",
+        "ansible_winrm_read_timeout_sec: '\u0664\u0660'",
+        "ansible_winrm_read_timeout_sec: .inf",
+    ],
+)
+def test_numbers_are_ascii_digits(host_vars: str) -> None:
+    assert refused(host_vars).reason

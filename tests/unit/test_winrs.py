@@ -189,3 +189,10 @@ def test_malformed_answers_are_winrs_errors(body: bytes) -> None:
     before expat sees it)."""
     with pytest.raises(WinRSError):
         read_answer(body, "X")
+
+
+def test_a_fault_code_that_is_no_ascii_number_stays_text() -> None:
+    """int() raises on '²' (a digit to str.isdigit()): a hostile fault must not crash."""
+    body = _capture("S6").replace('Code="', 'Code="\u00b2', 1)
+    fault = read_fault(body.encode("utf-8"))
+    assert isinstance(fault, WinRSFault) and isinstance(fault.code, str)
