@@ -161,9 +161,10 @@ def read_yaml_text(path: str | Path, what: str) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ConfigError(
-            str(path), 0, 0, f"cannot read {what}: not UTF-8 ({exc.reason})"
-        ) from None
+        # UTF-16 is what Windows PowerShell 5.1's Out-File and `>` write by default.
+        utf16 = data.startswith((b"\xff\xfe", b"\xfe\xff"))
+        why = "UTF-16 text; save it as UTF-8" if utf16 else f"not UTF-8 ({exc.reason})"
+        raise ConfigError(str(path), 0, 0, f"cannot read {what}: {why}") from None
 
 
 def _first_line(exc: Exception) -> str:

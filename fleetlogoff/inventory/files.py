@@ -283,8 +283,15 @@ def _opened(data: bytes, path: Path, keyring: Keyring) -> bytes:
         raise ConfigError(str(path), 0, 0, f"vault-encrypted file: {exc.reason}") from None
 
 
+# What Windows PowerShell 5.1's `Out-File` and `>` write by default, and Notepad's
+# "Unicode": a file an admin may well copy from a Windows box.
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
 def _decode(data: bytes, path: Path) -> str:
     """UTF-8 text; like Ansible's ini plugin, undecodable comment lines are blanked."""
+    if data.startswith(_UTF16_BOMS):
+        raise ConfigError(str(path), 1, 1, "this file is UTF-16 text; save it as UTF-8")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:

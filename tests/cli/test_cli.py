@@ -121,3 +121,20 @@ def test_parse_skips_a_commented_preamble_like_the_corpus_files() -> None:
     sessions = json.loads(out)
     assert {s["state"] for s in sessions} >= {"active", "listen"}
     assert all(s["idle_seconds"] is None and s["logon_time"] is None for s in sessions)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_utf16_files_as_windows_saves_them_are_named_as_such(tmp_path: Path, encoding: str) -> None:
+    """PowerShell 5.1's Out-File writes UTF-16 with a BOM; say that, not 'invalid byte'."""
+    bom = {"utf-16": b"", "utf-16-le": b"\xff\xfe", "utf-16-be": b"\xfe\xff"}[encoding]
+    inventory = tmp_path / "inv.yml"
+    inventory.write_bytes(bom + "all:\n  hosts:\n    h1:\n".encode(encoding))
+    status, _, err = run(["plan", str(inventory), "--state", "disc"])
+    assert status == ExitStatus.USAGE and "UTF-16 text; save it as UTF-8" in err
+    rules = tmp_path / "rules.yml"
+    rules.write_bytes(bom + "rules: []\n".encode(encoding))
+    good = tmp_path / "good.yml"
+    good.write_text("all:\n  hosts:\n    h1:\n      ansible_host: 127.0.0.1\n", encoding="utf-8")
+    status, _, err = run(["plan", str(good), "--rules", str(rules)])
+    assert status == ExitStatus.USAGE and "UTF-16 text; save it as UTF-8" in err
+    assert len(err.strip().splitlines()) == 1
