@@ -23,7 +23,6 @@ from fleetlogoff.guard_script import (
     GuardMessage,
     GuardResult,
     GuardTarget,
-    explain_windows_error,
     guard_command_line,
     guard_payload,
     read_guard_output,
@@ -31,6 +30,7 @@ from fleetlogoff.guard_script import (
 from fleetlogoff.inventory.settings import host_codepage
 from fleetlogoff.model import Host, Session
 from fleetlogoff.parsers import decode_output, parse_quser
+from fleetlogoff.parsers.windows_errors import explain_windows_error
 from fleetlogoff.planner import same_session
 from fleetlogoff.transport import HostSession
 

@@ -17,11 +17,11 @@ from fleetlogoff.guard_script import (
     GuardTarget,
     decode_text,
     encode_text,
-    explain_windows_error,
     guard_command_line,
     guard_payload,
     read_guard_output,
 )
+from fleetlogoff.parsers.windows_errors import explain_windows_error
 
 CORPUS = Path(__file__).parents[1] / "fixtures" / "corpus"
 HOSTILE_NAMES = [
