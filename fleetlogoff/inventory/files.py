@@ -257,9 +257,11 @@ def _directory_var_files(directory: Path) -> list[Path]:
     for entry in sorted(directory.iterdir(), key=lambda p: p.name):
         if entry.name.startswith(".") or entry.name.endswith("~"):
             continue
-        if entry.is_dir() and not entry.suffix:
+        # os.path.splitext, as Ansible: 'vars.' has the extension '.' (Path.suffix: none)
+        extension = os.path.splitext(entry.name)[1]
+        if entry.is_dir() and not extension:
             found += _directory_var_files(entry)
-        elif entry.is_file() and entry.suffix in _VAR_SUFFIXES:
+        elif entry.is_file() and extension in _VAR_SUFFIXES:
             found.append(entry)
     return found
 

@@ -189,6 +189,23 @@ def test_var_files_are_found_as_ansibles_find_vars_files_finds_them(tmp_path: Pa
     assert values(inventory, "rds02.corp.example")["withext"] == "read"
 
 
+def test_a_name_ending_in_a_dot_has_an_extension_as_for_ansible(tmp_path: Path) -> None:
+    # Ansible takes extensions with os.path.splitext: 'zz-old.' and 'sub.' end in '.',
+    # which is no YAML extension, so neither is read (Path.suffix would see none)
+    write(
+        tmp_path,
+        {
+            "hosts.yml": "rds:\n  hosts:\n    rds01:\n",
+            "group_vars/rds/10-conn.yml": "ansible_port: 5985\n",
+            "group_vars/rds/zz-old.": "ansible_port: 6\n",
+            "group_vars/rds/sub./x.yml": "dotted: read\n",
+            "group_vars/rds/.yml": "hidden: read\n",
+        },
+    )
+    inventory = load_inventory([str(tmp_path / "hosts.yml")])
+    assert values(inventory, "rds01") == {"ansible_port": 5985}
+
+
 def test_group_vars_files_beat_every_inline_group_var_but_not_host_vars(tmp_path: Path) -> None:
     write(
         tmp_path,
