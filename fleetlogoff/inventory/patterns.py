@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 
 from fleetlogoff.errors import UsageError
@@ -170,7 +171,11 @@ def _enumerate(base: str, hosts: Sequence[str], groups: Mapping[str, Sequence[st
 def _compile(base: str) -> Callable[[str], bool]:
     if base.startswith("~"):
         try:
-            regex = re.compile(base[1:])
+            with warnings.catch_warnings():
+                # '[[' or '--' in a set is legal and read as written today; Python warns
+                # (FutureWarning) that it may change one day. A warning line is noise here.
+                warnings.simplefilter("ignore", FutureWarning)
+                regex = re.compile(base[1:])
         except (re.error, RecursionError, OverflowError) as exc:
             raise UsageError(f"host pattern {base!r}: invalid regular expression: {exc}") from None
     else:
