@@ -65,7 +65,7 @@ Commands: TypeAlias = "argparse._SubParsersAction[Parser]"
 # Numbers on the command line are ASCII digits: int() and float() would also take '٤'
 # (ARABIC-INDIC DIGIT FOUR), '1_000', ' 4', '+4', '1e2', 'inf': an admin who typed one of
 # those meant something else.
-_WHOLE = re.compile(r"[0-9]{1,9}")
+_WHOLE = re.compile(r"-?[0-9]{1,9}")  # a sign, so that -1 is told its range
 _PERCENT = re.compile(r"[0-9]{1,3}(?:\.[0-9]{1,6})?%?")
 
 
