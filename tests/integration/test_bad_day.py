@@ -44,6 +44,7 @@ from tests.cliutil import run_cli
 from tests.hostile import Act, Fault, HostileProxy
 
 from .conftest import active, disconnected, lab, services_and_console, sim_host
+from .promises import assert_logoffs_kept_promises
 
 WARN_S = 2
 OUTCOMES = {"logged_off", "stuck", "failed", "spared", "skipped", "not_warned", "not_attempted"}
@@ -111,18 +112,8 @@ def _check_every_logoff(
     """Planned, announced before, and warned --warn before, or it did not happen."""
     announced = {_key(e) for e in records if e["event"] == "logoff_sent"}
     for host in hosts:
+        assert_logoffs_kept_promises(host, planned, announced, WARN_S)
         state = host.state()
-        for logoff in (lo for lo in state["logoffs"] if lo["by"] == "logoff"):
-            key = (host.name, logoff["session_id"], logoff["user"])
-            assert key in planned, f"a session outside the plan was logged off: {key}"
-            assert key in announced, f"a logoff the audit never announced: {key}"
-            warned_at = [
-                m["time"]
-                for m in state["messages"]
-                if (m["session_id"], m["user"]) == (logoff["session_id"], logoff["user"])
-            ]
-            assert warned_at, f"logged off without a delivered warning: {key}"
-            assert logoff["time"] - min(warned_at) >= WARN_S, key
         # Never a newcomer logged off, nor told they will be (the guarded message).
         assert all(lo["user"] != NEWCOMER for lo in state["logoffs"]), host.name
         assert all(m["user"] != NEWCOMER for m in state["messages"]), host.name

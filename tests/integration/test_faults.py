@@ -17,6 +17,7 @@ from fleetlogoff.lab.host import SimHost
 from tests.cliutil import run_cli
 
 from .conftest import active, disconnected, lab, services_and_console, sim_host
+from .promises import assert_logoffs_kept_promises
 
 OUTCOMES = {
     "logged_off",
@@ -79,19 +80,7 @@ def _check_promises(
         (e["host"], e["session_id"], e["username"]) for e in events if e["event"] == "logoff_sent"
     }
     for host in hosts:
-        state = host.state()
-        logoffs = (lo for lo in state["logoffs"] if lo["by"] == "logoff")
-        for logoff in (lo for lo in logoffs if lo["user"] not in not_ours):
-            key = (host.name, logoff["session_id"], logoff["user"])
-            assert key in planned, f"a session outside the plan was logged off: {key}"
-            assert key in sent, f"a logoff the audit never announced: {key}"
-            warned_at = [
-                m["time"]
-                for m in state["messages"]
-                if (m["session_id"], m["user"]) == (logoff["session_id"], logoff["user"])
-            ]
-            assert warned_at, f"logged off without a delivered warning: {key}"
-            assert logoff["time"] - min(warned_at) >= WARN_S, key
+        assert_logoffs_kept_promises(host, planned, sent, WARN_S, not_ours)
     per_target = Counter((e["host"], e["session_id"]) for e in events if e["event"] in OUTCOMES)
     assert set(per_target.values()) == {1}, "a target with several outcomes"
     return Counter(e["event"] for e in events if e["event"] in OUTCOMES)
