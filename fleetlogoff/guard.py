@@ -43,15 +43,16 @@ _KEEP = 4000
 
 @dataclass(frozen=True, slots=True)
 class GuardOutcome:
-    """One target after the guarded logoff.
+    """One target after the guarded logoff or the guarded message.
 
     Attributes:
-        status: sent (checked and logged off; the post-logoff check confirms it), gone or
-            changed (nothing done: the planned session is not there any more), failed
-            (nothing confirmed: logoff reported an error, or the guard could not run).
+        status: sent (checked, then logged off, the post-logoff check confirming it; or
+            checked, then the message handed to msg), gone or changed (nothing done: the
+            planned session is not there any more), failed (nothing confirmed: logoff or
+            msg reported an error, or the guard could not run).
         reason: one line in English for the recap and the audit log.
         detail: the host's own text, when it had any (shown at -v).
-        error_code: the Windows error number logoff reported, if any.
+        error_code: the Windows error number logoff or msg reported, if any.
     """
 
     status: OutcomeStatus
@@ -158,7 +159,7 @@ class _Act:
     done: str  # the script's word for it
     done_reason: str
     undone: str  # what did not happen, before why (the caller says it for a message)
-    script: str  # "the guarded logoff", for a script that could not run
+    script: str  # "the guarded {script} could not run on the host"
     before: str  # "... (checked on the host right before {before})"
 
 
