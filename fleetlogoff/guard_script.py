@@ -49,8 +49,12 @@ Design notes (with the sources they come from):
   so the script first sets it to [Console]::OutputEncoding, the code page the
   controller's own `msg ID` input used (WINRS_CODEPAGE). Where that assignment is refused
   (Constrained Language Mode), a text that is not plain ASCII is not sent and the target
-  fails "not warned": never a warning garbled into question marks. NOT VERIFIED on a real
-  Windows host (none here); the lab carries out the same meaning.
+  fails "not warned": never a warning garbled into question marks. The same line is the
+  known remedy for PowerShell 5.1 handing native programs '?' (jhoneill, "Text encoding,
+  code pages, UTF-8 and why ellipsis becomes ...", 2023, after PowerShell/PowerShell#18156;
+  HKUDS/nanobot#5160 set $OutputEncoding from the console's UTF-8 encoding and its Windows
+  test saw the exact UTF-8 bytes arrive). NOT VERIFIED here on a real Windows host (none);
+  the lab carries out the same meaning.
 * **The cmd.exe line limit** (8191 characters, Microsoft's "Command prompt (Cmd.exe)
   command-line string limitation") bounds the script: base64 of UTF-16 costs 8/3
   characters per character, so the script stays under 2,900 characters (aliases `%` and
