@@ -43,6 +43,31 @@ def doubts_text(session: Session) -> str:
     return visible("; ".join(str(doubt) for doubt in session.doubts))
 
 
+# A session row as every table shows it (plan --all and the fleet-wide quser).
+SESSION_COLUMNS = [
+    Column("HOST", shrink=2, minimum=8),
+    Column("ID", align="right"),
+    Column("USER", shrink=3, minimum=8),
+    Column("SESSION", shrink=4),
+    Column("STATE"),
+    Column("IDLE"),
+    Column("LOGON", shrink=1, minimum=10),
+]
+
+
+def session_cells(host_name: str, session: Session) -> list[Cell]:
+    """The cells of SESSION_COLUMNS for one session."""
+    return [
+        visible(host_name),
+        str(session.id),
+        visible(session.username) or "-",
+        visible(session.session_name) or "-",
+        session.state.value,
+        idle_text(session),
+        logon_text(session),
+    ]
+
+
 def render_plan(
     console: Console, plan: Plan, *, show_all: bool = False, sink: Sink | None = None
 ) -> None:
@@ -176,31 +201,14 @@ def _render_every_staying_row(
     out.line((f"Not logged off: {len(staying)} session(s)", "bold"))
     rows: list[list[Cell]] = []
     for host, planned in staying:
-        s = planned.session
         rows.append(
             [
-                visible(host.name),
-                str(s.id),
-                visible(s.username) or "-",
-                visible(s.session_name) or "-",
-                s.state.value,
-                idle_text(s),
-                logon_text(s),
+                *session_cells(host.name, planned.session),
                 (planned.action, _ACTION_STYLE.get(planned.action, "")),
                 visible(planned.reason),
             ]
         )
-    columns = [
-        Column("HOST", shrink=2, minimum=8),
-        Column("ID", align="right"),
-        Column("USER", shrink=3, minimum=8),
-        Column("SESSION", shrink=4),
-        Column("STATE"),
-        Column("IDLE"),
-        Column("LOGON", shrink=1, minimum=10),
-        Column("ACTION"),
-        Column("REASON", shrink=5, minimum=20),
-    ]
+    columns = [*SESSION_COLUMNS, Column("ACTION"), Column("REASON", shrink=5, minimum=20)]
     for line in grid_lines(columns, rows, width=out.width):
         out.line(*line)
     out.line()

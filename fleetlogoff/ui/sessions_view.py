@@ -8,18 +8,8 @@ from rich.console import Console
 
 from fleetlogoff.collect import HostReading
 from fleetlogoff.ui.lines import Cell, Column, Sink, grid_lines, make_sink
-from fleetlogoff.ui.plan_view import doubts_text, idle_text, logon_text
+from fleetlogoff.ui.plan_view import SESSION_COLUMNS, doubts_text, session_cells
 from fleetlogoff.visible import visible
-
-_COLUMNS = [
-    Column("HOST", shrink=2, minimum=8),
-    Column("ID", align="right"),
-    Column("USER", shrink=3, minimum=8),
-    Column("SESSION", shrink=4),
-    Column("STATE"),
-    Column("IDLE"),
-    Column("LOGON", shrink=1, minimum=10),
-]
 
 
 def render_sessions(
@@ -27,19 +17,11 @@ def render_sessions(
 ) -> None:
     out = sink if sink is not None else make_sink(console)
     with_doubts = any(s.doubts for r in readings for s in r.sessions)
-    columns = _COLUMNS + ([Column("DOUBTS", shrink=5)] if with_doubts else [])
+    columns = SESSION_COLUMNS + ([Column("DOUBTS", shrink=5)] if with_doubts else [])
     rows: list[list[Cell]] = []
     for reading in readings:
         for s in reading.sessions:
-            row: list[Cell] = [
-                visible(reading.host.name),
-                str(s.id),
-                visible(s.username) or "-",
-                visible(s.session_name) or "-",
-                s.state.value,
-                idle_text(s),
-                logon_text(s),
-            ]
+            row = session_cells(reading.host.name, s)
             if with_doubts:
                 row.append(doubts_text(s))
             rows.append(row)

@@ -53,22 +53,29 @@ def _planned(result_json: dict[str, Any]) -> dict[str, str]:
     return {h["name"]: h["status"] for h in result_json["hosts"]}
 
 
+def _two_sites(tmp_path: Path, generated: Path) -> tuple[Path, Path]:
+    """site-a: an INI file for rds-a1/rds-a2 whose password is in a vaulted group_vars;
+    site-b: an INI file for rds-b1 with its password inline; the vault password file."""
+    entries = _entries(generated)
+    site_a, site_b = tmp_path / "site-a", tmp_path / "site-b"
+    (site_a / "group_vars").mkdir(parents=True)
+    site_b.mkdir()
+    (site_a / "hosts").write_text(_ini(entries, ["rds-a1", "rds-a2"], None), encoding="utf-8")
+    secret = f"ansible_password: {LAB_ADMIN.password}\n".encode()
+    (site_a / "group_vars" / "rds.yml").write_text(
+        encrypt(secret, VAULT_PASSWORD.encode(), "lab"), encoding="ascii"
+    )
+    (site_b / "hosts.ini").write_text(
+        _ini(entries, ["rds-b1"], LAB_ADMIN.password), encoding="utf-8"
+    )
+    (tmp_path / "vault-pass").write_text(VAULT_PASSWORD + "\n", encoding="utf-8")
+    return site_a, site_b
+
+
 def test_several_sources_an_ini_file_and_a_vaulted_group_vars(tmp_path: Path) -> None:
     hosts = [_host("rds-a1"), _host("rds-a2"), _host("rds-b1")]
     with lab(hosts, tmp_path) as (_, generated):
-        entries = _entries(generated)
-        site_a, site_b = tmp_path / "site-a", tmp_path / "site-b"
-        (site_a / "group_vars").mkdir(parents=True)
-        site_b.mkdir()
-        (site_a / "hosts").write_text(_ini(entries, ["rds-a1", "rds-a2"], None), encoding="utf-8")
-        secret = f"ansible_password: {LAB_ADMIN.password}\n".encode()
-        (site_a / "group_vars" / "rds.yml").write_text(
-            encrypt(secret, VAULT_PASSWORD.encode(), "lab"), encoding="ascii"
-        )
-        (site_b / "hosts.ini").write_text(
-            _ini(entries, ["rds-b1"], LAB_ADMIN.password), encoding="utf-8"
-        )
-        (tmp_path / "vault-pass").write_text(VAULT_PASSWORD + "\n", encoding="utf-8")
+        site_a, site_b = _two_sites(tmp_path, generated)
         sources = ["-i", str(site_a / "hosts"), "-i", str(site_b / "hosts.ini")]
         vault = ["--vault-id", f"lab@{tmp_path / 'vault-pass'}"]
         plan = tmp_path / "plan.json"
@@ -136,19 +143,7 @@ def test_logoff_reads_several_sources_and_vaulted_group_vars_as_plan_does(
     pattern across sources; without the vault password it refuses in one line."""
     hosts = [_host("rds-a1"), _host("rds-a2"), _host("rds-b1")]
     with lab(hosts, tmp_path) as (_, generated):
-        entries = _entries(generated)
-        site_a, site_b = tmp_path / "site-a", tmp_path / "site-b"
-        (site_a / "group_vars").mkdir(parents=True)
-        site_b.mkdir()
-        (site_a / "hosts").write_text(_ini(entries, ["rds-a1", "rds-a2"], None), encoding="utf-8")
-        secret = f"ansible_password: {LAB_ADMIN.password}\n".encode()
-        (site_a / "group_vars" / "rds.yml").write_text(
-            encrypt(secret, VAULT_PASSWORD.encode(), "lab"), encoding="ascii"
-        )
-        (site_b / "hosts.ini").write_text(
-            _ini(entries, ["rds-b1"], LAB_ADMIN.password), encoding="utf-8"
-        )
-        (tmp_path / "vault-pass").write_text(VAULT_PASSWORD + "\n", encoding="utf-8")
+        site_a, site_b = _two_sites(tmp_path, generated)
         sources = ["-i", str(site_a / "hosts"), "--inventory", str(site_b / "hosts.ini")]
         audit = ["--audit-log", str(tmp_path / "audit.jsonl"), "--yes"]
         vault_file = ["--vault-password-file", str(tmp_path / "vault-pass")]
