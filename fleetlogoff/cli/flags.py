@@ -126,15 +126,7 @@ def add_fleet_flags(parser: argparse.ArgumentParser, *, positional: bool = True)
         parser.add_argument(
             "inventory", nargs="?", help="Ansible inventory (file, directory or h1,h2,)"
         )
-    parser.add_argument(
-        "-i",
-        "--inventory",
-        dest="inventories",
-        action="append",
-        default=[],
-        metavar="SOURCE",
-        help="Ansible inventory: file, directory, h1,h2, list, script (repeatable)",
-    )
+    add_inventory_flag(parser)
     parser.add_argument(
         "-l", "--limit", help="only these hosts: an Ansible pattern (a,b  g1:&g2  all:!h  @file)"
     )
@@ -165,6 +157,22 @@ def add_fleet_flags(parser: argparse.ArgumentParser, *, positional: bool = True)
     parser.add_argument("-k", "--ask-pass", action="store_true", help="ask for the WinRM password")
     parser.add_argument(
         "-q", "--quiet", action="store_true", help="no progress display; problems only"
+    )
+
+
+def add_inventory_flag(
+    parser: argparse.ArgumentParser,
+    help_text: str = "Ansible inventory: file, directory, h1,h2, list, script (repeatable)",
+) -> None:
+    """Ansible's -i/--inventory, repeatable."""
+    parser.add_argument(
+        "-i",
+        "--inventory",
+        dest="inventories",
+        action="append",
+        default=[],
+        metavar="SOURCE",
+        help=help_text,
     )
 
 

@@ -18,6 +18,7 @@ from fleetlogoff.app.status import ExitStatus
 from fleetlogoff.cli.flags import (
     Commands,
     Parser,
+    add_inventory_flag,
     add_vault_flags,
     duration,
     inventory_sources,
@@ -48,14 +49,9 @@ _VALUE_FLAGS = frozenset(
 
 def _add_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--server", help="inventory host or pattern (with -i), or an address")
-    parser.add_argument(
-        "-i",
-        "--inventory",
-        dest="inventories",
-        action="append",
-        default=[],
-        metavar="SOURCE",
-        help="Ansible inventory to find --server in: file, directory, h1,h2, list, script "
+    add_inventory_flag(
+        parser,
+        "Ansible inventory to find --server in: file, directory, h1,h2, list, script "
         "(repeatable, as for plan)",
     )
     add_vault_flags(parser)
