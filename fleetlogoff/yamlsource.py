@@ -152,19 +152,38 @@ def read_yaml_text(path: str | Path, what: str) -> str:
     Raises:
         ConfigError: unreadable, too large, or not UTF-8.
     """
+    data = read_config_bytes(path, what)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        why = UTF16_HINT if is_utf16(data) else f"not UTF-8 ({exc.reason})"
+        raise ConfigError(str(path), 0, 0, f"cannot read {what}: {why}") from None
+
+
+def read_config_bytes(path: str | Path, what: str) -> bytes:
+    """A configuration file's bytes, read up to MAX_TEXT (a device such as /dev/zero or a
+    runaway file stops there, with one line).
+
+    Raises:
+        ConfigError: unreadable or too large.
+    """
     try:
         data = read_bounded(path, MAX_TEXT)
     except OSError as exc:
         raise ConfigError(str(path), 0, 0, f"cannot read {what}: {exc.strerror}") from None
     if len(data) > MAX_TEXT:
         raise ConfigError(str(path), 0, 0, f"{what} larger than {MAX_TEXT // 2**20} MiB: not read")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        # UTF-16 is what Windows PowerShell 5.1's Out-File and `>` write by default.
-        utf16 = data.startswith((b"\xff\xfe", b"\xfe\xff"))
-        why = "UTF-16 text; save it as UTF-8" if utf16 else f"not UTF-8 ({exc.reason})"
-        raise ConfigError(str(path), 0, 0, f"cannot read {what}: {why}") from None
+    return data
+
+
+# What Windows PowerShell 5.1's Out-File and `>` write by default, and Notepad's "Unicode":
+# a file an admin may well copy from a Windows box.
+UTF16_HINT = "UTF-16 text; save it as UTF-8"
+
+
+def is_utf16(data: bytes) -> bool:
+    """Whether the bytes start with a UTF-16 byte order mark."""
+    return data.startswith((b"\xff\xfe", b"\xfe\xff"))
 
 
 def _first_line(exc: Exception) -> str:

@@ -43,7 +43,7 @@ from fleetlogoff.inventory.sources import (
     read_text_source,
 )
 from fleetlogoff.inventory.vault import Keyring, VaultError, is_vault_text
-from fleetlogoff.yamlsource import MAX_TEXT
+from fleetlogoff.yamlsource import MAX_TEXT, UTF16_HINT, is_utf16, read_config_bytes
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ _IGNORED_SUFFIXES = (
     *(".orig", ".cfg", ".retry"),
 )
 _VAR_SUFFIXES = ("", ".yml", ".yaml", ".json")  # Ansible's find_vars_files order
-MAX_FILE_BYTES = MAX_TEXT  # the same bound as the YAML reader's
+MAX_FILE_BYTES = MAX_TEXT  # the same bound as the YAML reader's (read_config_bytes)
 
 
 def join_sources(sources: Sequence[str]) -> str:
@@ -193,7 +193,7 @@ class _NeedsAnsible(Exception):
 
 def _read_file(path: Path, loading: _Loading) -> None:
     """One inventory file; a script or a plugin configuration stops the native reading."""
-    data = _read_bytes(path, "inventory")
+    data = read_config_bytes(path, "inventory")
     loading.digest_bytes(str(path), data)
     if data.startswith(b"#!") and os.access(path, os.X_OK):
         raise _NeedsAnsible(path)
@@ -269,7 +269,7 @@ def _directory_var_files(directory: Path) -> list[Path]:
 def _var_file(
     kind: Literal["group", "host"], name: str, file: Path, base: Path, loading: _Loading
 ) -> VarFile:
-    raw = _read_bytes(file, f"{kind}_vars file")
+    raw = read_config_bytes(file, f"{kind}_vars file")
     loading.digest_bytes(str(file.relative_to(base)), raw)
     text = _decode(_opened(raw, file, loading.keyring), file)
     return VarFile(kind, name, str(file), text)
@@ -285,15 +285,10 @@ def _opened(data: bytes, path: Path, keyring: Keyring) -> bytes:
         raise ConfigError(str(path), 0, 0, f"vault-encrypted file: {exc.reason}") from None
 
 
-# What Windows PowerShell 5.1's `Out-File` and `>` write by default, and Notepad's
-# "Unicode": a file an admin may well copy from a Windows box.
-_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
-
-
 def _decode(data: bytes, path: Path) -> str:
     """UTF-8 text; like Ansible's ini plugin, undecodable comment lines are blanked."""
-    if data.startswith(_UTF16_BOMS):
-        raise ConfigError(str(path), 1, 1, "this file is UTF-16 text; save it as UTF-8")
+    if is_utf16(data):
+        raise ConfigError(str(path), 1, 1, f"this file is {UTF16_HINT}")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -307,16 +302,6 @@ def _decode(data: bytes, path: Path) -> str:
                 raise ConfigError(str(path), number, 1, "this line is not UTF-8 text") from None
             lines.append("")
     return "\n".join(lines)
-
-
-def _read_bytes(path: Path, what: str) -> bytes:
-    try:
-        data = read_bounded(path, MAX_FILE_BYTES)
-    except OSError as exc:
-        raise ConfigError(str(path), 0, 0, f"cannot read {what}: {exc.strerror}") from None
-    if len(data) > MAX_FILE_BYTES:
-        raise ConfigError(str(path), 0, 0, f"{what} larger than {MAX_FILE_BYTES // 2**20} MiB")
-    return data
 
 
 # A limit file lists hosts (a .retry file, one name a line): 1 MiB is some 50,000 names.

@@ -19,6 +19,7 @@ from rich.text import Text
 from fleetlogoff.durations import format_duration
 from fleetlogoff.events import Event
 from fleetlogoff.ui.apply_tally import (
+    OUTCOME_KINDS,
     PHASE_TITLES,
     PROBLEM_KINDS,
     ApplyTally,
@@ -57,15 +58,7 @@ _BAR_PHASES = ("warning", "logging_off", "cancelling")
 _BAR_LABELS = {"warning": "Warning", "logging_off": "Logoff", "cancelling": "Cancel"}
 _PHASE_COUNTS = {
     "warning": ("warned", "warn_failed", "not_warned", "skipped", "spared"),
-    "logging_off": (
-        "logged_off",
-        "spared",
-        "skipped",
-        "stuck",
-        "failed",
-        "not_warned",
-        "not_attempted",
-    ),
+    "logging_off": OUTCOME_KINDS,
     "cancelling": ("cancel_notice",),
 }
 
