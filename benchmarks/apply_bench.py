@@ -10,7 +10,7 @@ and apply run as subprocesses. After apply the lab is stopped with SIGTERM and i
 apply's floor: a one-host lab with the same scenario is planned and applied with --debug
 first, to count the HTTP round trips apply makes per host; the bare-HTTP floor
 (benchmarks/floor.py) then makes that many keep-alive round trips per host on the whole
-fleet, in apply's process model (one process, --forks threads), measured like apply.
+fleet, in apply's process model (its worker processes and --forks threads), measured like apply.
 "apply beyond the warning" is compared with it.
 
 Expected versus found is enforced: every target logged off, no target left, every keeper
@@ -51,9 +51,11 @@ from _common import (  # the script directory is sys.path[0]
     start_lab,
 )
 
+from fleetlogoff.cli.flags import default_processes
 from fleetlogoff.concurrency import DEFAULT_FORKS
 from fleetlogoff.durations import parse_duration
 from fleetlogoff.errors import FleetLogoffError
+from fleetlogoff.executor.workers import processes_for
 from fleetlogoff.lab.server_errors import LabStartError
 
 TARGET_PREFIX = "bench.target"
@@ -309,9 +311,16 @@ def run_benchmark(args: argparse.Namespace, work: Path) -> Outcome:
         applied = measure_apply(work, args.warn, args.forks, lab_pid)
         floor = None
         if trips is not None:
-            log_line(f"apply's floor: {trips} POSTs per host, 1 process, forks {forks} ...")
+            # apply's own process model: its worker processes (none below the threshold:
+            # then the floor runs its threads in one process, as apply does).
+            processes = max(1, processes_for(args.hosts, default_processes()))
+            log_line(
+                f"apply's floor: {trips} POSTs per host, {processes} processes, forks {forks} ..."
+            )
             endpoints = [(e.address, e.http_port) for e in fleet.endpoints]
-            floor = run_floor(endpoints, trips, forks, 1, work, lab_pid, "apply's bare HTTP floor")
+            floor = run_floor(
+                endpoints, trips, forks, processes, work, lab_pid, "apply's bare HTTP floor"
+            )
         log_line(f"lab RSS at the end: {rss_mb(lab_pid):.0f} MB; stopping the lab")
     finally:
         code = fleet.stop(timeout_s=120)
