@@ -276,7 +276,7 @@ def run_in_process(work: Callable[[], int], lab_pid: int) -> ChildRun:
 
 
 def run_floor(
-    endpoints: Sequence[tuple[str, int]],
+    endpoints: Sequence[tuple[str, int] | tuple[str, int, int]],
     trips: int,
     forks: int,
     processes: int,
@@ -284,7 +284,9 @@ def run_floor(
     lab_pid: int,
     label: str = "bare HTTP floor",
 ) -> Measurement:
-    """benchmarks/floor.py over `endpoints` as a subprocess, measured like fleetlogoff."""
+    """benchmarks/floor.py over `endpoints` as a subprocess, measured like fleetlogoff.
+    An endpoint may carry its own round-trip count (address, port, trips); `trips` is the
+    count of those that do not."""
     hosts_file = work / "floor-hosts.json"
     hosts_file.write_text(json.dumps([list(e) for e in endpoints]), encoding="utf-8")
     script = Path(__file__).resolve().parent / "floor.py"
@@ -294,7 +296,13 @@ def run_floor(
     run = run_child(argv, lab_pid, out, work / "floor.stderr")
     found = re.search(r"answered (\d+) keepalive (\d+)", out.read_text(encoding="utf-8"))
     answered = int(found.group(2)) if found else None
-    note = f"subprocess, {trips} POSTs/host, {processes} processes, forks {forks}"
+    counts = [e[2] if len(e) > 2 else trips for e in endpoints]
+    per_host = (
+        f"{trips}"
+        if len(set(counts)) == 1
+        else f"{sum(counts) / len(counts):.2f} (each host's own)"
+    )
+    note = f"subprocess, {per_host} POSTs/host, {processes} processes, forks {forks}"
     return Measurement(
         label, len(endpoints), run.wall_s, run.cpu_s, run.peak_rss_mb, run.lab_cpu_s, answered, note
     )

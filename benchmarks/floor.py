@@ -11,7 +11,8 @@ Prints one line: `answered N keepalive M` (hosts whose every POST got 401 on one
 
 Usage:
     python benchmarks/floor.py HOSTS.json --trips 6 --forks 50 --processes 2
-    (HOSTS.json: a list of [address, port])
+    (HOSTS.json: a list of [address, port], or [address, port, trips] for a host's own
+    count, which wins over --trips)
 """
 
 from __future__ import annotations
@@ -44,13 +45,16 @@ def one_host(address: str, port: int, trips: int) -> bool:
         conn.close()
 
 
-def run_share(hosts: list[tuple[str, int]], trips: int, threads: int) -> int:
+Endpoint = tuple[str, int, int]  # address, port, round trips
+
+
+def run_share(hosts: list[Endpoint], threads: int) -> int:
     with ThreadPoolExecutor(max_workers=max(1, min(threads, len(hosts)))) as pool:
-        return sum(pool.map(lambda h: one_host(h[0], h[1], trips), hosts))
+        return sum(pool.map(lambda h: one_host(*h), hosts))
 
 
-def _worker(hosts: list[tuple[str, int]], trips: int, threads: int, out: Connection) -> None:
-    out.send(run_share(hosts, trips, threads))
+def _worker(hosts: list[Endpoint], threads: int, out: Connection) -> None:
+    out.send(run_share(hosts, threads))
     out.close()
 
 
@@ -61,10 +65,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--forks", type=int, default=50)
     parser.add_argument("--processes", type=int, default=1)
     args = parser.parse_args(argv)
-    hosts = [(str(a), int(p)) for a, p in json.loads(args.hosts.read_text(encoding="utf-8"))]
+    entries = json.loads(args.hosts.read_text(encoding="utf-8"))
+    hosts = [(str(e[0]), int(e[1]), int(e[2]) if len(e) > 2 else args.trips) for e in entries]
     processes = max(1, min(args.processes, len(hosts)))
     if processes == 1:
-        ok = run_share(hosts, args.trips, args.forks)
+        ok = run_share(hosts, args.forks)
     else:
         context = multiprocessing.get_context("fork")
         threads = math.ceil(args.forks / processes)
@@ -72,7 +77,7 @@ def main(argv: list[str]) -> int:
         for index in range(processes):
             reader, writer = context.Pipe(duplex=False)
             share = hosts[index::processes]
-            worker = context.Process(target=_worker, args=(share, args.trips, threads, writer))
+            worker = context.Process(target=_worker, args=(share, threads, writer))
             worker.start()
             writer.close()
             pipes.append(reader)
