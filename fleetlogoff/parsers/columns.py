@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import accumulate
 
 from fleetlogoff.errors import ParseError
@@ -20,6 +21,9 @@ _ID_HEADER = re.compile(r"(?<!\S)ID\.?(?!\S)")
 # header word ("IDLE TIME", "NOMBRE USUARIO"), FORMATS.md §1.
 _GROUP_GAP = 2
 _TOKEN = re.compile(r"\S+")
+# Headers longer than this are read every time rather than remembered (they come from
+# remote hosts; a real quser header is about 80 columns).
+_REMEMBERED_HEADER_MAX = 256
 
 
 def measure_char(char: str) -> int:
@@ -175,6 +179,13 @@ def read_header(line: str) -> HeaderGeometry | None:
     )
 
 
+@lru_cache(maxsize=64)
+def _read_known_header(line: str) -> HeaderGeometry | None:
+    """read_header, remembered: a fleet prints a few headers (one per language) over and
+    over, and HeaderGeometry is immutable."""
+    return read_header(line)
+
+
 def split_marker(row: str) -> tuple[bool, str]:
     """Split the one-column marker off a row.
 
@@ -225,7 +236,8 @@ def locate_table(command: str, text: str) -> Table | None:
     first = next((index for index, line in enumerate(lines) if line.strip()), None)
     if first is None:
         return None
-    header = read_header(lines[first])
+    line = lines[first]
+    header = _read_known_header(line) if len(line) <= _REMEMBERED_HEADER_MAX else read_header(line)
     if header is None:
         return None
     if len(header.left) != 2:

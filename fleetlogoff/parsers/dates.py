@@ -36,6 +36,8 @@ _LOGON = re.compile(
     rf"(?:^|(?<=\s)){_DATE}\s+(?:(?P<pre>{_PERIOD})\s*)?{_TIME}(?:\s+(?P<post>{_PERIOD}))?\s*$"
 )
 
+_LOGON_GROUPS = ("a", "b", "c", "sep", "hour", "minute", "pre", "post")
+
 
 @dataclass(frozen=True, slots=True)
 class LogonParts:
@@ -72,15 +74,15 @@ def find_logon(text: str) -> tuple[int, LogonParts] | None:
     match = _LOGON.search(text)
     if match is None:
         return None
-    groups = [match.group(name) for name in ("a", "b", "c")]
+    a, b, c, separator, hour, minute, pre, post = match.group(*_LOGON_GROUPS)
     parts = LogonParts(
         text=text[match.start() :].strip(),
-        fields=(int(groups[0]), int(groups[1]), int(groups[2])),
-        widths=(len(groups[0]), len(groups[1]), len(groups[2])),
-        separator=match.group("sep"),
-        hour=int(match.group("hour")),
-        minute=int(match.group("minute")),
-        period=match.group("pre") or match.group("post") or "",
+        fields=(int(a), int(b), int(c)),
+        widths=(len(a), len(b), len(c)),
+        separator=separator,
+        hour=int(hour),
+        minute=int(minute),
+        period=pre or post or "",
     )
     return match.start(), parts
 

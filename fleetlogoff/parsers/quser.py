@@ -124,8 +124,8 @@ def _split_rest(cut: RowCut, raw: str, line_number: int) -> _RowText:
     return _RowText(cut, state, words[-1], logon_text, parts)
 
 
-def _find_doubts(row: _RowText) -> list[Doubt]:
-    """Return the doubts about names and words of one row."""
+def _find_doubts(row: _RowText, state: SessionState | None) -> list[Doubt]:
+    """Return the doubts about names and words of one row (state: its word looked up)."""
     doubts: list[Doubt] = []
     fields: tuple[tuple[DoubtField, str, str], ...] = (
         ("user", "user name", row.cut.first),
@@ -137,7 +137,7 @@ def _find_doubts(row: _RowText) -> list[Doubt]:
             doubts.append(Doubt(field, f"{label} {value!r} {damage}"))
         if value.endswith(_TRUNCATED):
             doubts.append(Doubt(field, f"{label} {value!r} is truncated"))
-    if look_up_state(row.state_text) is None:
+    if state is None:
         doubts.append(Doubt("state", f"unknown state word {row.state_text!r}"))
     return doubts
 
@@ -157,9 +157,9 @@ def _build_session(
             "idle", f"idle time {row.idle_text!r} not trusted: no logon time after it"
         )
     logon_time, logon_doubt = logon
-    doubts = _find_doubts(row) + extra
-    doubts += [doubt for doubt in (idle_doubt, logon_doubt) if doubt is not None]
     state = look_up_state(row.state_text)
+    doubts = _find_doubts(row, state) + extra
+    doubts += [doubt for doubt in (idle_doubt, logon_doubt) if doubt is not None]
     return Session(
         id=row.cut.session_id,
         username=row.cut.first,
