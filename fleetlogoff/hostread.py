@@ -14,11 +14,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from fleetlogoff.errors import HostCommandError, TransportError
 from fleetlogoff.model import Host, Session
 from fleetlogoff.parsers.dates import DateOrder, implied_order
 from fleetlogoff.parsers.facts import HostDates, HostFacts, logon_shape
+from fleetlogoff.parsers.formats import DateFormat
 from fleetlogoff.parsers.quser import QuserRows, cut_quser, read_sessions
 from fleetlogoff.parsers.registry import (
     INTERNATIONAL_KEY,
@@ -38,6 +40,9 @@ QUSER = "quser"
 ZONE_MARK = "::fleetlogoff-time-zone::"
 QUSER_AND_ZONE = f'quser 2>&1 & echo {ZONE_MARK}& reg query "{TIME_ZONE_KEY}" 2>&1'
 INTERNATIONAL_QUERY = f'reg query "{INTERNATIONAL_KEY}" 2>&1'
+# Registry answers up to this long are remembered (a real one is under 2 KB); longer
+# ones, from a misbehaving host, are read each time and not kept.
+_REMEMBERED_ANSWER_MAX = 8192
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,9 +116,35 @@ def _read_with_clock(run: Run) -> tuple[str, HostClock]:
         return output, HostClock("unknown", note=note)
     text, zone_text = "".join(lines[:mark]), "".join(lines[mark + 1 :])
     try:
-        return text, clock_from_registry(zone_text)
+        return text, _read_clock(zone_text)
     except RegistryReadError as exc:
         return text, HostClock("unknown", note=exc.reason)
+
+
+# Hosts in one zone print the same TimeZoneInformation, and hosts of one locale the same
+# International key: a fleet has a few of each. What they read to is immutable, so each
+# answer is read once per process. A failed read raises each time (lru_cache keeps no
+# exception).
+@lru_cache(maxsize=128)
+def _read_remembered_clock(text: str) -> HostClock:
+    return clock_from_registry(text)
+
+
+@lru_cache(maxsize=128)
+def _read_remembered_format(text: str) -> DateFormat:
+    return read_international(text)
+
+
+def _read_clock(text: str) -> HostClock:
+    if len(text) <= _REMEMBERED_ANSWER_MAX:
+        return _read_remembered_clock(text)
+    return clock_from_registry(text)
+
+
+def _read_format(text: str) -> DateFormat:
+    if len(text) <= _REMEMBERED_ANSWER_MAX:
+        return _read_remembered_format(text)
+    return read_international(text)
 
 
 def _settle_dates(
@@ -126,7 +157,7 @@ def _settle_dates(
     if not any(s.doubt_about("logon") for s in sessions):
         return HostDates("output", implied_order(texts, parsed=parsed) or "auto"), sessions
     try:
-        date_format = read_international(run(INTERNATIONAL_QUERY))
+        date_format = _read_format(run(INTERNATIONAL_QUERY))
     except RegistryReadError as exc:
         note = f"the host's own date format could not be read ({exc.reason})"
         log.info("%s", note)
