@@ -54,6 +54,7 @@ class _RowText:
     """The printed texts of one quser row, before interpretation.
 
     Attributes:
+        logon: read_logon of logon_text, found while locating it (None: not a logon time).
         glued: the state and idle texts were printed without a blank between them.
         cut_short: the row does not end in a logon time (maybe cut, maybe garbled).
     """
