@@ -14,11 +14,11 @@ input `--repeat` times:
 * `corpus`: parse_quser on each corpus quser sample (errors included).
 
 `--code DIR` times the fleetlogoff package found in DIR (another commit's tree, say
-`mkdir /tmp/base && git archive main | tar -x -C /tmp/base`); without it, this checkout's. `--baseline DIR` runs this
-script twice per round, once on DIR and once on this checkout, interleaved, so both see
-the same machine load. Figures only: nothing here asserts on timing. With `--baseline`,
-both checkouts must read every input alike (a digest of every session, fact and error);
-otherwise it prints MISMATCH and exits 1.
+`mkdir /tmp/base && git archive main | tar -x -C /tmp/base`); without it, this
+checkout's. `--baseline DIR` runs this script twice per round, once on DIR and once on
+this checkout, interleaved, so both see the same machine load. Figures only: nothing
+here asserts on timing. With `--baseline`, both checkouts must read every input alike
+(a digest of every session, fact and error); otherwise it prints MISMATCH and exits 1.
 """
 
 from __future__ import annotations
