@@ -14,12 +14,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from fleetlogoff.errors import HostCommandError, TransportError
 from fleetlogoff.model import Host, Session
-from fleetlogoff.parsers import parse_quser
 from fleetlogoff.parsers.dates import DateOrder, implied_order
 from fleetlogoff.parsers.facts import HostDates, HostFacts, logon_shape
+from fleetlogoff.parsers.formats import DateFormat
+from fleetlogoff.parsers.quser import QuserRows, cut_quser, read_sessions
 from fleetlogoff.parsers.registry import (
     INTERNATIONAL_KEY,
     TIME_ZONE_KEY,
@@ -38,6 +40,9 @@ QUSER = "quser"
 ZONE_MARK = "::fleetlogoff-time-zone::"
 QUSER_AND_ZONE = f'quser 2>&1 & echo {ZONE_MARK}& reg query "{TIME_ZONE_KEY}" 2>&1'
 INTERNATIONAL_QUERY = f'reg query "{INTERNATIONAL_KEY}" 2>&1'
+# Registry answers up to this long are remembered (a real one is under 2 KB); longer
+# ones, from a misbehaving host, are read each time and not kept.
+_REMEMBERED_ANSWER_MAX = 8192
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +77,7 @@ def read_host(run: Run, host: Host, known: HostFacts | None = None) -> HostRead:
     """
     if known is not None:
         text = run(QUSER)
-        sessions = _parse(text, known.dates)
+        sessions = _parse(cut_quser(text), known.dates)
         _refuse_changed_format(sessions, known.dates)
         return HostRead(tuple(sessions), text, known)
     zone_setting = host.settings.get("fleetlogoff_timezone")
@@ -81,15 +86,16 @@ def read_host(run: Run, host: Host, known: HostFacts | None = None) -> HostRead:
     else:
         text, clock = _read_with_clock(run)
     dates = _inventory_dates(host)
-    sessions = _parse(text, dates)
+    rows = cut_quser(text)  # cut once, read again below if the host's format is needed
+    sessions = _parse(rows, dates)
     if dates.source != "inventory":
-        dates, sessions = _settle_dates(run, text, sessions)
+        dates, sessions = _settle_dates(run, rows, sessions)
     shapes = tuple(sorted({logon_shape(s.logon_text) for s in sessions if s.logon_text}))
     return HostRead(tuple(sessions), text, HostFacts(replace(dates, shapes=shapes), clock))
 
 
-def _parse(text: str, dates: HostDates) -> list[Session]:
-    return parse_quser(text, date_order=dates.order, date_format=dates.format)
+def _parse(rows: QuserRows | None, dates: HostDates) -> list[Session]:
+    return read_sessions(rows, date_order=dates.order, date_format=dates.format)
 
 
 def _inventory_dates(host: Host) -> HostDates:
@@ -110,27 +116,59 @@ def _read_with_clock(run: Run) -> tuple[str, HostClock]:
         return output, HostClock("unknown", note=note)
     text, zone_text = "".join(lines[:mark]), "".join(lines[mark + 1 :])
     try:
-        return text, clock_from_registry(zone_text)
+        return text, _read_clock(zone_text)
     except RegistryReadError as exc:
         return text, HostClock("unknown", note=exc.reason)
 
 
-def _settle_dates(run: Run, text: str, sessions: list[Session]) -> tuple[HostDates, list[Session]]:
+# Hosts in one zone print the same TimeZoneInformation, and hosts of one locale the same
+# International key: a fleet has a few of each. What they read to is immutable, so each
+# answer is read once per process. A failed read raises each time (lru_cache keeps no
+# exception).
+@lru_cache(maxsize=128)
+def _read_remembered_clock(text: str) -> HostClock:
+    return clock_from_registry(text)
+
+
+@lru_cache(maxsize=128)
+def _read_remembered_format(text: str) -> DateFormat:
+    return read_international(text)
+
+
+def _read_clock(text: str) -> HostClock:
+    if len(text) <= _REMEMBERED_ANSWER_MAX:
+        return _read_remembered_clock(text)
+    return clock_from_registry(text)
+
+
+def _read_format(text: str) -> DateFormat:
+    if len(text) <= _REMEMBERED_ANSWER_MAX:
+        return _read_remembered_format(text)
+    return read_international(text)
+
+
+def _settle_dates(
+    run: Run, rows: QuserRows | None, sessions: list[Session]
+) -> tuple[HostDates, list[Session]]:
     """Read the host's own format when some logon time cannot be read with certainty."""
     texts = [s.logon_text for s in sessions]
+    # The rows' logon parts are read_logon of those texts: not read a second time.
+    parsed = [row.logon for row in rows.rows] if rows is not None else []
     if not any(s.doubt_about("logon") for s in sessions):
-        return HostDates("output", implied_order(texts) or "auto"), sessions
+        return HostDates("output", implied_order(texts, parsed=parsed) or "auto"), sessions
     try:
-        date_format = read_international(run(INTERNATIONAL_QUERY))
+        date_format = _read_format(run(INTERNATIONAL_QUERY))
     except RegistryReadError as exc:
         note = f"the host's own date format could not be read ({exc.reason})"
         log.info("%s", note)
-        return HostDates("output", implied_order(texts) or "auto", note=note), sessions
+        order = implied_order(texts, parsed=parsed) or "auto"
+        return HostDates("output", order, note=note), sessions
     except TransportError as exc:
         note = f"the host's own date format could not be read ({exc.reason})"
-        return HostDates("output", implied_order(texts) or "auto", note=note), sessions
+        order = implied_order(texts, parsed=parsed) or "auto"
+        return HostDates("output", order, note=note), sessions
     dates = HostDates("host", "auto", date_format)
-    return dates, _parse(text, dates)
+    return dates, _parse(rows, dates)
 
 
 def _refuse_changed_format(sessions: Sequence[Session], dates: HostDates) -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
+from itertools import accumulate
 
 from fleetlogoff.errors import ParseError
 
@@ -19,6 +21,9 @@ _ID_HEADER = re.compile(r"(?<!\S)ID\.?(?!\S)")
 # header word ("IDLE TIME", "NOMBRE USUARIO"), FORMATS.md §1.
 _GROUP_GAP = 2
 _TOKEN = re.compile(r"\S+")
+# Headers longer than this are read every time rather than remembered (they come from
+# remote hosts; a real quser header is about 80 columns).
+_REMEMBERED_HEADER_MAX = 256
 
 
 def measure_char(char: str) -> int:
@@ -37,11 +42,33 @@ def measure_char(char: str) -> int:
     return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
 
 
+class _Widths(dict[str, int]):
+    """measure_char, remembered per character: looked up by map() at C speed instead of a
+    Python call per character. Bounded, because the text comes from remote hosts."""
+
+    _LIMIT = 4096
+
+    def __missing__(self, char: str) -> int:
+        width = measure_char(char)
+        if len(self) < self._LIMIT:
+            self[char] = width
+        return width
+
+
+_WIDTHS = _Widths()
+
+
 def display_width(text: str) -> int:
     """Return the console display width of text."""
     if text.isascii():
         return len(text)  # one column each (see find_tokens)
-    return sum(measure_char(char) for char in text)
+    return sum(map(_WIDTHS.__getitem__, text))
+
+
+def _one_column_each(text: str) -> bool:
+    """True when every character takes exactly one column (display column = index):
+    ASCII, and most Latin and Cyrillic text."""
+    return text.isascii() or set(map(_WIDTHS.__getitem__, text)) <= {1}
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,24 +112,17 @@ def find_tokens(line: str, shift: int = 0) -> list[Token]:
 
 
 def find_tokens_by_char(line: str, shift: int = 0) -> list[Token]:
-    """find_tokens for any text: character by character, wide and combining ones too."""
-    tokens: list[Token] = []
-    column = shift
-    start_index = -1
-    start_column = 0
-    for index, char in enumerate(line):
-        if char.isspace():
-            if start_index >= 0:
-                tokens.append(
-                    Token(line[start_index:index], start_column, column, start_index, index)
-                )
-                start_index = -1
-        elif start_index < 0:
-            start_index, start_column = index, column
-        column += measure_char(char)
-    if start_index >= 0:
-        tokens.append(Token(line[start_index:], start_column, column, start_index, len(line)))
-    return tokens
+    """find_tokens for any text, wide and combining characters too.
+
+    columns[i] is the display column of character i (columns[len] the one after the
+    last), summed by accumulate at C speed; tokens are the runs of `\\S` (str.isspace's
+    complement for every code point, so the same runs as a character-by-character scan).
+    """
+    columns = list(accumulate(map(_WIDTHS.__getitem__, line), initial=shift))
+    return [
+        Token(m.group(), columns[m.start()], columns[m.end()], m.start(), m.end())
+        for m in _TOKEN.finditer(line)
+    ]
 
 
 def group_tokens(tokens: list[Token]) -> list[list[Token]]:
@@ -159,6 +179,13 @@ def read_header(line: str) -> HeaderGeometry | None:
     )
 
 
+@lru_cache(maxsize=64)
+def _read_known_header(line: str) -> HeaderGeometry | None:
+    """read_header, remembered: a fleet prints a few headers (one per language) over and
+    over, and HeaderGeometry is immutable."""
+    return read_header(line)
+
+
 def split_marker(row: str) -> tuple[bool, str]:
     """Split the one-column marker off a row.
 
@@ -209,7 +236,8 @@ def locate_table(command: str, text: str) -> Table | None:
     first = next((index for index, line in enumerate(lines) if line.strip()), None)
     if first is None:
         return None
-    header = read_header(lines[first])
+    line = lines[first]
+    header = _read_known_header(line) if len(line) <= _REMEMBERED_HEADER_MAX else read_header(line)
     if header is None:
         return None
     if len(header.left) != 2:
@@ -232,16 +260,32 @@ class RowCut:
         first: text of the first field (quser user name, qwinsta session name).
         second: text of the second field (quser session name, qwinsta user name).
         session_id: the right-aligned numeric id.
-        rest: the row text after the id.
-        rest_tokens: tokens of `rest` (display columns in header coordinates).
+        content: the row without its marker.
+        rest_index: character index in `content` just after the id.
+        shift: display column of the first character of `content` (header coordinates).
     """
 
     current: bool
     first: str
     second: str
     session_id: int
-    rest: str
-    rest_tokens: tuple[Token, ...]
+    content: str
+    rest_index: int
+    shift: int
+
+    @property
+    def rest(self) -> str:
+        """The row text after the id."""
+        return self.content[self.rest_index :]
+
+    @property
+    def rest_tokens(self) -> tuple[Token, ...]:
+        """Tokens of `rest` (display columns in header coordinates, indices in `content`).
+
+        Found on demand: quser reads `rest` as text, only qwinsta needs its columns.
+        """
+        tokens = find_tokens(self.content, self.shift)
+        return tuple(token for token in tokens if token.index >= self.rest_index)
 
 
 def _join(content: str, tokens: list[Token]) -> str:
@@ -271,32 +315,90 @@ def cut_row(command: str, header: HeaderGeometry, row: str, line_number: int, ra
             fields not aligned under their header, nothing after the id).
     """
     current, content = split_marker(row)
-    tokens = find_tokens(content, 1 if header.marker else 0)
-    id_token = next(
-        (t for t in tokens if t.end == header.id_end and t.text.isascii() and t.text.isdigit()),
+    shift = 1 if header.marker else 0
+    if _one_column_each(content):
+        cut = _cut_fitting_row(header, current, content, shift)
+        if cut is not None:
+            return cut
+    return _cut_by_tokens(command, header, (current, content, shift), line_number, raw)
+
+
+def _cut_fitting_row(
+    header: HeaderGeometry, current: bool, content: str, shift: int
+) -> RowCut | None:
+    """cut_row for a row whose characters take one column each (display column = index +
+    shift), with string methods instead of tokens. None unless the row fits the header:
+    _cut_by_tokens then cuts it, or says why it does not fit. str.split/strip and `\\S`
+    agree on what a blank is, so both cut a fitting row the same."""
+    stop = header.id_end - shift  # the id's token must end here
+    if not 0 < stop <= len(content) or content[stop - 1].isspace():
+        return None
+    if stop < len(content) and not content[stop].isspace():
+        return None
+    id_text = content[:stop].rsplit(None, 1)[-1]
+    if not (id_text.isascii() and id_text.isdigit()):
+        return None
+    id_index = stop - len(id_text)
+    split = header.left[1] - shift
+    if 0 < split < id_index and not (content[split - 1].isspace() or content[split].isspace()):
+        return None  # a word crosses the second column's start
+    middle = min(max(split, 0), id_index)
+    first, second = content[:middle], content[middle:id_index]
+    if _starts_at(first, 0) not in (None, header.left[0] - shift):
+        return None
+    if _starts_at(second, middle) not in (None, split):
+        return None
+    if _starts_at(content[stop:], stop) != header.right[0] - shift:
+        return None
+    return RowCut(current, first.strip(), second.strip(), int(id_text), content, stop, shift)
+
+
+def _starts_at(text: str, offset: int) -> int | None:
+    """Index (plus offset) of the first non-blank character of text; None if all blank."""
+    kept = text.lstrip()
+    return offset + len(text) - len(kept) if kept else None
+
+
+def _cut_by_tokens(
+    command: str,
+    header: HeaderGeometry,
+    marked: tuple[bool, str, int],
+    line_number: int,
+    raw: str,
+) -> RowCut:
+    """cut_row for any row (wide and combining characters too), token by token."""
+    current, content, shift = marked
+    tokens = find_tokens(content, shift)
+    position = next(
+        (
+            at
+            for at, t in enumerate(tokens)
+            if t.end == header.id_end and t.text.isascii() and t.text.isdigit()
+        ),
         None,
     )
-    if id_token is None:
+    if position is None:
         problem: str | None = f"no session id ending at column {header.id_end - 1}"
         left: list[Token] = []
         right: list[Token] = []
     else:
-        position = tokens.index(id_token)
         left, right = tokens[:position], tokens[position + 1 :]
         problem = _check_left(left, header)
     if problem is None and (not right or right[0].start != header.right[0]):
         problem = f"no state starting at column {header.right[0]}"
-    if problem is not None or id_token is None:
+    if problem is not None or position is None:
         problem = problem or "no session id"
         if header.damaged:
             problem += " (the header shows encoding damage: decode with the host's code page)"
         raise ParseError(command, problem, raw, line_number)
     split = header.left[1]
+    id_token = tokens[position]
     return RowCut(
         current=current,
         first=_join(content, [token for token in left if token.start < split]),
         second=_join(content, [token for token in left if token.start >= split]),
         session_id=int(id_token.text),
-        rest=content[id_token.stop :],
-        rest_tokens=tuple(right),
+        content=content,
+        rest_index=id_token.stop,
+        shift=shift,
     )

@@ -36,6 +36,8 @@ _LOGON = re.compile(
     rf"(?:^|(?<=\s)){_DATE}\s+(?:(?P<pre>{_PERIOD})\s*)?{_TIME}(?:\s+(?P<post>{_PERIOD}))?\s*$"
 )
 
+_LOGON_GROUPS = ("a", "b", "c", "sep", "hour", "minute", "pre", "post")
+
 
 @dataclass(frozen=True, slots=True)
 class LogonParts:
@@ -72,15 +74,15 @@ def find_logon(text: str) -> tuple[int, LogonParts] | None:
     match = _LOGON.search(text)
     if match is None:
         return None
-    groups = [match.group(name) for name in ("a", "b", "c")]
+    a, b, c, separator, hour, minute, pre, post = match.group(*_LOGON_GROUPS)
     parts = LogonParts(
         text=text[match.start() :].strip(),
-        fields=(int(groups[0]), int(groups[1]), int(groups[2])),
-        widths=(len(groups[0]), len(groups[1]), len(groups[2])),
-        separator=match.group("sep"),
-        hour=int(match.group("hour")),
-        minute=int(match.group("minute")),
-        period=match.group("pre") or match.group("post") or "",
+        fields=(int(a), int(b), int(c)),
+        widths=(len(a), len(b), len(c)),
+        separator=separator,
+        hour=int(hour),
+        minute=int(minute),
+        period=pre or post or "",
     )
     return match.start(), parts
 
@@ -185,6 +187,8 @@ def parse_logon_times(
     texts: Sequence[str],
     date_order: DateOrder = "auto",
     date_format: DateFormat | None = None,
+    *,
+    parsed: Sequence[LogonParts | None] | None = None,
 ) -> list[tuple[datetime | None, Doubt | None]]:
     """Read the logon texts of one output together, so they share one date order.
 
@@ -192,13 +196,16 @@ def parse_logon_times(
         texts: logon texts as printed, one per row.
         date_order: "auto" decides from all rows; "mdy"/"dmy"/"ymd" force the order.
         date_format: the host's own pictures; when given they alone decide.
+        parsed: read_logon of each text, when the caller has it already (quser finds
+            the parts while locating the logon time), so they are not read twice.
 
     Returns:
         One (datetime or None, logon doubt or None) per text, in order.
     """
     if date_format is not None:
         return [_read_with(text, date_format) for text in texts]
-    parsed = [read_logon(text) for text in texts]
+    if parsed is None:
+        parsed = [read_logon(text) for text in texts]
     found = [parts for parts in parsed if parts is not None]
     decided = decide_orders(found)
     clocks = _clock_evidence(found) if date_order == "auto" else None
@@ -253,21 +260,25 @@ def _read_with(text: str, date_format: DateFormat) -> tuple[datetime | None, Dou
     )
 
 
-def implied_order(texts: Sequence[str]) -> DateOrder | None:
+def implied_order(
+    texts: Sequence[str], *, parsed: Sequence[LogonParts | None] | None = None
+) -> DateOrder | None:
     """The one date order every printed logon time of an output agrees on, or None.
 
     Rows that decide nothing by themselves (3/02/2023) are settled by rows that do
     (13/02/2023) when they share a separator. None when no row decides, or rows disagree.
+    `parsed`, when given, is read_logon of each text (not read again).
     """
-    parsed = [parts for parts in (read_logon(text) for text in texts) if parts is not None]
-    decided = decide_orders(parsed)
+    every = parsed if parsed is not None else [read_logon(text) for text in texts]
+    found = [parts for parts in every if parts is not None]
+    decided = decide_orders(found)
     orders: set[str] = set()
-    for parts in parsed:
+    for parts in found:
         order = _decide_order(parts, "auto") or decided.get(parts.separator)
         if order is not None:
             orders.add(order)
-    found = orders.pop() if len(orders) == 1 else None
-    return _KNOWN_ORDERS.get(found or "")
+    agreed = orders.pop() if len(orders) == 1 else None
+    return _KNOWN_ORDERS.get(agreed or "")
 
 
 _KNOWN_ORDERS: dict[str, DateOrder] = {"mdy": "mdy", "dmy": "dmy", "ymd": "ymd"}

@@ -47,11 +47,15 @@ class HostDates:
         return f"{settled}{': ' + self.note if self.note else ''}"
 
 
+_DIGITS = re.compile(r"\d+")
+_LETTERS = re.compile(r"[^\W\d_]+")
+
+
 def logon_shape(text: str) -> str:
     """A printed logon time with its digits and words collapsed: what stays the same for
     every time one format prints ("01/12/2026 7:05 PM" and "13/02/2023 11:40 AM" are both
     "9/9/9 9:9 a") and changes with the format ("2026-12-01 19:05" is "9-9-9 9:9")."""
-    return " ".join(re.sub(r"[^\W\d_]+", "a", re.sub(r"\d+", "9", text)).split())
+    return " ".join(_LETTERS.sub("a", _DIGITS.sub("9", text)).split())
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,8 +16,14 @@ from datetime import datetime
 
 from fleetlogoff.errors import ParseError
 from fleetlogoff.model import Doubt, DoubtField, Session, SessionState
-from fleetlogoff.parsers.columns import RowCut, find_tokens
-from fleetlogoff.parsers.dates import DateOrder, find_logon, parse_logon_times
+from fleetlogoff.parsers.columns import RowCut
+from fleetlogoff.parsers.dates import (
+    DateOrder,
+    LogonParts,
+    find_logon,
+    parse_logon_times,
+    read_logon,
+)
 from fleetlogoff.parsers.encoding import find_damage
 from fleetlogoff.parsers.formats import DateFormat
 from fleetlogoff.parsers.table import cut_table
@@ -48,6 +54,7 @@ class _RowText:
     """The printed texts of one quser row, before interpretation.
 
     Attributes:
+        logon: read_logon of logon_text, found while locating it (None: not a logon time).
         glued: the state and idle texts were printed without a blank between them.
         cut_short: the row does not end in a logon time (maybe cut, maybe garbled).
     """
@@ -56,6 +63,7 @@ class _RowText:
     state_text: str
     idle_text: str
     logon_text: str
+    logon: LogonParts | None
     glued: bool = False
     cut_short: bool = False
 
@@ -90,29 +98,35 @@ def parse_idle(text: str) -> tuple[int | None, Doubt | None]:
 
 
 def _split_rest(cut: RowCut, raw: str, line_number: int) -> _RowText:
-    """Split the text after the id into state, idle and logon texts."""
-    found = find_logon(cut.rest)
-    middle = cut.rest[: found[0]] if found is not None else cut.rest
-    tokens = find_tokens(middle)
+    """Split the text after the id into state, idle and logon texts.
+
+    str.split and strip treat as blank exactly what the token regex does (`\\s`).
+    """
+    rest = cut.rest
+    found = find_logon(rest)
+    middle = rest[: found[0]] if found is not None else rest
+    words = middle.split()
     if found is None:
-        if len(tokens) < 2:
+        if len(words) < 2:
             raise ParseError(_COMMAND, "row has no state and idle time", raw, line_number)
         # No recognisable logon time: keep the printed text; it becomes a doubt. A row
         # that does not end in its logon time may be cut short: its idle too.
-        rest = middle[tokens[2].index :] if tokens[2:] else ""
-        return _RowText(cut, tokens[0].text, tokens[1].text, rest, cut_short=True)
-    if len(tokens) == 1:
-        glued = _GLUED_IDLE.match(tokens[0].text)
+        text = middle.split(None, 2)[2] if len(words) > 2 else ""
+        return _RowText(cut, words[0], words[1], text, read_logon(text), cut_short=True)
+    logon_text, parts = found[1].text, found[1]
+    if len(words) == 1:
+        glued = _GLUED_IDLE.match(words[0])
         if glued is not None:
-            return _RowText(cut, glued["state"], glued["idle"], found[1].text, glued=True)
-    if len(tokens) < 2:
+            return _RowText(cut, glued["state"], glued["idle"], logon_text, parts, glued=True)
+    if len(words) < 2:
         raise ParseError(_COMMAND, "row has no state and idle time", raw, line_number)
-    state = middle[tokens[0].index : tokens[-2].stop]
-    return _RowText(cut, state, tokens[-1].text, found[1].text)
+    # From the first word to the end of the second last, inner blanks kept.
+    state = middle.rstrip()[: -len(words[-1])].strip()
+    return _RowText(cut, state, words[-1], logon_text, parts)
 
 
-def _find_doubts(row: _RowText) -> list[Doubt]:
-    """Return the doubts about names and words of one row."""
+def _find_doubts(row: _RowText, state: SessionState | None) -> list[Doubt]:
+    """Return the doubts about names and words of one row (state: its word looked up)."""
     doubts: list[Doubt] = []
     fields: tuple[tuple[DoubtField, str, str], ...] = (
         ("user", "user name", row.cut.first),
@@ -124,7 +138,7 @@ def _find_doubts(row: _RowText) -> list[Doubt]:
             doubts.append(Doubt(field, f"{label} {value!r} {damage}"))
         if value.endswith(_TRUNCATED):
             doubts.append(Doubt(field, f"{label} {value!r} is truncated"))
-    if look_up_state(row.state_text) is None:
+    if state is None:
         doubts.append(Doubt("state", f"unknown state word {row.state_text!r}"))
     return doubts
 
@@ -144,9 +158,9 @@ def _build_session(
             "idle", f"idle time {row.idle_text!r} not trusted: no logon time after it"
         )
     logon_time, logon_doubt = logon
-    doubts = _find_doubts(row) + extra
-    doubts += [doubt for doubt in (idle_doubt, logon_doubt) if doubt is not None]
     state = look_up_state(row.state_text)
+    doubts = _find_doubts(row, state) + extra
+    doubts += [doubt for doubt in (idle_doubt, logon_doubt) if doubt is not None]
     return Session(
         id=row.cut.session_id,
         username=row.cut.first,
@@ -160,6 +174,57 @@ def _build_session(
         current=row.cut.current,
         doubts=tuple(doubts),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class QuserRows:
+    """quser output cut into rows, its logon times not yet interpreted.
+
+    Cut once, it can be read with more than one date format: hostread reads it again
+    with the host's own format when the output alone leaves a date in doubt.
+    """
+
+    rows: tuple[_RowText, ...]
+    damaged: bool
+
+
+def cut_quser(text: str) -> QuserRows | None:
+    """Cut quser output into rows; None when Windows says no user exists.
+
+    Raises:
+        HostCommandError: the output is a Windows error message.
+        ParseError: the output cannot be read with certainty as a whole.
+    """
+    found = cut_table(_COMMAND, text, "second")
+    if found is None:
+        return None
+    table, cuts = found
+    rows: list[_RowText] = []
+    for line_number, cut in cuts:
+        if not cut.first:
+            raise ParseError(_COMMAND, "row has no user name", text, line_number)
+        rows.append(_split_rest(cut, text, line_number))
+    return QuserRows(tuple(rows), table.header.damaged)
+
+
+def read_sessions(
+    rows: QuserRows | None,
+    *,
+    date_order: DateOrder = "auto",
+    date_format: DateFormat | None = None,
+) -> list[Session]:
+    """The sessions of cut quser output (see parse_quser for the arguments)."""
+    if rows is None:
+        return []
+    extra = [Doubt("row", "header shows encoding damage")] if rows.damaged else []
+    texts = [row.logon_text for row in rows.rows]
+    parsed = [row.logon for row in rows.rows]
+    logons = parse_logon_times(texts, date_order, date_format, parsed=parsed)
+    sessions = [
+        _build_session(row, logon, extra) for row, logon in zip(rows.rows, logons, strict=True)
+    ]
+    logger.debug("quser: %d sessions", len(sessions))
+    return sessions
 
 
 def parse_quser(
@@ -181,17 +246,4 @@ def parse_quser(
         HostCommandError: the output is a Windows error message.
         ParseError: the output cannot be read with certainty as a whole.
     """
-    found = cut_table(_COMMAND, text, "second")
-    if found is None:
-        return []
-    table, cuts = found
-    rows: list[_RowText] = []
-    for line_number, cut in cuts:
-        if not cut.first:
-            raise ParseError(_COMMAND, "row has no user name", text, line_number)
-        rows.append(_split_rest(cut, text, line_number))
-    extra = [Doubt("row", "header shows encoding damage")] if table.header.damaged else []
-    logons = parse_logon_times([row.logon_text for row in rows], date_order, date_format)
-    sessions = [_build_session(row, logon, extra) for row, logon in zip(rows, logons, strict=True)]
-    logger.debug("quser: %d sessions", len(sessions))
-    return sessions
+    return read_sessions(cut_quser(text), date_order=date_order, date_format=date_format)

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fleetlogoff.parsers.formats import DateFormat, has_time_element, strip_seconds
 
 INTERNATIONAL_KEY = r"HKEY_CURRENT_USER\Control Panel\International"
 TIME_ZONE_KEY = r"HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Control\TimeZoneInformation"
+_LINE_BREAK = re.compile(r"\r\n|\n")
 _VALUE = re.compile(r"^\s+(?P<name>\S(?:.*?\S)?)\s+(?P<type>REG_[A-Z0-9_]+)(?:\s(?P<data>.*))?$")
 
 
@@ -48,14 +49,18 @@ class RegistryKey:
 
     path: str
     values: Mapping[str, tuple[str, str]]
+    # casefolded name -> data of the first value so named: get() without a scan.
+    _folded: Mapping[str, str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        folded: dict[str, str] = {}
+        for key, (_, data) in self.values.items():
+            folded.setdefault(key.casefold(), data)
+        object.__setattr__(self, "_folded", folded)
 
     def get(self, name: str) -> str | None:
         """The data of a value, case-insensitively; None when the key has no such value."""
-        wanted = name.casefold()
-        for key, (_, data) in self.values.items():
-            if key.casefold() == wanted:
-                return data
-        return None
+        return self._folded.get(name.casefold())
 
 
 def parse_reg_query(text: str, key: str) -> RegistryKey:
@@ -68,10 +73,9 @@ def parse_reg_query(text: str, key: str) -> RegistryKey:
     Raises:
         RegistryReadError: no such key line (an error message, or nothing at all).
     """
-    lines = [line.rstrip("\r") for line in re.split(r"\r\n|\n", text)]
-    start = next(
-        (i for i, line in enumerate(lines) if line.strip().casefold() == key.casefold()), None
-    )
+    lines = [line.rstrip("\r") for line in _LINE_BREAK.split(text)]
+    wanted = key.casefold()
+    start = next((i for i, line in enumerate(lines) if line.strip().casefold() == wanted), None)
     if start is None:
         said = " ".join(line.strip() for line in lines if line.strip())
         raise RegistryReadError(f"reg query {key} failed: {said[:200] or 'no output'}")
