@@ -14,6 +14,7 @@ from typing import Any
 from fleetlogoff import __version__
 from fleetlogoff.errors import FleetLogoffError
 from fleetlogoff.input_file import read_bounded
+from fleetlogoff.json_text import indented_json
 from fleetlogoff.model import Session
 from fleetlogoff.output_file import write_atomically
 from fleetlogoff.parsers.json_out import (
@@ -115,15 +116,21 @@ def _host_document(host: HostPlan, created: datetime) -> dict[str, Any]:
     }
 
 
-def write_plan(plan: Plan, path: str) -> None:
+def write_plan(plan: Plan, path: str, document: Mapping[str, Any] | None = None) -> None:
     """Write atomically through a checked path (output_file.py): a crash leaves the old file
     or the new one, never half of one; a directory, symlink or device is never replaced.
+
+    Args:
+        plan: the plan.
+        path: where to write it.
+        document: plan_document(plan), when the caller has it already (it prints it too).
 
     Raises:
         OutputPathError: the path cannot take a plan (exit code 64).
         OutputWriteError: the disk refused it (nothing replaced).
     """
-    text = json.dumps(plan_document(plan), indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+    document = plan_document(plan) if document is None else document
+    text = indented_json(document, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
     write_atomically(path, text.encode("utf-8"))
 
 
