@@ -81,6 +81,7 @@ def plan_document(plan: Plan) -> dict[str, Any]:
 
 
 def _host_document(host: HostPlan, created: datetime) -> dict[str, Any]:
+    sessions, targets = _session_documents(host)
     return {
         "name": host.name,
         "address": host.address,
@@ -95,25 +96,33 @@ def _host_document(host: HostPlan, created: datetime) -> dict[str, Any]:
             "opens_at": _iso(host.window.opens_at),
         },
         "facts": facts_document(host.facts, created) if host.facts is not None else None,
-        "sessions": [
+        "sessions": sessions,
+        "targets": targets,
+    }
+
+
+def _session_documents(host: HostPlan) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Every session with its verdict, and the targets again without their doubts: each
+    session's shape is built once for both (host.targets are its sessions to log off, in
+    order)."""
+    sessions = []
+    targets = []
+    for p in host.sessions:
+        shape = _session_shape(p.session)
+        kept_from = [{"rule": k.rule, "reason": k.reason} for k in p.kept_from]
+        sessions.append(
             {
-                **session_document(p.session),
+                **shape,
                 "action": p.action,
                 "rule": p.rule,
                 "reason": p.reason,
-                "kept_from": [{"rule": k.rule, "reason": k.reason} for k in p.kept_from],
+                "kept_from": kept_from,
             }
-            for p in host.sessions
-        ],
-        "targets": [
-            {
-                **{k: v for k, v in session_document(p.session).items() if k != "doubts"},
-                "rule": p.rule,
-                "reason": p.reason,
-            }
-            for p in host.targets
-        ],
-    }
+        )
+        if p.action == "target":
+            bare = {k: v for k, v in shape.items() if k != "doubts"}
+            targets.append({**bare, "rule": p.rule, "reason": p.reason})
+    return sessions, targets
 
 
 def write_plan(plan: Plan, path: str, document: Mapping[str, Any] | None = None) -> None:
