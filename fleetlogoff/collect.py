@@ -313,9 +313,29 @@ def processes_for(host_count: int, processes: int) -> int:
 _POLL_S = 0.5
 
 
-# A reading crosses from a worker to the parent as (host index, its other fields): the
-# parent has the hosts already, so neither the Host nor its credentials are pickled again.
-_Sent = tuple[int, dict[str, object]]
+# A reading crosses from a worker to the parent as a plain tuple: the host's index (the
+# parent has the hosts already, so neither the Host nor its credentials are pickled again),
+# then HostReading's other fields, each session as the tuple of its fields. The parent
+# rebuilds sessions with their constructor: a quarter less of its CPU than unpickling each
+# frozen dataclass attribute by attribute (dataclasses._dataclass_setstate).
+_SessionFields = tuple[object, ...]
+_Sent = tuple[int, HostStatus, str | None, tuple[_SessionFields, ...], str, int, HostFacts | None]
+_SESSION_FIELDS = tuple(f.name for f in fields(Session))
+
+
+def sent_form(index: int, reading: HostReading) -> _Sent:
+    """What a worker sends for the reading of the fleet's host number `index`."""
+    r = reading
+    sessions = tuple(tuple([getattr(s, name) for name in _SESSION_FIELDS]) for s in r.sessions)
+    return (index, r.status, r.error, sessions, r.raw, r.attempts, r.facts)
+
+
+def received_reading(hosts: Sequence[Host], sent: _Sent) -> HostReading:
+    """The reading a worker sent (see sent_form), for the parent's own Host."""
+    index, status, error, sessions, raw, attempts, facts = sent
+    # Each tuple holds a Session's own fields in their order (sent_form): typed as object.
+    rebuilt = tuple([Session(*values) for values in sessions])  # type: ignore[arg-type]
+    return HostReading(hosts[index], status, error, rebuilt, raw, attempts, facts)
 
 
 def _collect_worker(
@@ -331,8 +351,7 @@ def _collect_worker(
     index = {host.name: i for host, i in zip(hosts, indices, strict=True)}
     work = functools.partial(collect_host, connector=connector, options=options, guard=guard)
     for reading in iterate_fleet(hosts, work, options):
-        rest = {f.name: getattr(reading, f.name) for f in fields(reading) if f.name != "host"}
-        results.put((index[reading.host.name], rest))
+        results.put(sent_form(index[reading.host.name], reading))
 
 
 def _start_workers(
@@ -388,14 +407,14 @@ def _drain(
     try:
         while pending:
             try:
-                index, rest = results.get(timeout=_POLL_S)
+                sent = results.get(timeout=_POLL_S)
             except queue.Empty:
                 if any(w.exitcode not in (0, None) for w in workers):
                     guard.abandon()
                 if all(not w.is_alive() for w in workers) and results.empty():
                     break
                 continue
-            reading = HostReading(hosts[index], **rest)  # type: ignore[arg-type]  # its own fields
+            reading = received_reading(hosts, sent)
             pending.pop(reading.host.name, None)
             yield reading
     finally:

@@ -14,6 +14,7 @@ from typing import Any
 from fleetlogoff import __version__
 from fleetlogoff.errors import FleetLogoffError
 from fleetlogoff.input_file import read_bounded
+from fleetlogoff.json_text import indented_json
 from fleetlogoff.model import Session
 from fleetlogoff.output_file import write_atomically
 from fleetlogoff.parsers.json_out import (
@@ -80,6 +81,7 @@ def plan_document(plan: Plan) -> dict[str, Any]:
 
 
 def _host_document(host: HostPlan, created: datetime) -> dict[str, Any]:
+    sessions, targets = _session_documents(host)
     return {
         "name": host.name,
         "address": host.address,
@@ -94,36 +96,50 @@ def _host_document(host: HostPlan, created: datetime) -> dict[str, Any]:
             "opens_at": _iso(host.window.opens_at),
         },
         "facts": facts_document(host.facts, created) if host.facts is not None else None,
-        "sessions": [
-            {
-                **session_document(p.session),
-                "action": p.action,
-                "rule": p.rule,
-                "reason": p.reason,
-                "kept_from": [{"rule": k.rule, "reason": k.reason} for k in p.kept_from],
-            }
-            for p in host.sessions
-        ],
-        "targets": [
-            {
-                **{k: v for k, v in session_document(p.session).items() if k != "doubts"},
-                "rule": p.rule,
-                "reason": p.reason,
-            }
-            for p in host.targets
-        ],
+        "sessions": sessions,
+        "targets": targets,
     }
 
 
-def write_plan(plan: Plan, path: str) -> None:
+def _session_documents(host: HostPlan) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Every session with its verdict, and the targets again without their doubts: each
+    session's shape is built once for both (host.targets are its sessions to log off, in
+    order)."""
+    sessions = []
+    targets = []
+    for p in host.sessions:
+        shape = _session_shape(p.session)
+        kept_from = [{"rule": k.rule, "reason": k.reason} for k in p.kept_from]
+        sessions.append(
+            {
+                **shape,
+                "action": p.action,
+                "rule": p.rule,
+                "reason": p.reason,
+                "kept_from": kept_from,
+            }
+        )
+        if p.action == "target":
+            bare = {k: v for k, v in shape.items() if k != "doubts"}
+            targets.append({**bare, "rule": p.rule, "reason": p.reason})
+    return sessions, targets
+
+
+def write_plan(plan: Plan, path: str, document: Mapping[str, Any] | None = None) -> None:
     """Write atomically through a checked path (output_file.py): a crash leaves the old file
     or the new one, never half of one; a directory, symlink or device is never replaced.
+
+    Args:
+        plan: the plan.
+        path: where to write it.
+        document: plan_document(plan), when the caller has it already (it prints it too).
 
     Raises:
         OutputPathError: the path cannot take a plan (exit code 64).
         OutputWriteError: the disk refused it (nothing replaced).
     """
-    text = json.dumps(plan_document(plan), indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+    document = plan_document(plan) if document is None else document
+    text = indented_json(document, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
     write_atomically(path, text.encode("utf-8"))
 
 

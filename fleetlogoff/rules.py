@@ -7,8 +7,10 @@ Protections come first and cannot be overridden by a rule (see `evaluate_session
 from __future__ import annotations
 
 import fnmatch
+import functools
 import logging
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -160,13 +162,28 @@ def _bare_user(name: str) -> str:
     return name.rsplit("\\", 1)[-1].split("@", 1)[0]
 
 
+# Every session is checked against the same globs, and the same user names come back on
+# host after host: their folded forms and compiled globs are worked out once each (pure
+# functions, bounded caches).
+@functools.lru_cache(maxsize=8192)
+def _folded_user(name: str) -> tuple[str, str]:
+    """The name casefolded, whole and bare (`CORP\\JDoe` → `corp\\jdoe`, `jdoe`)."""
+    return name.casefold(), _bare_user(name).casefold()
+
+
+@functools.lru_cache(maxsize=1024)
+def _user_glob(glob: str) -> tuple[bool, Callable[[str], re.Match[str] | None]]:
+    """Whether a user glob reads the whole DOMAIN\\user name, and its case-insensitive
+    matcher (fnmatch.fnmatchcase's own translation, of the casefolded glob)."""
+    return "\\" in glob, re.compile(fnmatch.translate(glob.casefold())).match
+
+
 def match_user(username: str, globs: Iterable[str]) -> bool:
     """Whether `username` matches any glob (case-insensitive, DOMAIN-aware)."""
-    full = username.casefold()
-    bare = _bare_user(username).casefold()
+    full, bare = _folded_user(username)
     for glob in globs:
-        target = full if "\\" in glob else bare
-        if fnmatch.fnmatchcase(target, glob.casefold()):
+        reads_full, match = _user_glob(glob)
+        if match(full if reads_full else bare) is not None:
             return True
     return False
 
@@ -391,7 +408,7 @@ def _protection(
     connecting_user: str | None,
 ) -> str | None:
     """Why `session` must never be logged off, or None."""
-    doubts = session.identity_doubts
+    doubts = session.identity_doubts if session.doubts else ()
     if doubts:
         return "row cannot be trusted: " + "; ".join(doubt.reason for doubt in doubts)
     if session.id == 0:
@@ -406,9 +423,7 @@ def _protection(
         return "session without a user"
     if match_user(session.username, DEFAULT_PROTECTED_USERS):
         return f"built-in administrator {session.username}"
-    if connecting_user and _bare_user(session.username).casefold() == (
-        _bare_user(connecting_user).casefold()
-    ):
+    if connecting_user and _folded_user(session.username)[1] == _folded_user(connecting_user)[1]:
         return f"fleetlogoff's own account {session.username}"
     if match_user(session.username, protected_users):
         return f"protected user {session.username}"

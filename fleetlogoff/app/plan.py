@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from fleetlogoff.app.export import write_plan_csv
 from fleetlogoff.app.fleet import (
@@ -81,10 +82,12 @@ def run_plan(options: PlanOptions, env: Environment, connector: Connector) -> Ex
     if options.output:
         prepare_output(options.output)  # a bad -o path fails before the fleet is read
     plan, _, _ = plan_fleet(options, env, connector)
+    # One document for the file and for stdout (a 1,000-host plan takes a while to build).
+    document = plan_document(plan) if options.output or options.format == "json" else None
     if options.output:
-        write_plan(plan, options.output)
+        write_plan(plan, options.output, document)
     show_all = options.show_all or options.fleet.verbose > 0
-    print_plan(plan, options.format, env, show_all=show_all, bom=options.bom)
+    print_plan(plan, options.format, env, show_all=show_all, bom=options.bom, document=document)
     if options.output and options.format == "table":
         line = f"Plan saved to {options.output}"
         if plan.target_count:
@@ -94,11 +97,18 @@ def run_plan(options: PlanOptions, env: Environment, connector: Connector) -> Ex
 
 
 def print_plan(
-    plan: Plan, output_format: PlanFormat, env: Environment, *, show_all: bool, bom: bool = False
+    plan: Plan,
+    output_format: PlanFormat,
+    env: Environment,
+    *,
+    show_all: bool,
+    bom: bool = False,
+    document: Mapping[str, Any] | None = None,
 ) -> None:
-    """The plan on stdout: for people (table), or as JSON or CSV for tools."""
+    """The plan on stdout: for people (table), or as JSON or CSV for tools (`document`:
+    plan_document(plan), when the caller has it already)."""
     if output_format == "json":
-        env.stdout.write(safe_json(plan_document(plan)) + "\n")
+        env.stdout.write(safe_json(plan_document(plan) if document is None else document) + "\n")
     elif output_format == "csv":
         write_plan_csv(plan, env.stdout, excel=bom)
     else:

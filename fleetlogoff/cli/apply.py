@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import signal
 import threading
+from typing import TYPE_CHECKING
 
-from fleetlogoff.app.apply import ApplyOptions, StopRequest, run_apply
 from fleetlogoff.app.apply_plan import DEFAULT_MAX_PLAN_AGE
 from fleetlogoff.app.status import ExitStatus
 from fleetlogoff.cli.flags import (
@@ -26,6 +26,9 @@ from fleetlogoff.errors import UsageError
 from fleetlogoff.executor import DEFAULT_WARN, DEFAULT_WINDOW_MARGIN, ApplySettings
 from fleetlogoff.messages import DEFAULT_MESSAGE
 from fleetlogoff.transport import Connector
+
+if TYPE_CHECKING:
+    from fleetlogoff.app.apply import ApplyOptions
 
 
 def serial(text: str) -> tuple[float, bool]:
@@ -92,6 +95,8 @@ def register(commands: Commands) -> None:
 
 
 def apply_options(args: argparse.Namespace) -> ApplyOptions:
+    from fleetlogoff.app.apply import ApplyOptions  # see run()
+
     serial = args.serial
     for before in args.remind:
         if before >= args.warn:
@@ -136,6 +141,9 @@ STOP_SIGNALS = (signal.Signals.SIGINT, signal.Signals.SIGTERM, signal.Signals.SI
 
 def run(args: argparse.Namespace, env: Environment, connector: Connector) -> ExitStatus:
     """Stop signals ask apply to stop starting new work; they never kill it mid-act."""
+    # Imported here, as each command's use case: `plan` and the others start faster.
+    from fleetlogoff.app.apply import StopRequest, run_apply
+
     options = apply_options(args)
     request = StopRequest(threading.Event())
     previous: dict[signal.Signals, object] = {}

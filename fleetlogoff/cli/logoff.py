@@ -12,8 +12,8 @@ import argparse
 import signal
 import threading
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
-from fleetlogoff.app.logoff import LogoffOptions, run_logoff
 from fleetlogoff.app.status import ExitStatus
 from fleetlogoff.cli.flags import (
     Commands,
@@ -31,6 +31,9 @@ from fleetlogoff.errors import UsageError
 from fleetlogoff.executor import ApplySettings
 from fleetlogoff.messages import DEFAULT_MESSAGE, check_message
 from fleetlogoff.transport import Connector
+
+if TYPE_CHECKING:
+    from fleetlogoff.app.logoff import LogoffOptions
 
 VM_UNSUPPORTED = (
     "/VM is not supported: it logs off a session inside a Hyper-V virtual machine through "
@@ -123,6 +126,8 @@ def windows_switches(words: list[str]) -> list[str]:
 
 
 def logoff_options(args: argparse.Namespace) -> LogoffOptions:
+    from fleetlogoff.app.logoff import LogoffOptions  # see run()
+
     rest = Parser(prog="fleetlogoff logoff", argument_default=argparse.SUPPRESS)
     _add_options(rest)
     rest.add_argument("target", nargs="*")
@@ -168,6 +173,9 @@ def logoff_options(args: argparse.Namespace) -> LogoffOptions:
 
 def run(args: argparse.Namespace, env: Environment, connector: Connector) -> ExitStatus:
     """Ctrl-C and SIGTERM ask the run to stop starting new work, as for apply."""
+    # Imported here, as each command's use case: `plan` and the others start faster.
+    from fleetlogoff.app.logoff import run_logoff
+
     options = logoff_options(args)
     stop = threading.Event()
     previous: dict[signal.Signals, object] = {}

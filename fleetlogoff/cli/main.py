@@ -11,7 +11,6 @@ import logging
 from collections.abc import Sequence
 
 from fleetlogoff import __version__
-from fleetlogoff.app.commands_log import LoggingConnector
 from fleetlogoff.app.status import ExitStatus
 from fleetlogoff.cli import (
     apply,
@@ -111,6 +110,8 @@ def main(
         undo_logging = configure_logging(verbosity, env.stderr)
         chosen = connector if connector is not None else _default_connector()
         if verbosity >= 2:
+            from fleetlogoff.app.commands_log import LoggingConnector  # -vv only
+
             chosen = LoggingConnector(chosen)
         status: ExitStatus = args.run(args, env, chosen)
         return status

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from fleetlogoff.app.parse import run_parse
 from fleetlogoff.app.status import ExitStatus
 from fleetlogoff.cli.flags import Commands, positive_int
 from fleetlogoff.env import Environment
@@ -37,4 +36,6 @@ def register(commands: Commands) -> None:
 
 
 def run(args: argparse.Namespace, env: Environment, connector: Connector) -> ExitStatus:
+    from fleetlogoff.app.parse import run_parse  # when it runs: other commands start faster
+
     return run_parse(args.kind, args.file, args.date_order, args.codepage, env, args.international)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from fleetlogoff.app.sessions import run_sessions
 from fleetlogoff.app.status import ExitStatus
 from fleetlogoff.cli.flags import Commands, add_fleet_flags, add_format_flag, fleet_options
 from fleetlogoff.env import Environment
@@ -19,4 +18,6 @@ def register(commands: Commands) -> None:
 
 
 def run(args: argparse.Namespace, env: Environment, connector: Connector) -> ExitStatus:
+    from fleetlogoff.app.sessions import run_sessions  # when it runs: other commands start faster
+
     return run_sessions(fleet_options(args), args.format, env, connector, bom=args.bom)

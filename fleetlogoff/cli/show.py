@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from fleetlogoff.app.show import run_show
 from fleetlogoff.app.status import ExitStatus
 from fleetlogoff.cli.flags import Commands, add_format_flag
 from fleetlogoff.env import Environment
@@ -27,6 +26,8 @@ def register(commands: Commands) -> None:
 
 
 def run(args: argparse.Namespace, env: Environment, connector: Connector) -> ExitStatus:
+    from fleetlogoff.app.show import run_show  # when it runs: other commands start faster
+
     return run_show(
         args.plan,
         args.format,

@@ -4,6 +4,7 @@ plugins read them. fleetlogoff's own fleetlogoff_* settings are settings.py's.""
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Mapping
@@ -114,6 +115,7 @@ _BOOLEANS = {"yes": True, "true": True, "on": True, "1": True} | {
 _DEFAULT_CONFIGURATION = "microsoft.powershell"
 
 
+@functools.cache  # constant tables: built once, not for every host
 def connection_var_names() -> frozenset[str]:
     """Every variable resolve_connection reads (so `!vault` values among them can be
     decrypted first, and no other)."""

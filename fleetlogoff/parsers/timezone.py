@@ -20,6 +20,7 @@ year", day 5 meaning the last one (itprotoday JSI tip 0398; iwritecode.blogspot.
 from __future__ import annotations
 
 import calendar
+import functools
 import struct
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -123,12 +124,16 @@ class WindowsZone:
 
     def _is_dst_utc(self, instant: datetime) -> bool:
         """Whether daylight saving time is in force at a UTC instant (naive, UTC)."""
-        begins = self.daylight_start.at(instant.year)
-        ends = self.standard_start.at(instant.year)
-        if begins is None or ends is None:
+        span = _dst_span_utc(
+            self.daylight_start,
+            self.standard_start,
+            self.bias + self.standard_bias,
+            self.bias + self.daylight_bias,
+            instant.year,
+        )
+        if span is None:
             return False
-        begins_utc = begins + timedelta(minutes=self.bias + self.standard_bias)
-        ends_utc = ends + timedelta(minutes=self.bias + self.daylight_bias)
+        begins_utc, ends_utc = span
         if begins_utc < ends_utc:  # northern hemisphere
             return begins_utc <= instant < ends_utc
         return not ends_utc <= instant < begins_utc  # southern: DST spans the new year
@@ -157,6 +162,32 @@ class WindowsZone:
         if self.has_dst and self._is_dst_utc(naive):
             return -(self.bias + self.daylight_bias)
         return -(self.bias + self.standard_bias)
+
+
+# Every session's logon age asks whether DST was in force; the answer's dates depend only
+# on the zone's rule and the year, so they are worked out once per (rule, year). A fleet
+# holds a handful of rules and years: the bound is never reached in practice.
+@functools.lru_cache(maxsize=1024)
+def _dst_span_utc(
+    daylight_start: Transition,
+    standard_start: Transition,
+    standard_bias: int,
+    daylight_bias: int,
+    year: int,
+) -> tuple[datetime, datetime] | None:
+    """When DST begins and ends in a year, as naive UTC instants; None when it does not.
+
+    Args:
+        daylight_start, standard_start: the zone's transitions.
+        standard_bias, daylight_bias: the full biases (Bias + StandardBias, Bias +
+            DaylightBias) on the clock in force before each change.
+        year: the UTC instant's year.
+    """
+    begins = daylight_start.at(year)
+    ends = standard_start.at(year)
+    if begins is None or ends is None:
+        return None
+    return begins + timedelta(minutes=standard_bias), ends + timedelta(minutes=daylight_bias)
 
 
 def read_time_zone(text: str) -> WindowsZone:

@@ -48,14 +48,27 @@ def _style(cell: Cell) -> str:
     return "" if isinstance(cell, str) else cell[1]
 
 
+def text_width(text: str) -> int:
+    """Cells `text` takes on a terminal: rich's cell_len, without its call for the common
+    case of printable ASCII (one cell a character)."""
+    return len(text) if text.isascii() and text.isprintable() else cell_len(text)
+
+
 def column_widths(
     columns: Sequence[Column], rows: Sequence[Sequence[Cell]], indent: int, width: int | None
 ) -> list[int]:
     """Each column as wide as its widest cell; narrowed to fit `width` when one is given."""
-    widths = [cell_len(c.title) for c in columns]
-    for row in rows:
-        for index, cell in enumerate(row):
-            size = cell_len(_text(cell))
+    sizes = [[text_width(_text(cell)) for cell in row] for row in rows]
+    return _fitted_widths(columns, sizes, indent, width)
+
+
+def _fitted_widths(
+    columns: Sequence[Column], sizes: Sequence[Sequence[int]], indent: int, width: int | None
+) -> list[int]:
+    """column_widths from each cell's width (`sizes`, row by row)."""
+    widths = [text_width(c.title) for c in columns]
+    for row in sizes:
+        for index, size in enumerate(row):
             if size > widths[index]:
                 widths[index] = size
     if width is None:
@@ -66,15 +79,15 @@ def column_widths(
     ):
         if excess <= 0:
             break
-        floor = max(columns[index].minimum, cell_len(columns[index].title))
+        floor = max(columns[index].minimum, text_width(columns[index].title))
         cut = min(excess, max(0, widths[index] - floor))
         widths[index] -= cut
         excess -= cut
     return widths
 
 
-def _fit(text: str, width: int, align: str) -> str:
-    size = cell_len(text)
+def _fit(text: str, size: int, width: int, align: str) -> str:
+    """`text` (`size` cells wide) padded or cut to `width` cells."""
     if size > width:
         return set_cell_size(text, max(0, width - 1)) + ELLIPSIS if width else ""
     pad = " " * (width - size)
@@ -90,21 +103,29 @@ def grid_lines(
     header_style: str = "bold",
 ) -> list[list[Segment]]:
     """A header and one line per row, columns aligned, no trailing spaces."""
-    widths = column_widths(columns, rows, indent, width)
     header: list[Cell] = [(c.title, header_style) for c in columns]
-    return [_line(header, columns, widths, indent)] + [
-        _line(row, columns, widths, indent) for row in rows
+    texts = [[_text(cell) for cell in row] for row in [header, *rows]]
+    sizes = [[text_width(text) for text in row] for row in texts]  # measured once
+    widths = _fitted_widths(columns, sizes[1:], indent, width)
+    aligns = [c.align for c in columns]
+    return [
+        _line(row, texts[i], sizes[i], aligns, widths, indent)
+        for i, row in enumerate([header, *rows])
     ]
 
 
 def _line(
-    row: Sequence[Cell], columns: Sequence[Column], widths: Sequence[int], indent: int
+    row: Sequence[Cell],
+    texts: Sequence[str],
+    sizes: Sequence[int],
+    aligns: Sequence[str],
+    widths: Sequence[int],
+    indent: int,
 ) -> list[Segment]:
     segments: list[Segment] = [(" " * indent, "")] if indent else []
     last = len(row) - 1
     for index, cell in enumerate(row):
-        column = columns[index]
-        text = _fit(_text(cell), widths[index], column.align)
+        text = _fit(texts[index], sizes[index], widths[index], aligns[index])
         if index == last:
             text = text.rstrip()
         segments.append((text, _style(cell)))
@@ -132,7 +153,7 @@ class PlainSink:
         self._stream = stream
 
     def line(self, *segments: Segment | str) -> None:
-        text = "".join(s if isinstance(s, str) else s[0] for s in segments)
+        text = "".join([s if isinstance(s, str) else s[0] for s in segments])
         self._stream.write(text.rstrip() + "\n")
 
 

@@ -59,6 +59,8 @@ def reason_shape(planned: PlannedSession) -> str:
     # Parts of the logon text too ("12/1/2026" of "12/1/2026 8:28 AM"): a date part
     # quoted alone must mask the same way.
     masks += [(part, "<logon>") for part in session.logon_text.split() if len(part) >= 3]
+    if not any(value in text and len(value.strip()) >= 2 for value, _ in masks):
+        return text  # nothing to mask ("no rule matched"): the loop below would change nothing
     for value, mask in sorted(masks, key=lambda m: -len(m[0])):
         if len(value.strip()) >= 2 and value in text:
             text = text.replace(value, mask)

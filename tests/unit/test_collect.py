@@ -4,7 +4,10 @@ one host's work is that host's error, transient transport errors are retried, th
 from __future__ import annotations
 
 import logging
+import pickle
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import datetime
 
 import pytest
 
@@ -14,9 +17,11 @@ from fleetlogoff.collect import (
     collect_host,
     gather,
     iterate_fleet,
+    received_reading,
+    sent_form,
     start_reading,
 )
-from fleetlogoff.model import Host
+from fleetlogoff.model import Doubt, Host, Session, SessionState
 from fleetlogoff.transport import CommandOutput
 from tests.executor.fakes import FakeConnector, FakeTime, Fault, inventory_hosts, lab_host, stale
 
@@ -103,3 +108,34 @@ def test_a_bugs_traceback_is_for_debug_only(caplog: pytest.LogCaptureFixture) ->
     assert [r.status for r in iterate_fleet(hosts, work, NO_PAUSE)] == ["error"]
     with_traceback = [r for r in caplog.records if r.exc_info]
     assert with_traceback and all(r.levelno == logging.DEBUG for r in with_traceback)
+
+
+def test_a_reading_crosses_from_a_worker_unchanged() -> None:
+    hosts, connector = _setup(["rds1", "rds2"])
+    read = collect_host(hosts[1], connector, NO_PAUSE)
+    assert read.facts is not None and read.sessions  # a real reading, with its facts
+    doubtful = Session(
+        7,
+        "CORP\\ann",
+        "rdp-tcp#3",
+        SessionState.DISCONNECTED,
+        "Disc",
+        None,
+        "*",
+        datetime(2026, 3, 29, 2, 30),
+        "3/29/2026 2:30 AM",
+        current=True,
+        doubts=(Doubt("idle", "idle time '*'"), Doubt("user", "two names")),
+    )
+    readings = [
+        read,
+        replace(read, sessions=(*read.sessions, doubtful), attempts=2),
+        HostReading(hosts[1], "unreachable", "connection refused", attempts=3),
+        HostReading(hosts[0], "error", "cannot parse", raw="garbage\r\n"),
+    ]
+    for reading in readings:
+        index = hosts.index(reading.host)
+        wire = pickle.loads(pickle.dumps(sent_form(index, reading)))
+        back = received_reading(hosts, wire)
+        assert back == reading
+        assert back.host is hosts[index]  # the parent's own Host, never a pickled copy

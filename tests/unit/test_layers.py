@@ -16,6 +16,7 @@ RANKS = {
     "errors": 0,
     "events": 0,
     "visible": 0,
+    "json_text": 0,
     "yamlsource": 1,
     "input_file": 1,
     "durations": 1,

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import fnmatch
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from fleetlogoff.conditions import LogonAge
 from fleetlogoff.durations import Comparison
@@ -213,6 +216,43 @@ def test_match_helpers() -> None:
     assert not match_user("Jane", ["OTHER\\jane"])
     assert match_session_name("", ["NONE"])
     assert not match_session_name("console", ["none"])
+
+
+NAME_PARTS = st.sampled_from(
+    [
+        "CORP\\",
+        "corp\\",
+        "@corp.example",
+        "Ann",
+        "aNN",
+        "ß",
+        "SS",
+        "*",
+        "?",
+        "[a-c]",
+        "[!x]",
+        "\\",
+        "@",
+        "-",
+        "İ",
+        "k",
+    ]
+)
+
+
+@given(
+    st.lists(NAME_PARTS, max_size=5).map("".join),
+    st.lists(st.lists(NAME_PARTS, max_size=4).map("".join), max_size=3),
+)
+def test_match_user_is_fnmatch_of_the_folded_name(username: str, globs: list[str]) -> None:
+    # The reference: fnmatch itself, called for every glob as match_user first did.
+    full = username.casefold()
+    bare = username.rsplit("\\", 1)[-1].split("@", 1)[0].casefold()
+    expected = any(
+        fnmatch.fnmatchcase(full if "\\" in glob else bare, glob.casefold()) for glob in globs
+    )
+    assert match_user(username, globs) is expected
+    assert match_user(username, tuple(globs)) is expected  # again, from the caches
 
 
 RULES_YAML = """\

@@ -15,6 +15,7 @@ from fleetlogoff.parsers.timezone import (
     WESTMOST_OFFSET_MIN,
     HostClock,
     Transition,
+    WindowsZone,
     read_time_zone,
 )
 
@@ -135,3 +136,79 @@ def test_rules_that_disagree_with_the_active_bias_allow_both() -> None:
     checked = stale.checked(read_at)
     assert "ActiveTimeBias" in checked.note
     assert checked.offsets_at(datetime(2026, 7, 10, 12, 0)) == (60, 120)
+
+
+def uncached_is_dst(zone: WindowsZone, instant: datetime) -> bool:
+    """The DST test worked out from scratch for every instant: the reference the cached
+    (rule, year) dates must agree with."""
+    begins = zone.daylight_start.at(instant.year)
+    ends = zone.standard_start.at(instant.year)
+    if begins is None or ends is None:
+        return False
+    begins_utc = begins + timedelta(minutes=zone.bias + zone.standard_bias)
+    ends_utc = ends + timedelta(minutes=zone.bias + zone.daylight_bias)
+    if begins_utc < ends_utc:
+        return begins_utc <= instant < ends_utc
+    return not ends_utc <= instant < begins_utc
+
+
+def uncached_offsets(zone: WindowsZone, local: datetime) -> tuple[int, ...]:
+    standard = -(zone.bias + zone.standard_bias)
+    if not zone.has_dst:
+        return (standard,)
+    daylight = -(zone.bias + zone.daylight_bias)
+    fitting = [
+        offset
+        for offset, dst in ((standard, False), (daylight, True))
+        if uncached_is_dst(zone, local - timedelta(minutes=offset)) is dst
+    ]
+    return tuple(fitting) if fitting else (standard, daylight)
+
+
+# A rule for one year only (SYSTEMTIME wYear set): no DST in any other year.
+ONE_YEAR = replace(
+    read_time_zone(registry_text(LabZone("Europe/Berlin"), datetime(2026, 6, 1, tzinfo=UTC))),
+    daylight_start=Transition(2027, 3, 0, 28, 2, 0),
+    standard_start=Transition(2027, 10, 0, 31, 3, 0),
+)
+
+
+@pytest.mark.parametrize("name", [*ZONES, "one-year rule"])
+def test_cached_dst_dates_agree_with_the_uncached_computation(name: str) -> None:
+    if name == "one-year rule":
+        zone = ONE_YEAR
+    else:
+        zone = read_time_zone(registry_text(LabZone(name), datetime(2026, 6, 1, tzinfo=UTC)))
+    # Years in both directions (leap years, new-year edges), every day of the month and
+    # hour of the day in turn, and each change's own minutes on either side.
+    local = datetime(2023, 12, 31, 23, 30)
+    instants = []
+    while local.year < 2029:
+        instants.append(local)
+        local += timedelta(hours=25, minutes=13)
+    for year in range(2024, 2029):
+        for transition in (zone.daylight_start, zone.standard_start):
+            change = transition.at(year)
+            if change is not None:
+                instants += [change + timedelta(minutes=m) for m in range(-90, 91, 15)]
+    for local in instants:  # twice: the second pass reads the cache the first one filled
+        assert zone.offsets_at(local) == uncached_offsets(zone, local), local
+    for local in reversed(instants):
+        assert zone.offsets_at(local) == uncached_offsets(zone, local), local
+        now = datetime(local.year, local.month, local.day, local.hour, tzinfo=UTC)
+        expected_now = -(zone.bias + zone.standard_bias)
+        if zone.has_dst and uncached_is_dst(zone, now.replace(tzinfo=None)):
+            expected_now = -(zone.bias + zone.daylight_bias)
+        assert zone.offset_now(now) == expected_now, now
+
+
+def test_zones_with_the_same_dates_but_other_biases_do_not_share_answers() -> None:
+    berlin = read_time_zone(
+        registry_text(LabZone("Europe/Berlin"), datetime(2026, 6, 1, tzinfo=UTC))
+    )
+    shifted = replace(berlin, bias=berlin.bias + 60)  # same transitions, one hour west
+    for zone in (berlin, shifted, berlin):
+        local = datetime(2026, 3, 29, 1, 30)
+        for _ in range(200):
+            assert zone.offsets_at(local) == uncached_offsets(zone, local), (zone.bias, local)
+            local += timedelta(minutes=11)

@@ -73,3 +73,37 @@ def test_safe_json_is_the_same_data_with_nothing_hidden(document: object) -> Non
 
 def test_safe_json_keeps_letters_readable() -> None:
     assert safe_json({"user": "Дмитрий\u202e"}, indent=None) == '{"user": "Дмитрий\\u202e"}'
+
+
+@given(
+    st.recursive(
+        st.text() | st.sampled_from([t for t, _ in HOSTILE]),
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    ),
+    st.sampled_from([None, 2]),
+)
+def test_safe_json_escapes_exactly_the_characters_visible_would(
+    document: object, indent: int | None
+) -> None:
+    # The reference: every character of json.dumps' text tested one by one.
+    text = json.dumps(document, indent=indent, ensure_ascii=False)
+    expected = "".join(
+        "".join(f"\\u{u:04x}" for u in _utf16_units(c)) if _is_hidden(c) and c != "\n" else c
+        for c in text
+    )
+    assert safe_json(document, indent=indent) == expected
+
+
+def _is_hidden(char: str) -> bool:
+    return char not in "\u200c\u200d" and unicodedata.category(char) in (
+        "Cc",
+        "Cf",
+        "Cs",
+        "Zl",
+        "Zp",
+    )
+
+
+def _utf16_units(char: str) -> list[int]:
+    encoded = char.encode("utf-16-be", "surrogatepass")
+    return [int.from_bytes(encoded[i : i + 2], "big") for i in range(0, len(encoded), 2)]
