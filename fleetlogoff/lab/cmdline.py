@@ -20,6 +20,7 @@ import binascii
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 _OPERATOR_CHARS = "&|<>"
 # A run of characters cmd.exe passes through as they are (no operator, caret or quote).
@@ -325,10 +326,13 @@ class PowerShellArgumentError(ValueError):
     """powershell.exe's arguments cannot be used (bad base64, no script, ...)."""
 
 
+@lru_cache(maxsize=64)
 def extract_powershell_script(args: str) -> str:
     """Return the script a `powershell.exe` command line carries.
 
     Handles `-EncodedCommand/-enc/-e/-ec B64` (UTF-16LE base64) and `-Command TEXT`.
+    Cached: a host asks twice per command (does it read stdin? then run it), and a fleet
+    sends the same 8 KB guard line to every host.
 
     Raises:
         PowerShellArgumentError: no script, or the base64 does not decode.

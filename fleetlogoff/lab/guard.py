@@ -19,6 +19,7 @@ import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from fleetlogoff.lab.commands import (
     HostView,
@@ -43,8 +44,9 @@ Record = Callable[[str, str, int], None]
 """Records one program the script ran: (program, args, exit code)."""
 
 
+@lru_cache(maxsize=64)
 def is_guard_script(script: str) -> bool:
-    """True for exactly the tool's guard script."""
+    """True for exactly the tool's guard script (cached: every host gets the same one)."""
     return hashlib.sha256(script.encode("utf-8")).hexdigest() == GUARD_SCRIPT_SHA256
 
 

@@ -51,6 +51,8 @@ _QWINSTA_COLUMNS: dict[QwinstaLayout, tuple[int, ...]] = {
 
 def display_width(text: str) -> int:
     """Return the console display width of `text` (wide/full-width characters count 2)."""
+    if text.isascii():  # most fields: one column per character, no table look-up
+        return len(text)
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
