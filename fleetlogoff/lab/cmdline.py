@@ -118,7 +118,13 @@ def parse_line(line: str, env: Mapping[str, str]) -> list[Step]:
     Raises:
         CmdSyntaxError: an operator has no command before it, as cmd.exe reports.
     """
-    expanded = expand_variables(line, env)
+    return list(_parse_expanded(expand_variables(line, env)))
+
+
+@lru_cache(maxsize=256)
+def _parse_expanded(expanded: str) -> tuple[Step, ...]:
+    """parse_line after expansion (cached: steps are immutable, and each host parses each
+    line twice, once to see whether it reads stdin and once to run it)."""
     steps: list[Step] = []
     connector = ""
     pipeline: list[SimpleCommand] = []
@@ -134,7 +140,7 @@ def parse_line(line: str, env: Mapping[str, str]) -> list[Step]:
         if operator != "|":
             steps.append(Step(connector, tuple(pipeline)))
             pipeline, connector = [], operator
-    return steps
+    return tuple(steps)
 
 
 def _split_operators(line: str) -> list[tuple[str, tuple[Redirection, ...], str]]:
