@@ -180,14 +180,7 @@ class NegotiateAcceptor:
         try:
             with _user_file(self._user_file):
                 if self._context is None:
-                    # use_negotiate keeps the pure-Python SPNEGO path even where gssapi is
-                    # installed (pypsrp-notes §3.3); it accepts raw NTLMSSP tokens, and raw
-                    # or SPNEGO-wrapped Kerberos ones when gssapi is there (kerberos.md).
-                    options = spnego.NegotiateOptions.wrapping_winrm
-                    options |= spnego.NegotiateOptions.use_negotiate
-                    self._context = spnego.server(
-                        protocol="negotiate", options=options, channel_bindings=self._bindings
-                    )
+                    self._context = _new_context(token, self._bindings)
                 out = self._context.step(token)
         except Exception as exc:  # SpnegoError, GSSError, KeyError, ValueError, and for a
             # Kerberos binding mismatch an AttributeError about flags (kerberos.md)
@@ -207,6 +200,28 @@ class NegotiateAcceptor:
         if target.lower() not in self._principals:
             self._context = None
             raise AuthFailed(f"Kerberos ticket for {target or 'an unknown principal'}")
+
+
+_NTLMSSP_SIGNATURE = b"NTLMSSP\x00"  # MS-NLMP 2.2.1: every raw NTLM message starts so
+
+
+def _new_context(first_token: bytes, bindings: GssChannelBindings | None) -> Any:
+    """The acceptor for a handshake, chosen by its first token.
+
+    A raw NTLMSSP token (what pypsrp and requests-ntlm send under Negotiate) gets pyspnego's
+    NTLM acceptor directly: that is what its Negotiate acceptor builds for such a token and
+    passes every token through to unchanged (spnego/_negotiate.py, the raw-token branch of
+    `_step_spnego_input`), so the wire is the same without the SPNEGO bookkeeping on every
+    handshake. Anything else (SPNEGO, raw Kerberos) goes to the Negotiate acceptor:
+    use_negotiate keeps the pure-Python SPNEGO path even where gssapi is installed
+    (pypsrp-notes §3.3); it takes raw or SPNEGO-wrapped Kerberos when gssapi is there
+    (kerberos.md).
+    """
+    options = spnego.NegotiateOptions.wrapping_winrm
+    if first_token.startswith(_NTLMSSP_SIGNATURE):
+        return spnego.server(protocol="ntlm", options=options, channel_bindings=bindings)
+    options |= spnego.NegotiateOptions.use_negotiate
+    return spnego.server(protocol="negotiate", options=options, channel_bindings=bindings)
 
 
 # GSS_C_CHANNEL_BOUND_FLAG (MIT gssapi_ext.h; python-gssapi RequirementFlag.channel_bound).
