@@ -27,6 +27,7 @@ import os
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -73,11 +74,17 @@ def _user_line(domain: str, username: str, password: str) -> str:
     # The smbpasswd form with the NT hash, not the Heimdal DOMAIN:USER:PASSWORD line: that
     # one cannot carry a colon, and from a plain password pyspnego derives the LM hash too
     # (pure-Python DES) on every handshake, unused by NTLMv2 and costly at 1,000 hosts.
+    user = f"{domain}\\{username}" if domain else username
+    return f"{user}:0:{'0' * 32}:{_nt_hash(password)}:[U]:LCT-00000000"
+
+
+@lru_cache(maxsize=64)
+def _nt_hash(password: str) -> str:
+    """The NT hash in hex (pyspnego's pure-Python MD4 costs about 0.3 ms, and every host
+    of a lab has the same accounts on four domain spellings: once per password)."""
     from spnego._ntlm_raw.crypto import ntowfv1  # private, but it is pyspnego's own NT hash
 
-    user = f"{domain}\\{username}" if domain else username
-    nt_hash = ntowfv1(password).hex().upper()
-    return f"{user}:0:{'0' * 32}:{nt_hash}:[U]:LCT-00000000"
+    return str(ntowfv1(password).hex().upper())
 
 
 def prime_user_file_variable(user_file: Path) -> None:

@@ -121,7 +121,7 @@ def parse_line(line: str, env: Mapping[str, str]) -> list[Step]:
     return list(_parse_expanded(expand_variables(line, env)))
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=64)
 def _parse_expanded(expanded: str) -> tuple[Step, ...]:
     """parse_line after expansion (cached: steps are immutable, and each host parses each
     line twice, once to see whether it reads stdin and once to run it)."""
