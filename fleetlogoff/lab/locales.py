@@ -362,9 +362,9 @@ def format_logon_time(when: datetime, pattern: str, am: str, pm: str) -> str:
 
 @lru_cache(maxsize=256)
 def _split_pattern(pattern: str) -> tuple[str, ...]:
-    """A pattern cut into tokens and single literal characters, longest token first at
-    each position ("yyyy" before "yy" before "y"). A literal is never a token: one-letter
-    tokens only match letters that are tokens on their own."""
+    """A pattern cut into tokens and literal characters, the longest token first at each
+    position ("yyyy" before "yy" before "y"); a character that starts no token is a
+    literal (format_logon_time keeps it as it is). Cached: a fleet has a few patterns."""
     out: list[str] = []
     i = 0
     while i < len(pattern):
