@@ -1,15 +1,16 @@
 """The lab's own CPU per host while fleetlogoff plans and applies (issue 11).
 
 The benchmarks run the lab on the same cores as the client, so every millisecond the lab
-spends is one the client does not get. On a shared, loaded machine one run varies by
-+-25%: compare versions by alternating them, not with one run each. This script measures only the lab: it starts it in its
-own process (`python -m fleetlogoff.lab.runner`), runs `fleetlogoff plan` twice against a
-fleet with `--latency-ms` on every answer (the plan benchmark's scenario; the first run also
-pays the lab's once-per-process work: time-zone rules, first use of every code path), then,
-on a second lab with explicit sessions (the apply benchmark's scenario), `plan` and
-`apply --warn W --yes`. For each run it prints the lab's user+sys CPU per host (psutil, the lab pid before/after),
-and for reference the lab's CPU while the bare-HTTP floor (benchmarks/floor.py) makes the
-same number of empty keep-alive POSTs per host.
+spends is one the client does not get. This script measures only the lab: it starts it in
+its own process (`python -m fleetlogoff.lab.runner`), runs `fleetlogoff plan` twice against
+a fleet with `--latency-ms` on every answer (the plan benchmark's scenario; the first run
+also pays the lab's once-per-process work: time-zone rules, first use of every code path),
+then, on a second lab with explicit sessions (the apply benchmark's scenario), `plan` and
+`apply --warn W --yes`. For each run it prints the lab's user+sys CPU per host (psutil, the
+lab pid before/after), and for reference the lab's CPU while the bare-HTTP floor
+(benchmarks/floor.py) makes the same number of empty keep-alive POSTs per host. On a
+shared, loaded machine one run varies by +-25%: compare two versions by alternating them,
+not with one run each.
 
 `--profile-dir DIR` also records the lab with `py-spy record --gil --pid` (speedscope JSON,
 one file per run; summarise with benchmarks/profile_top.py). `--gil` keeps the samples of
