@@ -196,6 +196,10 @@ def main(argv: list[str]) -> int:
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     for problem in problems:
         print(f"MISMATCH: {problem}")
+    if not problems:
+        checked = "every host planned" + ("" if args.skip_apply else ", targets logged off, "
+                                           "keepers kept, one message per target")  # fmt: skip
+        print(f"expected versus found: OK ({checked})")
     return 1 if problems else 0
 
 
