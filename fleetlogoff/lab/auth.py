@@ -27,6 +27,7 @@ import os
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -73,11 +74,17 @@ def _user_line(domain: str, username: str, password: str) -> str:
     # The smbpasswd form with the NT hash, not the Heimdal DOMAIN:USER:PASSWORD line: that
     # one cannot carry a colon, and from a plain password pyspnego derives the LM hash too
     # (pure-Python DES) on every handshake, unused by NTLMv2 and costly at 1,000 hosts.
+    user = f"{domain}\\{username}" if domain else username
+    return f"{user}:0:{'0' * 32}:{_nt_hash(password)}:[U]:LCT-00000000"
+
+
+@lru_cache(maxsize=64)
+def _nt_hash(password: str) -> str:
+    """The NT hash in hex (pyspnego's pure-Python MD4 costs about 0.3 ms, and every host
+    of a lab has the same accounts on four domain spellings: once per password)."""
     from spnego._ntlm_raw.crypto import ntowfv1  # private, but it is pyspnego's own NT hash
 
-    user = f"{domain}\\{username}" if domain else username
-    nt_hash = ntowfv1(password).hex().upper()
-    return f"{user}:0:{'0' * 32}:{nt_hash}:[U]:LCT-00000000"
+    return str(ntowfv1(password).hex().upper())
 
 
 def prime_user_file_variable(user_file: Path) -> None:
@@ -180,14 +187,7 @@ class NegotiateAcceptor:
         try:
             with _user_file(self._user_file):
                 if self._context is None:
-                    # use_negotiate keeps the pure-Python SPNEGO path even where gssapi is
-                    # installed (pypsrp-notes §3.3); it accepts raw NTLMSSP tokens, and raw
-                    # or SPNEGO-wrapped Kerberos ones when gssapi is there (kerberos.md).
-                    options = spnego.NegotiateOptions.wrapping_winrm
-                    options |= spnego.NegotiateOptions.use_negotiate
-                    self._context = spnego.server(
-                        protocol="negotiate", options=options, channel_bindings=self._bindings
-                    )
+                    self._context = _new_context(token, self._bindings)
                 out = self._context.step(token)
         except Exception as exc:  # SpnegoError, GSSError, KeyError, ValueError, and for a
             # Kerberos binding mismatch an AttributeError about flags (kerberos.md)
@@ -207,6 +207,28 @@ class NegotiateAcceptor:
         if target.lower() not in self._principals:
             self._context = None
             raise AuthFailed(f"Kerberos ticket for {target or 'an unknown principal'}")
+
+
+_NTLMSSP_SIGNATURE = b"NTLMSSP\x00"  # MS-NLMP 2.2.1: every raw NTLM message starts so
+
+
+def _new_context(first_token: bytes, bindings: GssChannelBindings | None) -> Any:
+    """The acceptor for a handshake, chosen by its first token.
+
+    A raw NTLMSSP token (what pypsrp and requests-ntlm send under Negotiate) gets pyspnego's
+    NTLM acceptor directly: that is what its Negotiate acceptor builds for such a token and
+    passes every token through to unchanged (spnego/_negotiate.py, the raw-token branch of
+    `_step_spnego_input`), so the wire is the same without the SPNEGO bookkeeping on every
+    handshake. Anything else (SPNEGO, raw Kerberos) goes to the Negotiate acceptor:
+    use_negotiate keeps the pure-Python SPNEGO path even where gssapi is installed
+    (pypsrp-notes §3.3); it takes raw or SPNEGO-wrapped Kerberos when gssapi is there
+    (kerberos.md).
+    """
+    options = spnego.NegotiateOptions.wrapping_winrm
+    if first_token.startswith(_NTLMSSP_SIGNATURE):
+        return spnego.server(protocol="ntlm", options=options, channel_bindings=bindings)
+    options |= spnego.NegotiateOptions.use_negotiate
+    return spnego.server(protocol="negotiate", options=options, channel_bindings=bindings)
 
 
 # GSS_C_CHANNEL_BOUND_FLAG (MIT gssapi_ext.h; python-gssapi RequirementFlag.channel_bound).

@@ -20,6 +20,7 @@ import binascii
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 _OPERATOR_CHARS = "&|<>"
 # A run of characters cmd.exe passes through as they are (no operator, caret or quote).
@@ -117,7 +118,13 @@ def parse_line(line: str, env: Mapping[str, str]) -> list[Step]:
     Raises:
         CmdSyntaxError: an operator has no command before it, as cmd.exe reports.
     """
-    expanded = expand_variables(line, env)
+    return list(_parse_expanded(expand_variables(line, env)))
+
+
+@lru_cache(maxsize=64)
+def _parse_expanded(expanded: str) -> tuple[Step, ...]:
+    """parse_line after expansion (cached: steps are immutable, and each host parses each
+    line twice, once to see whether it reads stdin and once to run it)."""
     steps: list[Step] = []
     connector = ""
     pipeline: list[SimpleCommand] = []
@@ -133,7 +140,7 @@ def parse_line(line: str, env: Mapping[str, str]) -> list[Step]:
         if operator != "|":
             steps.append(Step(connector, tuple(pipeline)))
             pipeline, connector = [], operator
-    return steps
+    return tuple(steps)
 
 
 def _split_operators(line: str) -> list[tuple[str, tuple[Redirection, ...], str]]:
@@ -325,10 +332,13 @@ class PowerShellArgumentError(ValueError):
     """powershell.exe's arguments cannot be used (bad base64, no script, ...)."""
 
 
+@lru_cache(maxsize=64)
 def extract_powershell_script(args: str) -> str:
     """Return the script a `powershell.exe` command line carries.
 
     Handles `-EncodedCommand/-enc/-e/-ec B64` (UTF-16LE base64) and `-Command TEXT`.
+    Cached: a host asks twice per command (does it read stdin? then run it), and a fleet
+    sends the same 8 KB guard line to every host.
 
     Raises:
         PowerShellArgumentError: no script, or the base64 does not decode.

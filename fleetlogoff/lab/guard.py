@@ -17,8 +17,11 @@ from __future__ import annotations
 
 import hashlib
 import re
+import sys
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from fleetlogoff.lab.commands import (
     HostView,
@@ -43,8 +46,9 @@ Record = Callable[[str, str, int], None]
 """Records one program the script ran: (program, args, exit code)."""
 
 
+@lru_cache(maxsize=64)
 def is_guard_script(script: str) -> bool:
-    """True for exactly the tool's guard script."""
+    """True for exactly the tool's guard script (cached: every host gets the same one)."""
     return hashlib.sha256(script.encode("utf-8")).hexdigest() == GUARD_SCRIPT_SHA256
 
 
@@ -167,13 +171,18 @@ def _join(items: list[str]) -> str:
 
 
 def _enc(text: str) -> str:
-    data = text.encode("utf-16-le", "surrogatepass")
-    units = [str(int.from_bytes(data[i : i + 2], "little")) for i in range(0, len(data), 2)]
-    return ",".join(units) or "-"
+    units = array("H", text.encode("utf-16-le", "surrogatepass"))
+    if sys.byteorder == "big":
+        units.byteswap()  # the array holds native-order code units
+    return ",".join(map(str, units)) or "-"
 
 
 def _dec(field: str) -> str:
     if field == "-":
         return ""
-    data = b"".join(int(unit).to_bytes(2, "little") for unit in field.split(","))
-    return data.decode("utf-16-le", "replace")
+    # A unit above 0xFFFF raises OverflowError, an empty one ValueError (as int.to_bytes
+    # and int() would): PowerShell's [char][int] cast fails on both.
+    units = array("H", map(int, field.split(",")))
+    if sys.byteorder == "big":
+        units.byteswap()
+    return units.tobytes().decode("utf-16-le", "replace")

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
+from functools import lru_cache
 from types import MappingProxyType
 
 
@@ -211,8 +212,12 @@ def logon_pattern(values: Mapping[str, str]) -> str:
     """The picture quser prints LOGON TIME with: sShortDate, a blank, and sTimeFormat
     without its seconds (GetTimeFormat with TIME_NOSECONDS drops the seconds and the
     separator before them)."""
-    time_format = re.sub(r"[^hHmt]*s+", "", values.get("sTimeFormat", "")).strip()
-    return f"{values.get('sShortDate', '')} {time_format}"
+    return f"{values.get('sShortDate', '')} {_without_seconds(values.get('sTimeFormat', ''))}"
+
+
+@lru_cache(maxsize=256)
+def _without_seconds(time_format: str) -> str:
+    return re.sub(r"[^hHmt]*s+", "", time_format).strip()
 
 
 def _values(
@@ -321,6 +326,9 @@ def get_locale(tag: str) -> Locale:
 
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_PATTERN_TOKENS = frozenset(
+    ("yyyy", "yy", "y", "MMM", "dd", "d", "MM", "M", "HH", "H", "hh", "h", "mm", "tt")
+)
 
 
 def format_logon_time(when: datetime, pattern: str, am: str, pm: str) -> str:
@@ -349,16 +357,24 @@ def format_logon_time(when: datetime, pattern: str, am: str, pm: str) -> str:
         "mm": f"{when.minute:02d}",
         "tt": am if when.hour < 12 else pm,
     }
+    return "".join(tokens.get(piece, piece) for piece in _split_pattern(pattern))
+
+
+@lru_cache(maxsize=256)
+def _split_pattern(pattern: str) -> tuple[str, ...]:
+    """A pattern cut into tokens and literal characters, the longest token first at each
+    position ("yyyy" before "yy" before "y"); a character that starts no token is a
+    literal (format_logon_time keeps it as it is). Cached: a fleet has a few patterns."""
     out: list[str] = []
     i = 0
     while i < len(pattern):
         for size in (4, 3, 2, 1):
             piece = pattern[i : i + size]
-            if piece in tokens:
-                out.append(tokens[piece])
+            if piece in _PATTERN_TOKENS:
+                out.append(piece)
                 i += size
                 break
         else:
             out.append(pattern[i])
             i += 1
-    return "".join(out)
+    return tuple(out)

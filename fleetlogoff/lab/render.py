@@ -11,6 +11,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from enum import Enum
+from functools import lru_cache
 
 from fleetlogoff.lab.locales import Locale, format_logon_time, logon_pattern
 from fleetlogoff.lab.sessions import Session
@@ -51,6 +52,8 @@ _QWINSTA_COLUMNS: dict[QwinstaLayout, tuple[int, ...]] = {
 
 def display_width(text: str) -> int:
     """Return the console display width of `text` (wide/full-width characters count 2)."""
+    if text.isascii():  # most fields: one column per character, no table look-up
+        return len(text)
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
@@ -172,13 +175,16 @@ def render_quser_row(
         line.put_right(geometry.idle_right, idle_text)
         logon_col = geometry.logon_col
     values = locale.international if international is None else international
-    logon = local_time(session.logon_time, zone)
-    pattern = logon_pattern(values)
-    line.put(
-        logon_col,
-        format_logon_time(logon, pattern, values.get("s1159", ""), values.get("s2359", "")),
-    )
+    am, pm = values.get("s1159", ""), values.get("s2359", "")
+    line.put(logon_col, _logon_text(session.logon_time, zone, logon_pattern(values), am, pm))
     return line.text()
+
+
+@lru_cache(maxsize=16384)
+def _logon_text(logon_time: float, zone: Zone, pattern: str, am: str, pm: str) -> str:
+    """LOGON TIME as printed: fixed for a session and a format, and a host lists the same
+    sessions on every quser (a guarded logoff of 3 sessions lists them 3 times)."""
+    return format_logon_time(local_time(logon_time, zone), pattern, am, pm)
 
 
 def render_quser(

@@ -14,6 +14,7 @@ import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from xml.sax.saxutils import escape, quoteattr
 
 from fleetlogoff.lab.server_errors import WsmanParseError
@@ -159,6 +160,17 @@ def parse_duration(text: str) -> float:
     Raises:
         ValueError: not a non-negative day/time duration (e.g. `PT-1S`).
     """
+    # Every request carries an OperationTimeout and clients send one or two values: cache
+    # the short ones (a hostile client's long text must not be kept).
+    return _parse_short_duration(text) if len(text) <= 64 else _parse_duration(text)
+
+
+@lru_cache(maxsize=64)
+def _parse_short_duration(text: str) -> float:
+    return _parse_duration(text)
+
+
+def _parse_duration(text: str) -> float:
     match = _DURATION.match(text.strip())
     if match is None or text.strip() in ("P", "PT") or text.strip().endswith("T"):
         raise ValueError(f"invalid duration {text!r}")
