@@ -84,8 +84,10 @@ def record_apply(frames: Frames, plan: Path, audit: Path) -> None:
     frames.take(
         "apply: warning every user, with progress, counts and an ETA",
         wait_for(
-            lambda s: "ETA" in s
-            and any(50 <= int(done) < 397 for done in re.findall(r"Warning +\S+ +(\d+)/", s))
+            lambda s: (
+                "ETA" in s
+                and any(50 <= int(done) < 397 for done in re.findall(r"Warning +\S+ +(\d+)/", s))
+            )
         ),
     )
     frames.take(
