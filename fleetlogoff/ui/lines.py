@@ -55,17 +55,10 @@ def text_width(text: str) -> int:
 
 
 def column_widths(
-    columns: Sequence[Column], rows: Sequence[Sequence[Cell]], indent: int, width: int | None
-) -> list[int]:
-    """Each column as wide as its widest cell; narrowed to fit `width` when one is given."""
-    sizes = [[text_width(_text(cell)) for cell in row] for row in rows]
-    return _fitted_widths(columns, sizes, indent, width)
-
-
-def _fitted_widths(
     columns: Sequence[Column], sizes: Sequence[Sequence[int]], indent: int, width: int | None
 ) -> list[int]:
-    """column_widths from each cell's width (`sizes`, row by row)."""
+    """Each column as wide as its widest cell (`sizes`: each cell's width, row by row);
+    narrowed to fit `width` when one is given."""
     widths = [text_width(c.title) for c in columns]
     for row in sizes:
         for index, size in enumerate(row):
@@ -106,7 +99,7 @@ def grid_lines(
     header: list[Cell] = [(c.title, header_style) for c in columns]
     texts = [[_text(cell) for cell in row] for row in [header, *rows]]
     sizes = [[text_width(text) for text in row] for row in texts]  # measured once
-    widths = _fitted_widths(columns, sizes[1:], indent, width)
+    widths = column_widths(columns, sizes[1:], indent, width)
     aligns = [c.align for c in columns]
     return [
         _line(row, texts[i], sizes[i], aligns, widths, indent)

@@ -59,10 +59,11 @@ def reason_shape(planned: PlannedSession) -> str:
     # Parts of the logon text too ("12/1/2026" of "12/1/2026 8:28 AM"): a date part
     # quoted alone must mask the same way.
     masks += [(part, "<logon>") for part in session.logon_text.split() if len(part) >= 3]
-    if not any(value in text and len(value.strip()) >= 2 for value, _ in masks):
-        return text  # nothing to mask ("no rule matched"): the loop below would change nothing
+    masks = [(value, mask) for value, mask in masks if len(value.strip()) >= 2]
+    if not any(value in text for value, _ in masks):
+        return text  # nothing to mask ("no rule matched"): skip the sort
     for value, mask in sorted(masks, key=lambda m: -len(m[0])):
-        if len(value.strip()) >= 2 and value in text:
+        if value in text:  # again: an earlier, longer value may have replaced it
             text = text.replace(value, mask)
     return text
 
