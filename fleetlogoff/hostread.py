@@ -21,7 +21,7 @@ from fleetlogoff.model import Host, Session
 from fleetlogoff.parsers.dates import DateOrder, implied_order
 from fleetlogoff.parsers.facts import HostDates, HostFacts, logon_shape
 from fleetlogoff.parsers.formats import DateFormat
-from fleetlogoff.parsers.quser import QuserRows, cut_quser, read_sessions
+from fleetlogoff.parsers.quser import QuserRows, cut_quser, sessions_from_rows
 from fleetlogoff.parsers.registry import (
     INTERNATIONAL_KEY,
     TIME_ZONE_KEY,
@@ -95,7 +95,7 @@ def read_host(run: Run, host: Host, known: HostFacts | None = None) -> HostRead:
 
 
 def _parse(rows: QuserRows | None, dates: HostDates) -> list[Session]:
-    return read_sessions(rows, date_order=dates.order, date_format=dates.format)
+    return sessions_from_rows(rows, date_order=dates.order, date_format=dates.format)
 
 
 def _inventory_dates(host: Host) -> HostDates:

@@ -207,7 +207,7 @@ def cut_quser(text: str) -> QuserRows | None:
     return QuserRows(tuple(rows), table.header.damaged)
 
 
-def read_sessions(
+def sessions_from_rows(
     rows: QuserRows | None,
     *,
     date_order: DateOrder = "auto",
@@ -246,4 +246,4 @@ def parse_quser(
         HostCommandError: the output is a Windows error message.
         ParseError: the output cannot be read with certainty as a whole.
     """
-    return read_sessions(cut_quser(text), date_order=date_order, date_format=date_format)
+    return sessions_from_rows(cut_quser(text), date_order=date_order, date_format=date_format)

@@ -32,7 +32,7 @@ from fleetlogoff.parsers.columns import (
     split_marker,
 )
 from fleetlogoff.parsers.dates import DateOrder, implied_order, parse_logon_times, read_logon
-from fleetlogoff.parsers.quser import cut_quser, read_sessions
+from fleetlogoff.parsers.quser import cut_quser, sessions_from_rows
 from fleetlogoff.parsers.registry import RegistryKey
 
 CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "corpus"
@@ -164,7 +164,7 @@ def test_logon_parts_handed_over_read_as_the_texts_would(order: DateOrder) -> No
         parsed = [row.logon for row in rows.rows]
         assert parse_logon_times(texts, order, parsed=parsed) == parse_logon_times(texts, order)
         assert implied_order(texts, parsed=parsed) == implied_order(texts)
-        assert read_sessions(rows, date_order=order) == parse_quser(text, date_order=order)
+        assert sessions_from_rows(rows, date_order=order) == parse_quser(text, date_order=order)
 
 
 def test_registry_values_are_found_case_insensitively_first_one_first() -> None:
