@@ -51,6 +51,7 @@ from apply_bench import (
     apply_argv,
     count_plan_targets,
     plan_argv,
+    row,
     verify_state,
     write_rules,
     write_scenario,
@@ -93,12 +94,12 @@ def plan_rows(args: argparse.Namespace, work: Path) -> list[Measurement]:
         plan = run_child(argv, pid, work / "plan.stdout", work / "plan.stderr")
         _require(plan, "plan", (0, 2))
         answered, _ = count_plan_targets(work / "plan.json")
-        rows.append(_row("fleetlogoff plan", plan, args.hosts, answered, "first after start"))
+        rows.append(row("fleetlogoff plan", plan, args.hosts, answered, "first after start"))
         with recording(pid, _profile(args, "plan")):
             again = run_child(argv, pid, work / "again.stdout", work / "again.stderr")
         _require(again, "plan", (0, 2))
         answered, _ = count_plan_targets(work / "plan.json")
-        rows.append(_row("plan again", again, args.hosts, answered, "lab warm"))
+        rows.append(row("plan again", again, args.hosts, answered, "lab warm"))
         endpoints = [(e.address, e.http_port) for e in fleet.endpoints]
         forks = args.forks or DEFAULT_FORKS
         rows.append(run_floor(endpoints, _PLAN_TRIPS, forks, 1, work, pid,
@@ -138,15 +139,10 @@ def apply_rows(args: argparse.Namespace, work: Path) -> tuple[list[Measurement],
     problems = [f"{what}: {got}, expected {want}" for what, (got, want) in found.items()
                 if got != want]  # fmt: skip
     rows = [
-        _row("plan (apply scenario)", plan, args.hosts, answered, f"{targets} targets"),
-        _row("apply", applied, args.hosts, None, f"--warn {args.warn} included"),
+        row("plan (apply scenario)", plan, args.hosts, answered, f"{targets} targets"),
+        row("apply", applied, args.hosts, None, f"--warn {args.warn} included"),
     ]
     return rows, problems
-
-
-def _row(label: str, run: ChildRun, hosts: int, answered: int | None, note: str) -> Measurement:
-    return Measurement(label, hosts, run.wall_s, run.cpu_s, run.peak_rss_mb, run.lab_cpu_s,
-                       answered, note)  # fmt: skip
 
 
 def _require(run: ChildRun, what: str, accepted: tuple[int, ...]) -> None:
