@@ -59,17 +59,21 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
 
 def _lab_answers(count: int, seed: int, at: str) -> list[tuple[Any, dict[str, str]]]:
     """(inventory Host, command line -> decoded answer) for each lab host."""
-    from fleetlogoff.hostread import INTERNATIONAL_QUERY, QUSER_AND_ZONE
+    from fleetlogoff import hostread
     from fleetlogoff.lab.contract import CommandRequest
     from fleetlogoff.lab.population import build_fleet
     from fleetlogoff.model import Connection, Host
     from fleetlogoff.parsers import decode_output
 
     instant = datetime.fromisoformat(at).astimezone(UTC).timestamp()
+    # Every line either checkout may ask (a baseline from before the format was read with
+    # the sessions asks for it alone).
+    lines = [hostread.QUSER_AND_ZONE, hostread.INTERNATIONAL_QUERY]
+    lines += [getattr(hostread, "QUSER_ZONE_AND_FORMAT", hostread.QUSER_AND_ZONE)]
     inputs = []
     for sim in build_fleet(count, seed, clock=lambda: instant):
         answers = {}
-        for line in (QUSER_AND_ZONE, INTERNATIONAL_QUERY):
+        for line in lines:
             result = sim.run(CommandRequest(line, 65001, "Administrator"))
             answers[line] = decode_output(result.stdout + result.stderr, 65001)
         host = Host(sim.name, ("all",), Connection("127.0.0.1", 5985, username="bench"))

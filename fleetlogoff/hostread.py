@@ -1,12 +1,15 @@
-"""Read one host: its sessions (quser), its clock, and, only when its dates can be read
-two ways, its own date and time format.
+"""Read one host: its sessions (quser), its clock and its own date format, in one command.
 
-One command reads the sessions and the clock together: quser, a marker line, then
-`reg query` of the TimeZoneInformation key (reg.exe ships with every Windows since XP;
-wmic, the other classic way, is removed from recent Windows). `2>&1` keeps each tool's
-messages in order in one stream. A second command runs only on a host whose logon times
-cannot all be read with certainty: `reg query "HKCU\\Control Panel\\International"`, in
-the same shell and so as the same account whose regional settings quser used.
+quser, a marker line, `reg query` of the TimeZoneInformation key, a second marker line,
+then `reg query "HKCU\\Control Panel\\International"` (reg.exe ships with every Windows
+since XP; wmic, the other classic way, is removed from recent Windows). `2>&1` keeps each
+tool's messages in order in one stream, and the format is read in the same shell, so as the
+same account whose regional settings quser used. The format is only *used* when some logon
+time cannot be read with certainty; it is asked for up front because a second command
+costs the host a process and the fleet two round trips, where the key costs a few hundred
+bytes. Settings in the inventory (fleetlogoff_timezone, fleetlogoff_date_order) drop the
+queries they make needless; a host whose answer lacks the format marker is asked again
+with the format query alone, when its dates need it.
 """
 
 from __future__ import annotations
@@ -36,10 +39,15 @@ Run = Callable[[str], str]
 """Runs one command line on the host and returns what it printed."""
 
 QUSER = "quser"
-# A line no quser output can contain (':' is not allowed in user or session names).
+# Lines no quser output can contain (':' is not allowed in user or session names), and no
+# reg.exe value line either (those are indented and name a REG_ type).
 ZONE_MARK = "::fleetlogoff-time-zone::"
-QUSER_AND_ZONE = f'quser 2>&1 & echo {ZONE_MARK}& reg query "{TIME_ZONE_KEY}" 2>&1'
+FORMAT_MARK = "::fleetlogoff-date-format::"
+ZONE_QUERY = f'reg query "{TIME_ZONE_KEY}" 2>&1'
 INTERNATIONAL_QUERY = f'reg query "{INTERNATIONAL_KEY}" 2>&1'
+QUSER_AND_ZONE = f"quser 2>&1 & echo {ZONE_MARK}& {ZONE_QUERY}"
+QUSER_AND_FORMAT = f"quser 2>&1 & echo {FORMAT_MARK}& {INTERNATIONAL_QUERY}"
+QUSER_ZONE_AND_FORMAT = f"{QUSER_AND_ZONE} & echo {FORMAT_MARK}& {INTERNATIONAL_QUERY}"
 # Registry answers up to this long are remembered (a real one is under 2 KB); longer
 # ones, from a misbehaving host, are read each time and not kept.
 _REMEMBERED_ANSWER_MAX = 8192
@@ -80,18 +88,16 @@ def read_host(run: Run, host: Host, known: HostFacts | None = None) -> HostRead:
         sessions = _parse(cut_quser(text), known.dates)
         _refuse_changed_format(sessions, known.dates)
         return HostRead(tuple(sessions), text, known)
-    zone_setting = host.settings.get("fleetlogoff_timezone")
-    if isinstance(zone_setting, str):
-        text, clock = run(QUSER), HostClock("inventory", zone_setting)
-    else:
-        text, clock = _read_with_clock(run)
+    zone_known = isinstance(host.settings.get("fleetlogoff_timezone"), str)
     dates = _inventory_dates(host)
-    rows = cut_quser(text)  # cut once, read again below if the host's format is needed
+    answer = _read_answer(run, ask_zone=not zone_known, ask_format=dates.source != "inventory")
+    clock = answer.clock if answer.clock is not None else _inventory_clock(host)
+    rows = cut_quser(answer.quser)  # cut once, read again below if the host's format is needed
     sessions = _parse(rows, dates)
     if dates.source != "inventory":
-        dates, sessions = _settle_dates(run, rows, sessions)
+        dates, sessions = _settle_dates(run, rows, sessions, answer.date_format)
     shapes = tuple(sorted({logon_shape(s.logon_text) for s in sessions if s.logon_text}))
-    return HostRead(tuple(sessions), text, HostFacts(replace(dates, shapes=shapes), clock))
+    return HostRead(tuple(sessions), answer.quser, HostFacts(replace(dates, shapes=shapes), clock))
 
 
 def _parse(rows: QuserRows | None, dates: HostDates) -> list[Session]:
@@ -106,19 +112,53 @@ def _inventory_dates(host: Host) -> HostDates:
     return HostDates("output")
 
 
-def _read_with_clock(run: Run) -> tuple[str, HostClock]:
-    """Run quser and the clock query as one command; split what they printed."""
-    output = run(QUSER_AND_ZONE)
+def _inventory_clock(host: Host) -> HostClock:
+    return HostClock("inventory", str(host.settings.get("fleetlogoff_timezone")))
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """The read command's output, split. clock is None when it was not asked for;
+    date_format is the International key's answer, None when not asked for or when the
+    host's output lacks its marker."""
+
+    quser: str
+    clock: HostClock | None
+    date_format: str | None
+
+
+def read_command(*, ask_zone: bool, ask_format: bool) -> str:
+    """The one command line that reads a host: quser, and the registry keys asked for."""
+    if ask_zone:
+        return QUSER_ZONE_AND_FORMAT if ask_format else QUSER_AND_ZONE
+    return QUSER_AND_FORMAT if ask_format else QUSER
+
+
+def _read_answer(run: Run, *, ask_zone: bool, ask_format: bool) -> _Answer:
+    """Run the read command; split what quser, the clock and the format queries printed."""
+    output = run(read_command(ask_zone=ask_zone, ask_format=ask_format))
     lines = output.splitlines(keepends=True)
-    mark = next((i for i, line in enumerate(lines) if line.strip() == ZONE_MARK), None)
-    if mark is None:
+    format_text: str | None = None
+    if ask_format:
+        at = _mark_line(lines, FORMAT_MARK)
+        if at is not None:
+            format_text, lines = "".join(lines[at + 1 :]), lines[:at]
+    if not ask_zone:
+        return _Answer("".join(lines), None, format_text)
+    at = _mark_line(lines, ZONE_MARK)
+    if at is None:
         note = "the host did not answer the time zone query (no marker line)"
-        return output, HostClock("unknown", note=note)
-    text, zone_text = "".join(lines[:mark]), "".join(lines[mark + 1 :])
+        return _Answer("".join(lines), HostClock("unknown", note=note), format_text)
+    text, zone_text = "".join(lines[:at]), "".join(lines[at + 1 :])
     try:
-        return text, _read_clock(zone_text)
+        return _Answer(text, _read_clock(zone_text), format_text)
     except RegistryReadError as exc:
-        return text, HostClock("unknown", note=exc.reason)
+        return _Answer(text, HostClock("unknown", note=exc.reason), format_text)
+
+
+def _mark_line(lines: Sequence[str], mark: str) -> int | None:
+    """Where the marker line is (the first one: quser's part, before it, cannot hold one)."""
+    return next((i for i, line in enumerate(lines) if line.strip() == mark), None)
 
 
 # Hosts in one zone print the same TimeZoneInformation, and hosts of one locale the same
@@ -148,16 +188,19 @@ def _read_format(text: str) -> DateFormat:
 
 
 def _settle_dates(
-    run: Run, rows: QuserRows | None, sessions: list[Session]
+    run: Run, rows: QuserRows | None, sessions: list[Session], format_text: str | None
 ) -> tuple[HostDates, list[Session]]:
-    """Read the host's own format when some logon time cannot be read with certainty."""
+    """Read with the host's own format when some logon time cannot be read with certainty
+    (`format_text`: its International key as the read command printed it; asked for alone
+    when the output lacked it)."""
     texts = [s.logon_text for s in sessions]
     # The rows' logon parts are read_logon of those texts: not read a second time.
     parsed = [row.logon for row in rows.rows] if rows is not None else []
     if not any(s.doubt_about("logon") for s in sessions):
         return HostDates("output", implied_order(texts, parsed=parsed) or "auto"), sessions
     try:
-        date_format = _read_format(run(INTERNATIONAL_QUERY))
+        answer = run(INTERNATIONAL_QUERY) if format_text is None else format_text
+        date_format = _read_format(answer)
     except RegistryReadError as exc:
         note = f"the host's own date format could not be read ({exc.reason})"
         log.info("%s", note)

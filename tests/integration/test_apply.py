@@ -16,7 +16,7 @@ from fleetlogoff.app.fleet import FleetOptions, SelectOptions
 from fleetlogoff.app.status import ExitStatus
 from fleetlogoff.env import Environment
 from fleetlogoff.executor import ApplySettings
-from fleetlogoff.hostread import INTERNATIONAL_QUERY, QUSER_AND_ZONE
+from fleetlogoff.hostread import INTERNATIONAL_QUERY, QUSER_ZONE_AND_FORMAT
 from fleetlogoff.lab.commands import LogoffBehaviour
 from fleetlogoff.lab.contract import CommandRequest, NetworkBehaviour
 from fleetlogoff.lab.dynamics import DynamicRule, Trigger
@@ -262,7 +262,7 @@ HOSTILE = (Path(__file__).parents[1] / "fixtures/corpus/hostile-messages.txt").r
 
 # The command lines fleetlogoff itself runs to read a host (quser with its clock, its date
 # format); every other line must run nothing but quser, msg and logoff.
-READ_LINES = {QUSER_AND_ZONE, INTERNATIONAL_QUERY}
+READ_LINES = {QUSER_ZONE_AND_FORMAT, INTERNATIONAL_QUERY}
 
 
 def test_hostile_messages_are_delivered_verbatim_and_run_nothing(tmp_path: Path) -> None:

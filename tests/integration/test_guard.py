@@ -11,7 +11,7 @@ from typing import Any
 
 from fleetlogoff.app.status import ExitStatus
 from fleetlogoff.guard_script import GUARD_SCRIPT, guard_command_line
-from fleetlogoff.hostread import INTERNATIONAL_QUERY, QUSER_AND_ZONE
+from fleetlogoff.hostread import INTERNATIONAL_QUERY, QUSER_ZONE_AND_FORMAT
 from fleetlogoff.lab.contract import NetworkBehaviour
 from fleetlogoff.lab.dynamics import DynamicRule, Trigger
 from fleetlogoff.lab.host import SimHost
@@ -149,7 +149,7 @@ def test_hostile_user_names_never_run_anything_but_the_guard(tmp_path: Path) -> 
     for name, state in zip(HOSTILE_USERS, states, strict=True):
         assert [(lo["session_id"], lo["user"]) for lo in state["logoffs"]] == [(2, name)]
         lines = [c["command_line"] for c in state["commands"]]
-        reads = {"quser", QUSER_AND_ZONE, INTERNATIONAL_QUERY}
+        reads = {"quser", QUSER_ZONE_AND_FORMAT, INTERNATIONAL_QUERY}
         assert set(lines) <= reads | {guard_command_line()}, lines
         assert all(name not in line for line in lines)
         records = [r for c in state["commands"] for r in c["subcommands"]]

@@ -1,5 +1,6 @@
-"""Reading one host: quser with its clock in one command, its own date format only when
-a logon time cannot be read with certainty, a clear fallback when that read fails, and
+"""Reading one host: quser with its clock and its date format in one command, the format
+used only when a logon time cannot be read with certainty, a clear fallback when that read
+fails, the format asked for alone when the answer lacks it, and
 apply reading the host exactly as plan did. Lab hosts answer as Windows does; every lab
 locale is read on the days that break date parsers, in zones from UTC-12 to UTC+14."""
 
@@ -11,7 +12,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from fleetlogoff.errors import HostCommandError, TransportError
-from fleetlogoff.hostread import INTERNATIONAL_QUERY, QUSER, QUSER_AND_ZONE, ZONE_MARK, read_host
+from fleetlogoff.hostread import (
+    FORMAT_MARK,
+    INTERNATIONAL_QUERY,
+    QUSER,
+    QUSER_AND_FORMAT,
+    QUSER_AND_ZONE,
+    QUSER_ZONE_AND_FORMAT,
+    ZONE_MARK,
+    read_host,
+)
 from fleetlogoff.lab.contract import CommandRequest
 from fleetlogoff.lab.host import SimHost
 from fleetlogoff.lab.locales import LOCALES
@@ -67,13 +77,19 @@ class FakeRunner:
 
 
 def combined(quser: str, zone: str = ZONE) -> str:
+    """What QUSER_AND_ZONE prints."""
     return f"{quser}{ZONE_MARK}\r\n{zone}"
 
 
+def answered(quser: str, zone: str = ZONE, international: str = INTERNATIONAL) -> str:
+    """What QUSER_ZONE_AND_FORMAT prints."""
+    return f"{combined(quser, zone)}{FORMAT_MARK}\r\n{international}"
+
+
 def test_clear_dates_need_one_command_and_record_the_order_they_show() -> None:
-    run = FakeRunner({QUSER_AND_ZONE: combined(CLEAR)})
+    run = FakeRunner({QUSER_ZONE_AND_FORMAT: answered(CLEAR)})
     read = read_host(run, host())
-    assert run.ran == [QUSER_AND_ZONE]
+    assert run.ran == [QUSER_ZONE_AND_FORMAT]
     assert read.facts.dates == HostDates("output", "dmy", shapes=("9/9/9 9:9",))
     assert read.facts.clock.source == "host" and read.facts.clock.windows is not None
     (session,) = read.sessions
@@ -81,32 +97,60 @@ def test_clear_dates_need_one_command_and_record_the_order_they_show() -> None:
     assert read.text == CLEAR
 
 
-def test_ambiguous_dates_ask_the_host_for_its_format_once() -> None:
-    run = FakeRunner({QUSER_AND_ZONE: combined(AMBIGUOUS), INTERNATIONAL_QUERY: INTERNATIONAL})
+UK_FORMAT = DateFormat("dd/MM/yyyy", ("HH:mm",), "AM", "PM")
+
+
+def test_ambiguous_dates_are_read_with_the_format_the_same_command_printed() -> None:
+    run = FakeRunner({QUSER_ZONE_AND_FORMAT: answered(AMBIGUOUS)})
     read = read_host(run, host())
-    assert run.ran == [QUSER_AND_ZONE, INTERNATIONAL_QUERY]
-    assert read.facts.dates == HostDates(
-        "host", "auto", DateFormat("dd/MM/yyyy", ("HH:mm",), "AM", "PM"), shapes=("9/9/9 9:9",)
-    )
+    assert run.ran == [QUSER_ZONE_AND_FORMAT]
+    assert read.facts.dates == HostDates("host", "auto", UK_FORMAT, shapes=("9/9/9 9:9",))
     (session,) = read.sessions
     assert (session.logon_time, session.doubts) == (datetime(2026, 12, 1, 7, 36), ())
+    assert read.text == AMBIGUOUS
 
 
-@pytest.mark.parametrize(
-    "answer",
-    [
-        "ERROR: Access is denied.\r\n",
-        "FEHLER: Der angegebene Registrierungsschlüssel bzw. Wert wurde nicht gefunden.\r\n",
-        "错误: 系统找不到指定的注册表项或值。\r\n",
-        "'reg' is not recognized as an internal or external command,\r\n",
-        TransportError("rds1", "timeout", "command did not finish in 30 s"),
-    ],
-)
-def test_a_failed_format_read_falls_back_with_a_note_quoting_the_host(
-    answer: str | Exception,
-) -> None:
-    run = FakeRunner({QUSER_AND_ZONE: combined(AMBIGUOUS), INTERNATIONAL_QUERY: answer})
+@pytest.mark.parametrize("cut", ["", "\r\n", f"{FORMAT_MARK}-not\r\n"])
+def test_an_answer_without_the_format_marker_asks_for_the_format_alone(cut: str) -> None:
+    run = FakeRunner(
+        {QUSER_ZONE_AND_FORMAT: combined(AMBIGUOUS) + cut, INTERNATIONAL_QUERY: INTERNATIONAL}
+    )
     read = read_host(run, host())
+    assert run.ran == [QUSER_ZONE_AND_FORMAT, INTERNATIONAL_QUERY]
+    assert read.facts.dates.format == UK_FORMAT and read.facts.clock.source == "host"
+    assert read.sessions[0].logon_time == datetime(2026, 12, 1, 7, 36)
+
+
+def test_clear_dates_never_ask_again_even_without_the_format_marker() -> None:
+    run = FakeRunner({QUSER_ZONE_AND_FORMAT: combined(CLEAR)})
+    read = read_host(run, host())
+    assert run.ran == [QUSER_ZONE_AND_FORMAT] and read.facts.dates.order == "dmy"
+
+
+REG_FAILURES = [
+    "ERROR: Access is denied.\r\n",
+    "FEHLER: Der angegebene Registrierungsschlüssel bzw. Wert wurde nicht gefunden.\r\n",
+    "错误: 系统找不到指定的注册表项或值。\r\n",
+    "'reg' is not recognized as an internal or external command,\r\n",
+]
+# reg.exe's failures printed within the read command, or answering the format asked alone;
+# a transport failure can only end a command asked alone (it would end the read command).
+FORMAT_FAILURES: list[tuple[str | Exception, bool]] = [
+    *((failure, alone) for failure in REG_FAILURES for alone in (False, True)),
+    (TransportError("rds1", "timeout", "command did not finish in 30 s"), True),
+]
+
+
+@pytest.mark.parametrize(("answer", "asked_alone"), FORMAT_FAILURES)
+def test_a_failed_format_read_falls_back_with_a_note_quoting_the_host(
+    answer: str | Exception, asked_alone: bool
+) -> None:
+    answers: dict[str, str | Exception]
+    if asked_alone:
+        answers = {QUSER_ZONE_AND_FORMAT: combined(AMBIGUOUS), INTERNATIONAL_QUERY: answer}
+    else:
+        answers = {QUSER_ZONE_AND_FORMAT: answered(AMBIGUOUS, international=str(answer))}
+    read = read_host(FakeRunner(answers), host())
     assert read.facts.dates.source == "output" and read.facts.dates.format is None
     said = answer.reason if isinstance(answer, TransportError) else str(answer).strip()
     assert said in read.facts.dates.note
@@ -124,23 +168,33 @@ def test_the_inventory_order_wins_and_asks_nothing() -> None:
     assert read.sessions[0].logon_time == datetime(2026, 1, 12, 7, 36)
 
 
-def test_the_inventory_zone_wins_and_only_quser_runs() -> None:
-    run = FakeRunner({QUSER: CLEAR})
+def test_the_inventory_zone_wins_and_only_the_format_is_asked_with_quser() -> None:
+    run = FakeRunner({QUSER_AND_FORMAT: f"{AMBIGUOUS}{FORMAT_MARK}\r\n{INTERNATIONAL}"})
     read = read_host(run, host(fleetlogoff_timezone="Europe/Zurich"))
-    assert run.ran == [QUSER]
+    assert run.ran == [QUSER_AND_FORMAT]
     assert read.facts.clock == HostClock("inventory", "Europe/Zurich")
+    assert read.facts.dates.format == UK_FORMAT and read.text == AMBIGUOUS
+
+
+def test_zone_and_order_both_in_the_inventory_run_quser_alone() -> None:
+    run = FakeRunner({QUSER: AMBIGUOUS})
+    read = read_host(run, host(fleetlogoff_timezone="Europe/Zurich", fleetlogoff_date_order="dmy"))
+    assert run.ran == [QUSER] and read.text == AMBIGUOUS
+    assert read.facts.clock == HostClock("inventory", "Europe/Zurich")
+    assert read.sessions[0].logon_time == datetime(2026, 12, 1, 7, 36)
 
 
 @pytest.mark.parametrize(
     ("output", "words"),
     [
         (CLEAR + "\r\n", "no marker line"),
-        (combined(CLEAR, "ERROR: Access is denied.\r\n"), "Access is denied"),
-        (combined(CLEAR, ""), "no output"),
+        (f"{CLEAR}{FORMAT_MARK}\r\n{INTERNATIONAL}", "no marker line"),
+        (answered(CLEAR, "ERROR: Access is denied.\r\n"), "Access is denied"),
+        (answered(CLEAR, ""), "no output"),
     ],
 )
 def test_an_unreadable_clock_is_unknown_with_the_reason(output: str, words: str) -> None:
-    read = read_host(FakeRunner({QUSER_AND_ZONE: output}), host())
+    read = read_host(FakeRunner({QUSER_ZONE_AND_FORMAT: output}), host())
     assert read.facts.clock.source == "unknown" and words in read.facts.clock.note
     assert read.sessions[0].doubts == ()
 
@@ -148,7 +202,7 @@ def test_an_unreadable_clock_is_unknown_with_the_reason(output: str, words: str)
 def test_quser_errors_are_still_host_errors_behind_the_clock_query() -> None:
     error = "Error 0x00000005 enumerating sessionnames\r\nError [5]:Access is denied.\r\n"
     with pytest.raises(HostCommandError) as raised:
-        read_host(FakeRunner({QUSER_AND_ZONE: combined(error)}), host())
+        read_host(FakeRunner({QUSER_ZONE_AND_FORMAT: answered(error)}), host())
     assert raised.value.code == 5
 
 
