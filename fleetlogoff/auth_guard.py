@@ -84,6 +84,8 @@ class AuthFailureGuard:
 
         A caller that was let in must call `leave` exactly once.
         """
+        if self.limit <= 0 or self._proven_already(host):
+            return None
         with self._cond:
             while True:
                 verdict = self.try_enter(host)
@@ -95,6 +97,8 @@ class AuthFailureGuard:
         """`enter` without waiting: WAIT when `limit` attempts with unproven credentials
         are already in flight."""
         if self.limit <= 0:
+            return None
+        if self._proven_already(host):
             return None
         base = self._base(host)
         with self._cond:
@@ -108,7 +112,7 @@ class AuthFailureGuard:
 
     def prove(self, host: Host) -> None:
         """`host` accepted the credentials: the others may all go ahead."""
-        if self.limit <= 0:
+        if self.limit <= 0 or self._proven_already(host):
             return
         base = self._base(host)
         with self._cond:
@@ -118,7 +122,7 @@ class AuthFailureGuard:
 
     def leave(self, host: Host, outcome: Outcome) -> None:
         """The attempt on `host` ended with `outcome`."""
-        if self.limit <= 0:
+        if self.limit <= 0 or self._proven_already(host):
             return
         base = self._base(host)
         with self._cond:
@@ -148,6 +152,18 @@ class AuthFailureGuard:
             f"{self.limit} authentication failures and no success (protecting the account "
             "from lockout; --auth-failure-limit N changes the limit, 0 turns it off)"
         )
+
+    def _proven_already(self, host: Host) -> bool:
+        """Whether `host`'s credentials are proven, read without the lock.
+
+        Proof is final (nothing ever clears it), and once credentials are proven their
+        counts (in flight, rejected) are never read again: every host may go ahead. So a
+        host that sees proof skips the lock on entering and leaving, and nobody needs its
+        counts or its notification; one that does not see it yet takes the lock as before.
+        On a large fleet this spares every host but the first few three trips through a
+        lock shared by all worker processes.
+        """
+        return bool(self._state[self._base(host) + _PROVEN])
 
     def _base(self, host: Host) -> int:
         return self._index[host.name] * _FIELDS

@@ -136,3 +136,27 @@ def test_a_dead_worker_does_not_stop_credentials_already_proven() -> None:
     guard.leave(hosts[0], Outcome.PROVEN)
     guard.abandon()  # a worker died: only unproven credentials could be waiting on it
     assert guard.try_enter(hosts[1]) is None
+
+
+class _NoLock:
+    """A lock that fails the test when taken."""
+
+    def __enter__(self) -> None:
+        raise AssertionError("the lock was taken")
+
+    def __exit__(self, *_: object) -> None:
+        return None
+
+
+def test_once_proven_hosts_enter_and_leave_without_the_shared_lock() -> None:
+    hosts = [_host(f"h{n}") for n in range(5)]
+    guard = AuthFailureGuard(hosts, limit=2)
+    assert guard.enter(hosts[0]) is None
+    guard.prove(hosts[0])
+    guard.leave(hosts[0], Outcome.PROVEN)
+    guard._cond = _NoLock()  # every step below would fail if it took the lock
+    for host in hosts[1:]:
+        assert guard.enter(host) is None and guard.try_enter(host) is None
+        guard.prove(host)
+        guard.leave(host, Outcome.REJECTED)  # a local account's rejection: its own business
+    assert guard.try_enter(hosts[1]) is None
