@@ -23,6 +23,8 @@ from fleetlogoff.inventory.settings import host_codepage
 from fleetlogoff.model import Connection, Host
 from fleetlogoff.transport import CommandOutput
 from fleetlogoff.transport.log_hygiene import register_secret
+from fleetlogoff.transport.md4 import nt_hash
+from fleetlogoff.transport.ntlm_client import NtlmError
 from fleetlogoff.transport.ntlm_http import (
     FramingError,
     HttpAuthError,
@@ -205,6 +207,8 @@ def classify_lean_error(exc: Exception) -> tuple[str, str]:
         return "protocol", f"WS-Management fault {exc.code}: {exc.reason}"
     if isinstance(exc, FramingError):
         return "protocol", f"message encryption: {exc}"
+    if isinstance(exc, NtlmError):
+        return "protocol", one_line(str(exc))
     if isinstance(exc, HttpStatusError):
         return "protocol", f"HTTP {exc.status} from server"
     if isinstance(exc, WinRSError):
@@ -212,14 +216,14 @@ def classify_lean_error(exc: Exception) -> tuple[str, str]:
     return classify_wire_error(exc)
 
 
-# "LM:NT" in hex is a password form pyspnego takes as hashes (spnego _credential.py); the LM
-# half is never used by NTLMv2, so zeros are fine.
+# "LM:NT" in hex is a password form pyspnego takes as hashes (spnego _credential.py), and
+# ntlm_http.py's own handshake; the LM half is never used by NTLMv2, so zeros are fine.
 _NTLM_HASH_FORM = re.compile(r"^[0-9a-fA-F]{32}:[0-9a-fA-F]{32}$")
 
 
 def ntlm_password(conn: Connection) -> str:
-    """The password for an NTLM context, as pyspnego's "LM:NT" hash form (computed once
-    per run per password). Registered with the log hygiene, both forms."""
+    """The password for an NTLM handshake, as pyspnego's "LM:NT" hash form (computed once
+    per process per password). Registered with the log hygiene, both forms."""
     plain = conn.password.reveal() if conn.password is not None else ""
     if not plain:
         return ""
@@ -234,9 +238,6 @@ def ntlm_password(conn: Connection) -> str:
 
 @functools.lru_cache(maxsize=32)
 def _ntlm_hashes(password: str) -> str:
-    """Given a plain password, pyspnego computes the LM hash (pure-Python DES, never used
-    by NTLMv2) and the NT hash for every connection: about 7% of plan's CPU on 1,000 hosts
-    (benchmarks/README.md)."""
-    from spnego._ntlm_raw.crypto import ntowfv1  # private, pinned by pyspnego<1
-
-    return "0" * 32 + ":" + ntowfv1(password).hex()
+    """The "LM:NT" form of a plain password, once per password per process. The LM half
+    (pure-Python DES in pyspnego, unused by NTLMv2) is never computed: zeros."""
+    return "0" * 32 + ":" + nt_hash(password).hex()

@@ -4,9 +4,9 @@ This is WinRM's default path (HTTP on 5985, NTLM, every message sealed: MS-WSMV 
 pypsrp's own transport runs it through requests and urllib3, which cost about half of
 plan's CPU per host (benchmarks/README.md) and send an anonymous request first only to be
 told to authenticate. This transport sends the NTLM negotiate token on the first request,
-as curl --ntlm does: 2 authentication round trips instead of 3. pypsrp still builds and
-parses every WS-Management message (transport/winrm.py plugs this in); only the HTTP
-exchange and the sealing frames live here.
+as curl --ntlm does: 2 authentication round trips instead of 3. The NTLM messages are
+ntlm_client.py's (pyspnego's for a password that is not in hash form); the HTTP exchange
+and the sealing frames live here.
 """
 
 from __future__ import annotations
@@ -19,14 +19,13 @@ import struct
 import time
 from typing import Protocol
 
-import spnego
-
 from fleetlogoff.transport.http11 import (
     HttpConnection,
     HttpProtocolError,
     RedirectRefusedError,
     Response,
 )
+from fleetlogoff.transport.ntlm_client import NtlmClient
 from fleetlogoff.transport.ntlm_seal import NtlmSealer, SealError
 
 PROTOCOL = "application/HTTP-SPNEGO-session-encrypted"
@@ -40,6 +39,8 @@ _PROTOCOL_HEADER = f"\tContent-Type: {PROTOCOL}\r\n".encode()
 _LENGTH = re.compile(rb"Length=(\d+)")
 _TOKEN = re.compile(r"(?:Negotiate|NTLM)\s+([A-Za-z0-9+/=]+)", re.IGNORECASE)
 _HEADERS = {"User-Agent": "fleetlogoff", "Accept-Encoding": "identity"}
+# pyspnego's "LM:NT" hash form of a password (spnego _credential.py); the LM half is unused.
+_HASH_FORM = re.compile(r"[0-9a-fA-F]{32}:([0-9a-fA-F]{32})")
 
 log = logging.getLogger(__name__)
 
@@ -203,29 +204,22 @@ class NtlmHttpTransport:
         self._connection.close()
 
     def _authenticate(self) -> Sealer:
-        context = spnego.client(
-            self._username,
-            self._password,
-            hostname=self._host,
-            service="http",
-            protocol="ntlm",
-            options=spnego.NegotiateOptions.wrapping_winrm,
-        )
-        first = self._post(b"", self._authorization(context.step()), None)
+        handshake = _handshake_for(self._username, self._password, self._host)
+        first = self._post(b"", self._authorization(handshake.first()), None)
         _refuse_redirect(first)
         challenge = self._server_token(first)
         if first.status != 401:
             raise HttpProtocolError(f"no NTLM challenge: HTTP {first.status} to the negotiation")
         if challenge is None:
             raise NoNtlmOfferedError("the host offers no NTLM (HTTP 401 without a challenge)")
-        second = self._post(b"", self._authorization(context.step(challenge)), None)
+        second = self._post(b"", self._authorization(handshake.answer(challenge)), None)
         _refuse_redirect(second)
         if second.status == 401:
             raise HttpAuthError("credentials rejected (HTTP 401)")
         if second.status != 200:
             raise HttpProtocolError(f"HTTP {second.status} to the NTLM authentication")
         self._authenticated_socket = self._connection.socket
-        return NtlmSealer(context)
+        return handshake.sealer()
 
     @staticmethod
     def _authorization(token: bytes | None) -> dict[str, str]:
@@ -256,6 +250,65 @@ class NtlmHttpTransport:
             len(response.body),
         )
         return response
+
+
+class _Handshake(Protocol):
+    """The client side of one NTLM handshake, whichever implementation runs it."""
+
+    def first(self) -> bytes: ...
+
+    def answer(self, challenge: bytes) -> bytes: ...
+
+    def sealer(self) -> Sealer: ...
+
+
+class _OwnHandshake:
+    """ntlm_client.py's NTLMv2, for a password given as its NT hash (lean.ntlm_password
+    always gives one)."""
+
+    def __init__(self, username: str, nt_hash: bytes, host: str) -> None:
+        self._client = NtlmClient(username, nt_hash, target_host=host)
+
+    def first(self) -> bytes:
+        return self._client.negotiate()
+
+    def answer(self, challenge: bytes) -> bytes:
+        return self._client.authenticate(challenge)
+
+    def sealer(self) -> Sealer:
+        return self._client.sealer()
+
+
+class _PyspnegoHandshake:
+    """pyspnego's NTLM, for any other password form (an empty one)."""
+
+    def __init__(self, username: str, password: str, host: str) -> None:
+        import spnego  # only this rare path needs it
+
+        self._context = spnego.client(
+            username,
+            password,
+            hostname=host,
+            service="http",
+            protocol="ntlm",
+            options=spnego.NegotiateOptions.wrapping_winrm,
+        )
+
+    def first(self) -> bytes:
+        return self._context.step() or b""
+
+    def answer(self, challenge: bytes) -> bytes:
+        return self._context.step(challenge) or b""
+
+    def sealer(self) -> Sealer:
+        return NtlmSealer(self._context)
+
+
+def _handshake_for(username: str, password: str, host: str) -> _Handshake:
+    nt_hash = _HASH_FORM.fullmatch(password)
+    if nt_hash is not None:
+        return _OwnHandshake(username, bytes.fromhex(nt_hash.group(1)), host)
+    return _PyspnegoHandshake(username, password, host)
 
 
 def _refuse_redirect(response: Response) -> None:

@@ -11,9 +11,11 @@ negotiated), so this does exactly that on the context's own RC4 handles and sign
     checksum  = RC4(handle, HMAC_MD5(signing_key, seq_num || message)[0..7])
     signature = 0x00000001 || checksum || seq_num;  seq_num += 1
 
-pyspnego stays the reference: a context without ESS, key exchange, signing and sealing
-(never pyspnego's NTLMv2 client, but possible) is wrapped by pyspnego itself, and
-tests/unit/test_ntlm_seal.py checks every direction against pyspnego's acceptor.
+The keys come from pyspnego's context or from this project's own handshake
+(ntlm_client.py, `from_keys`). pyspnego stays the reference: a pyspnego context without
+ESS, key exchange, signing and sealing (never pyspnego's NTLMv2 client, but possible) is
+wrapped by pyspnego itself, and tests/unit/test_ntlm_seal.py checks every direction
+against pyspnego's acceptor.
 """
 
 from __future__ import annotations
@@ -21,7 +23,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import struct
+from collections.abc import Callable
 from typing import Any
+
+from cryptography.hazmat.primitives.ciphers import Cipher
+
+try:  # ARC4 moved to cryptography's "decrepit" algorithms in 43
+    from cryptography.hazmat.decrepit.ciphers.algorithms import ARC4
+except ImportError:  # pragma: no cover - cryptography 41 and 42
+    from cryptography.hazmat.primitives.ciphers.algorithms import ARC4
 
 _VERSION = b"\x01\x00\x00\x00"
 # MS-NLMP 2.2.2.5 NEGOTIATE flags the fast path relies on.
@@ -30,6 +40,12 @@ _SEAL = 0x00000020
 _EXTENDED_SESSION_SECURITY = 0x00080000
 _KEY_EXCH = 0x40000000
 _REQUIRED = _SIGN | _SEAL | _EXTENDED_SESSION_SECURITY | _KEY_EXCH
+
+
+def rc4_stream(key: bytes) -> Callable[[bytes], bytes]:
+    """An RC4 key stream: each call encrypts (or decrypts) the next bytes."""
+    update: Callable[[bytes], bytes] = Cipher(ARC4(key), mode=None).encryptor().update
+    return update
 
 
 class SealError(Exception):
@@ -57,6 +73,20 @@ class NtlmSealer:
             self._fast = False
         else:
             self._fast = flags & _REQUIRED == _REQUIRED
+
+    @classmethod
+    def from_keys(
+        cls, *, sign_out: bytes, sign_in: bytes, seal_out: bytes, seal_in: bytes
+    ) -> NtlmSealer:
+        """A sealer on keys negotiated elsewhere (ntlm_client.py): always the direct path,
+        which is the only one that client negotiates."""
+        sealer = cls.__new__(cls)
+        sealer._context = None
+        sealer._seq_out = sealer._seq_in = 0
+        sealer._out, sealer._in = rc4_stream(seal_out), rc4_stream(seal_in)
+        sealer._key_out, sealer._key_in = sign_out, sign_in
+        sealer._fast = True
+        return sealer
 
     @property
     def fast(self) -> bool:
