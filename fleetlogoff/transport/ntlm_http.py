@@ -12,6 +12,7 @@ and the sealing frames live here.
 from __future__ import annotations
 
 import base64
+import functools
 import logging
 import math
 import re
@@ -105,14 +106,14 @@ def split_frame(body: bytes, boundary: str = BOUNDARY) -> tuple[int, bytes, byte
     Raises:
         FramingError: the body does not have the MS-WSMV 2.2.9.1.1.2.2 shape.
     """
-    marker = re.escape(boundary.encode())
-    parts = [p for p in re.split(rb"--\s*" + marker + rb"\r\n", body) if p]
+    part_start, end = _boundary_patterns(boundary)
+    parts = [p for p in part_start.split(body) if p]
     if len(parts) != 2:
         raise FramingError(f"expected 2 MIME parts, got {len(parts)}")
     declared = _LENGTH.search(parts[0])
     if declared is None or len(declared.group(1)) > 12:
         raise FramingError("no valid Length= in the encrypted part header")
-    payload = re.sub(rb"--\s*" + marker + rb"--\r\n$", b"", parts[1])
+    payload = end.sub(b"", parts[1])
     payload = payload.removeprefix(_OCTET_HEADER)
     if len(payload) < 4:
         raise FramingError("encrypted part too short")
@@ -121,6 +122,13 @@ def split_frame(body: bytes, boundary: str = BOUNDARY) -> tuple[int, bytes, byte
         raise FramingError("encrypted part shorter than its signature")
     end = 4 + signature_length
     return int(declared.group(1)), payload[4:end], payload[end:]
+
+
+@functools.lru_cache(maxsize=8)
+def _boundary_patterns(boundary: str) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
+    """(a part's start, the end marker) of a multipart body, compiled once per boundary."""
+    marker = re.escape(boundary.encode())
+    return re.compile(rb"--\s*" + marker + rb"\r\n"), re.compile(rb"--\s*" + marker + rb"--\r\n$")
 
 
 def unseal(sealer: Sealer, body: bytes) -> bytes:
