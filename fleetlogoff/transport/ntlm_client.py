@@ -2,8 +2,9 @@
 AUTHENTICATE messages and the sealing keys of the session.
 
 Why not pyspnego's NTLM context: it spends most of the handshake on Python enum
-arithmetic and generic message classes, 0.3 ms per host measured alone and over 1 ms of a
-worker's CPU per host on a 1,000-host plan, for a handshake whose shape WinRM fixes: NTLMv2
+arithmetic and generic message classes: 0.40 ms per handshake measured alone (with the
+sealer and one message; this module: 0.07 ms), about 0.7 ms of a worker's CPU per host
+inside a 1,000-host plan, for a handshake whose shape WinRM fixes: NTLMv2
 with extended session security, key exchange, 128-bit signing and sealing, and a MIC when
 the server sends a timestamp (every Windows since Server 2008). This module writes exactly
 that and refuses anything else with one line (a server that will not sign and seal cannot
