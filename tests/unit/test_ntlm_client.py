@@ -224,3 +224,15 @@ def test_authenticate_before_negotiate_and_sealer_before_the_end_are_refused() -
         client().authenticate(challenge_message())
     with pytest.raises(NtlmError):
         client().sealer()
+
+
+def test_hash_form_passwords_take_this_client_and_others_pyspnegos() -> None:
+    from fleetlogoff.transport import ntlm_http
+
+    hashed = "0" * 32 + ":" + ntowfv1(PASSWORD).hex()
+    own = ntlm_http._handshake_for("alice", hashed, "rds01")
+    assert isinstance(own, ntlm_http._OwnHandshake)
+    assert own.first() == client().negotiate()
+    other = ntlm_http._handshake_for("alice", "", "rds01")  # no hash form: pyspnego's path
+    assert isinstance(other, ntlm_http._PyspnegoHandshake)
+    assert other.first().startswith(b"NTLMSSP\x00\x01\x00\x00\x00")
