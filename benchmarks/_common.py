@@ -317,7 +317,7 @@ def run_floor(
     answered = int(found.group(2)) if found else None
     counts = [e[2] if len(e) > 2 else trips for e in endpoints]
     per_host = (
-        f"{trips}"
+        f"{counts[0]}"  # one count for all (given per host, or --trips)
         if len(set(counts)) == 1
         else f"{sum(counts) / len(counts):.2f} (each host's own)"
     )
