@@ -149,12 +149,12 @@ class WindowsZone:
         if not self.has_dst:
             return (standard,)
         daylight = -(self.bias + self.daylight_bias)
-        fitting = [
+        fitting = tuple(
             offset
             for offset, dst in ((standard, False), (daylight, True))
             if self._is_dst_utc(local - timedelta(minutes=offset)) is dst
-        ]
-        return tuple(fitting) if fitting else (standard, daylight)
+        )
+        return fitting or (standard, daylight)
 
     def offset_now(self, now_utc: datetime) -> int:
         """The UTC offset in force at a UTC instant, from the rules."""
@@ -240,10 +240,12 @@ class HostClock:
                 folds = {local.replace(tzinfo=zone, fold=fold).utcoffset() for fold in (0, 1)}
                 return tuple(sorted(int(o.total_seconds()) // 60 for o in folds if o is not None))
         if self.windows is not None:
-            offsets = set(self.windows.offsets_at(local))
+            ruled = self.windows.offsets_at(local)
             if self.windows.active_bias is not None and self.note:
-                offsets.add(-self.windows.active_bias)  # rules and clock disagreed
-            return tuple(sorted(offsets))
+                ruled += (-self.windows.active_bias,)  # rules and clock disagreed
+            elif len(ruled) == 1:
+                return ruled  # nearly every time: nothing to merge or sort
+            return tuple(sorted(set(ruled)))
         return (WESTMOST_OFFSET_MIN, EASTMOST_OFFSET_MIN)
 
     def offset_now(self, now_utc: datetime) -> int | None:
