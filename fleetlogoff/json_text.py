@@ -71,7 +71,7 @@ class _Walk:
         if not value:
             return brackets
         inner = level + 1
-        if any(isinstance(m, _CONTAINERS) and m for m in members):
+        if _nests(members):
             body = self._items(value, inner) if brackets == "{}" else self._members(value, inner)
         else:
             body = self._flat(inner).encode(value)[1:-1]
@@ -89,7 +89,10 @@ class _Walk:
         for key, value in items:
             if not isinstance(key, str):
                 raise _Unusual  # json converts numbers, booleans and None to strings
-            parts.append(f"{self._string(key)}: {self.encode(value, level)}")
+            text = (
+                self.encode(value, level) if isinstance(value, _CONTAINERS) else self._scalar(value)
+            )
+            parts.append(f"{self._string(key)}: {text}")
         return separator.join(parts)
 
     def _scalar(self, value: Any) -> str:
@@ -105,3 +108,13 @@ class _Walk:
             return int.__repr__(value)  # as json: an IntEnum is its number
         # Floats (NaN and infinities too) and the TypeError for anything else: json's own.
         return json.dumps(value, ensure_ascii=self._ensure_ascii)
+
+
+def _nests(members: Any) -> bool:
+    """Whether a container holds a non-empty container (then it is walked in Python).
+    A plain loop: any() over a generator costs a generator step per member, and every
+    member of a plan is looked at here once."""
+    for member in members:  # noqa: SIM110 (any() over a generator: slower, see above)
+        if isinstance(member, _CONTAINERS) and member:
+            return True
+    return False

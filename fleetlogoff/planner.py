@@ -124,11 +124,20 @@ def logon_age(clock: HostClock, session: Session, now_utc: datetime) -> LogonAge
     """How long ago a session logged on, as the range the host's clock allows."""
     if session.logon_time is None:
         return None
-    offsets = clock.offsets_at(session.logon_time)
-    now = now_utc.astimezone(UTC).replace(tzinfo=None)
-    ages = [
-        int((now - (session.logon_time - timedelta(minutes=o))).total_seconds()) for o in offsets
-    ]
+    return _logon_age(clock, session.logon_time, _naive_utc(now_utc))
+
+
+def _naive_utc(instant: datetime) -> datetime:
+    return instant.astimezone(UTC).replace(tzinfo=None)
+
+
+def _logon_age(clock: HostClock, logon: datetime, now: datetime) -> LogonAge:
+    """logon_age's work, `now` naive UTC (worked out once per host, not per session)."""
+    offsets = clock.offsets_at(logon)
+    if len(offsets) == 1:  # almost every session: one age, nothing to explain
+        age = int((now - (logon - timedelta(minutes=offsets[0]))).total_seconds())
+        return LogonAge(age, age, "")
+    ages = [int((now - (logon - timedelta(minutes=o))).total_seconds()) for o in offsets]
     why = ""
     if len(set(ages)) > 1:
         why = clock.note or (
@@ -137,6 +146,13 @@ def logon_age(clock: HostClock, session: Session, now_utc: datetime) -> LogonAge
             else "the local time falls in the hour the clocks repeat or skip"
         )
     return LogonAge(min(ages), max(ages), why)
+
+
+def reads_logon_age(rules: Sequence[Rule]) -> bool:
+    """Whether a rule reads how long ago a session logged on: its logon-age condition
+    does, and so does its idle condition (an idle time longer than the session is
+    doubted). Rules that read neither never look at it."""
+    return any(rule.logon_age is not None or rule.idle is not None for rule in rules)
 
 
 def plan_sessions(
@@ -150,16 +166,21 @@ def plan_sessions(
     rules = host_rules(host, selection)
     protected_users = _strings(host.settings.get("fleetlogoff_protected_users"))
     protected_sessions = _strings(host.settings.get("fleetlogoff_protected_sessions"))
-    clock = host_clock(host, facts).checked(now_utc)
+    # Working out a logon age is most of judging a session: only when a rule reads it.
+    clock = host_clock(host, facts).checked(now_utc) if reads_logon_age(rules) else None
+    now = _naive_utc(now_utc)
     planned = []
     for session in sessions:
+        age = None
+        if clock is not None and session.logon_time is not None:
+            age = _logon_age(clock, session.logon_time, now)
         verdict: Verdict = evaluate_session(
             session,
             rules,
             protected_users=protected_users,
             protected_sessions=protected_sessions,
             connecting_user=host.connection.username,
-            logon_age=logon_age(clock, session, now_utc),
+            logon_age=age,
         )
         planned.append(
             PlannedSession(session, verdict.action, verdict.rule, verdict.reason, verdict.kept_from)

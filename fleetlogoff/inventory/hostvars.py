@@ -111,6 +111,8 @@ _BOOLEANS = {"yes": True, "true": True, "on": True, "1": True} | {
     "off": False,
     "0": False,
 }
+# Connection's own defaults, where the inventory sets no value.
+_DEFAULTS = Connection("", 0)
 # The PowerShell session configuration every WinRM host has; any other is a JEA endpoint.
 _DEFAULT_CONFIGURATION = "microsoft.powershell"
 
@@ -126,21 +128,32 @@ def connection_var_names() -> frozenset[str]:
     return frozenset(names)
 
 
+@functools.cache  # constant tables: joined once, not for every lookup of every host
+def _names_last_first(plugin: str) -> dict[str, tuple[str, ...]]:
+    """Each setting's variable names for a plugin, common ones first, reversed: the first
+    one set is the last one given, the one that wins."""
+    table = _PSRP_VARS if plugin == "psrp" else _WINRM_VARS
+    return {
+        what: tuple(reversed(_COMMON.get(what, ()) + table.get(what, ())))
+        for what in _COMMON.keys() | table.keys()
+    }
+
+
 class _Vars:
     """A host's merged variables, read through one connection plugin's names."""
 
-    def __init__(self, host: str, merged: Mapping[str, Var], names: Mapping[str, tuple[str, ...]]):
+    def __init__(self, host: str, merged: Mapping[str, Var], plugin: str):
         self.host = host
         self.merged = merged
-        self.names = names
+        self.names = _names_last_first(plugin)
 
     def find(self, what: str) -> tuple[str, YamlNode] | None:
         """The last of the names for `what` that is set, with its node."""
-        found = None
-        for name in _COMMON.get(what, ()) + self.names.get(what, ()):
-            if name in self.merged:
-                found = (name, self.merged[name].node)
-        return found
+        for name in self.names.get(what, ()):
+            var = self.merged.get(name)
+            if var is not None:
+                return name, var.node
+        return None
 
     def text(self, what: str, choices: tuple[str, ...] = ()) -> str | None:
         found = self.find(what)
@@ -168,14 +181,15 @@ class _Vars:
 
 def _reject_unrenderable(host: str, name: str, node: YamlNode, hint: str) -> None:
     """Vault values and Jinja templates cannot be used: say so, never show the value."""
-    where = f"host {host!r}: {name}"
     if isinstance(node, YamlScalar) and node.is_vault:
         raise node.pos.error(
-            f"{where} is vault-encrypted and no vault password was given "
+            f"host {host!r}: {name} is vault-encrypted and no vault password was given "
             f"(--ask-vault-pass, --vault-password-file or --vault-id){hint}"
         )
     if _unrenderable(node):
-        raise node.pos.error(f"{where} is a Jinja template; fleetlogoff does not render it{hint}")
+        raise node.pos.error(
+            f"host {host!r}: {name} is a Jinja template; fleetlogoff does not render it{hint}"
+        )
 
 
 def resolve_connection(
@@ -187,12 +201,11 @@ def resolve_connection(
         ConfigError: a non-WinRM connection, or a needed value that is wrong.
     """
     plugin = _plugin(host, merged)
-    view = _Vars(host, merged, _PSRP_VARS if plugin == "psrp" else _WINRM_VARS)
+    view = _Vars(host, merged, plugin)
     _refuse_unsupported(view)
     scheme, port = _scheme_and_port(view)
     cert_pem = view.text("cert_pem")
     operation, read = _timeouts(view)
-    defaults = Connection(host, port)
     return Connection(
         address=view.text("address") or host,
         port=port,
@@ -205,7 +218,7 @@ def resolve_connection(
         cert_pem=cert_pem,
         cert_key_pem=view.text("cert_key_pem"),
         message_encryption=_encryption(view),
-        connection_timeout=view.seconds("connection_timeout") or defaults.connection_timeout,
+        connection_timeout=view.seconds("connection_timeout") or _DEFAULTS.connection_timeout,
         operation_timeout=operation,
         read_timeout=read,
         kerberos_service=view.text("kerberos_service") or _KERBEROS_SERVICE[plugin],
@@ -353,7 +366,7 @@ def _encryption(view: _Vars) -> Literal["auto", "always", "never"]:
 
 def _timeouts(view: _Vars) -> tuple[float, float]:
     """Operation and read timeouts; pypsrp needs read > operation (pypsrp README)."""
-    defaults = Connection("", 0)
+    defaults = _DEFAULTS
     both = view.seconds("both_timeouts")
     if both is not None:
         # ansible-core 2.15+ winrm: connection_timeout sets operation_timeout_sec = N and

@@ -24,7 +24,7 @@ import functools
 import struct
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fleetlogoff.parsers.registry import (
@@ -63,6 +63,9 @@ class Transition:
     hour: int
     minute: int
     second: int = 0
+
+    def __reduce__(self) -> tuple[type[Transition], tuple[int, ...]]:
+        return _rebuilt(self)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Transition:
@@ -113,6 +116,9 @@ class WindowsZone:
     active_bias: int | None
     adjusts: bool = True
 
+    def __reduce__(self) -> tuple[type[WindowsZone], tuple[object, ...]]:
+        return _rebuilt(self)
+
     @property
     def has_dst(self) -> bool:
         return (
@@ -149,12 +155,12 @@ class WindowsZone:
         if not self.has_dst:
             return (standard,)
         daylight = -(self.bias + self.daylight_bias)
-        fitting = [
+        fitting = tuple(
             offset
             for offset, dst in ((standard, False), (daylight, True))
             if self._is_dst_utc(local - timedelta(minutes=offset)) is dst
-        ]
-        return tuple(fitting) if fitting else (standard, daylight)
+        )
+        return fitting or (standard, daylight)
 
     def offset_now(self, now_utc: datetime) -> int:
         """The UTC offset in force at a UTC instant, from the rules."""
@@ -232,6 +238,9 @@ class HostClock:
     windows: WindowsZone | None = None
     note: str = ""
 
+    def __reduce__(self) -> tuple[type[HostClock], tuple[object, ...]]:
+        return _rebuilt(self)
+
     def offsets_at(self, local: datetime) -> tuple[int, ...]:
         """The UTC offsets (minutes) a printed local wall time can have on this host."""
         if self.source == "inventory":
@@ -240,10 +249,12 @@ class HostClock:
                 folds = {local.replace(tzinfo=zone, fold=fold).utcoffset() for fold in (0, 1)}
                 return tuple(sorted(int(o.total_seconds()) // 60 for o in folds if o is not None))
         if self.windows is not None:
-            offsets = set(self.windows.offsets_at(local))
+            ruled = self.windows.offsets_at(local)
             if self.windows.active_bias is not None and self.note:
-                offsets.add(-self.windows.active_bias)  # rules and clock disagreed
-            return tuple(sorted(offsets))
+                ruled += (-self.windows.active_bias,)  # rules and clock disagreed
+            elif len(ruled) == 1:
+                return ruled  # nearly every time: nothing to merge or sort
+            return tuple(sorted(set(ruled)))
         return (WESTMOST_OFFSET_MIN, EASTMOST_OFFSET_MIN)
 
     def offset_now(self, now_utc: datetime) -> int | None:
@@ -286,6 +297,15 @@ class HostClock:
             return "unknown (logon ages are only trusted across every zone)"
         where = {"host": "from the host", "inventory": "fleetlogoff_timezone"}[self.source]
         return f"{self.name or 'unnamed'} (UTC{_signed(offset)}, {where})"
+
+
+def _rebuilt(value: Transition | WindowsZone | HostClock) -> tuple[type[Any], tuple[Any, ...]]:
+    """How pickle rebuilds a clock (every host's reading carries one from a worker process
+    to the parent): by its constructor, with its fields in order (slots=True: __slots__
+    names them, in order). A frozen dataclass is otherwise rebuilt attribute by attribute
+    through dataclasses.fields(), several times slower.
+    """
+    return type(value), tuple([getattr(value, name) for name in value.__slots__])
 
 
 def clock_from_registry(text: str) -> HostClock:

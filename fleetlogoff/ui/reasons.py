@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from fleetlogoff.model import Session
 from fleetlogoff.planner import PlannedSession
 
 _PROTECTED_PREFIX = "protected: "
@@ -50,6 +51,8 @@ def reason_shape(planned: PlannedSession) -> str:
     """The reason with this row's own values masked, so alike reasons compare equal."""
     text = reason_text(planned)
     session = planned.session
+    if not _quotes_row(text, session):
+        return text  # nothing to mask ("no rule matched"): most rows, checked cheaply
     masks = [
         (session.logon_text, "<logon>"),
         (session.username, "<user>"),
@@ -60,12 +63,18 @@ def reason_shape(planned: PlannedSession) -> str:
     # quoted alone must mask the same way.
     masks += [(part, "<logon>") for part in session.logon_text.split() if len(part) >= 3]
     masks = [(value, mask) for value, mask in masks if len(value.strip()) >= 2]
-    if not any(value in text for value, _ in masks):
-        return text  # nothing to mask ("no rule matched"): skip the sort
     for value, mask in sorted(masks, key=lambda m: -len(m[0])):
         if value in text:  # again: an earlier, longer value may have replaced it
             text = text.replace(value, mask)
     return text
+
+
+def _quotes_row(text: str, session: Session) -> bool:
+    """Whether `text` holds any value reason_shape masks: without building its masks."""
+    for value in (session.logon_text, session.username, session.session_name, session.idle_text):
+        if value in text and len(value.strip()) >= 2:
+            return True
+    return any(part in text for part in session.logon_text.split() if len(part) >= 3)
 
 
 def group_reasons(rows: Iterable[tuple[str, PlannedSession]]) -> list[ReasonGroup]:

@@ -3,6 +3,7 @@ database, in both hemispheres, at the changes themselves; unknown zones give ran
 
 from __future__ import annotations
 
+import pickle
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -212,3 +213,19 @@ def test_zones_with_the_same_dates_but_other_biases_do_not_share_answers() -> No
         for _ in range(200):
             assert zone.offsets_at(local) == uncached_offsets(zone, local), (zone.bias, local)
             local += timedelta(minutes=11)
+
+
+@pytest.mark.parametrize("name", ["Europe/Berlin", "Asia/Shanghai"])
+def test_a_clock_comes_back_equal_from_another_process(name: str) -> None:
+    """Worker processes send each host's clock to the parent by pickle."""
+    read_at = datetime(2026, 7, 1, tzinfo=UTC)
+    zone = read_time_zone(registry_text(LabZone(name), read_at))
+    for clock in (
+        HostClock("host", zone.name, zone, note="a note"),
+        HostClock("inventory", name),
+        HostClock("unknown"),
+    ):
+        back = pickle.loads(pickle.dumps(clock))
+        assert back == clock
+        assert type(back.windows) is type(clock.windows)
+        assert repr(back) == repr(clock)

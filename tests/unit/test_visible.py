@@ -85,13 +85,26 @@ def test_safe_json_keeps_letters_readable() -> None:
 def test_safe_json_escapes_exactly_the_characters_visible_would(
     document: object, indent: int | None
 ) -> None:
-    # The reference: every character of json.dumps' text tested one by one.
+    assert safe_json(document, indent=indent) == _reference(document, indent)
+
+
+@pytest.mark.parametrize("indent", [None, 2])
+def test_safe_json_of_a_long_text_escapes_across_its_scan_blocks(indent: int | None) -> None:
+    """Long texts are scanned in blocks (only those not plain ASCII): hidden characters
+    on either side of a block's edge, and runs across it, come out as everywhere else."""
+    hostile = "\x7f\u202e\x85Дü\U0001f600\ud800\u2028\x1b"
+    for offset in range(1000, 1040, 3):
+        document = {"pad": "a" * offset, "v": [hostile, "b" * 3000, "é" + hostile * 200]}
+        assert safe_json(document, indent=indent) == _reference(document, indent)
+
+
+def _reference(document: object, indent: int | None) -> str:
+    """Every character of json.dumps' text tested one by one."""
     text = json.dumps(document, indent=indent, ensure_ascii=False)
-    expected = "".join(
+    return "".join(
         "".join(f"\\u{u:04x}" for u in _utf16_units(c)) if _is_hidden(c) and c != "\n" else c
         for c in text
     )
-    assert safe_json(document, indent=indent) == expected
 
 
 def _is_hidden(char: str) -> bool:

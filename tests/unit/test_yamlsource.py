@@ -12,13 +12,16 @@ from fleetlogoff.yamlsource import (
     MAX_DEPTH,
     MAX_NODES,
     MAX_TEXT,
+    Position,
     YamlMap,
+    YamlScalar,
     parse_yaml,
     read_yaml_text,
     to_plain,
 )
 
 SECRET = "Sup3r-S3cret-99"
+STR = "tag:yaml.org,2002:str"
 
 
 def billion_laughs(levels: int = 9) -> str:
@@ -143,3 +146,24 @@ def test_a_yaml_file_is_read_with_a_bound(tmp_path: Path) -> None:
         read_yaml_text(tmp_path / "latin1.yml", "rules file")
     with pytest.raises(ConfigError, match="cannot read rules file"):
         read_yaml_text(tmp_path / "missing.yml", "rules file")
+
+
+def test_the_parser_builds_the_nodes_the_constructors_build() -> None:
+    """The parser sets positions' and scalars' slots directly (faster than a frozen
+    dataclass's __init__): the same objects, still frozen, still hashable."""
+    root = parse_yaml("a: 5985\nb: !!int 5985\nc: text\n", "f.yml")
+    assert isinstance(root, YamlMap)
+    built = [(key, value) for key, value in root]
+    expected = [
+        (YamlScalar("a", "a", STR, Position("f.yml", 1, 1)), 5985, "tag:yaml.org,2002:int"),
+        (YamlScalar("b", "b", STR, Position("f.yml", 2, 1)), 5985, "tag:yaml.org,2002:int"),
+        (YamlScalar("c", "c", STR, Position("f.yml", 3, 1)), "text", STR),
+    ]
+    for (key, value), (want_key, want_value, want_tag) in zip(built, expected, strict=True):
+        assert key == want_key
+        assert hash(key) == hash(want_key)
+        assert repr(key.pos) == repr(want_key.pos)
+        assert isinstance(value, YamlScalar)
+        assert (value.value, value.tag) == (want_value, want_tag)
+        with pytest.raises(AttributeError):
+            value.text = "changed"  # type: ignore[misc]  # frozen, as built by the constructor
