@@ -36,6 +36,7 @@ from spnego.channel_bindings import GssChannelBindings
 
 from fleetlogoff.lab.contract import Account
 from fleetlogoff.lab.ntlm_bindings import ntlm_channel_bound
+from fleetlogoff.lab.ntlm_seal import AcceptorSealer
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +130,8 @@ class NegotiateAcceptor:
         self._principals = frozenset(p.lower() for p in principals)
         self._bindings = channel_bindings
         self._context: Any = None
+        self._sealer: AcceptorSealer | None = None
+        self._sealed: Any = None  # the context _sealer was built on
         self._ntlm_bound = False
 
     @property
@@ -140,6 +143,15 @@ class NegotiateAcceptor:
     def context(self) -> Any:
         """The pyspnego context (for wrap_winrm/unwrap_winrm) once complete."""
         return self._context
+
+    @property
+    def sealer(self) -> AcceptorSealer:
+        """Seals and unseals this connection's messages once complete (ntlm_seal.py); the
+        one object that does so from the first message on."""
+        if self._sealer is None or self._sealed is not self._context:
+            self._sealer = AcceptorSealer(self._context)
+            self._sealed = self._context
+        return self._sealer
 
     @property
     def user(self) -> str:

@@ -229,7 +229,7 @@ class Connection:
             return Reply(plain.status, [("Content-Type", SOAP_CONTENT_TYPE)], plain.body)
         if self.acceptor is None or not self.acceptor.complete:
             return self._offer()
-        context = self.acceptor.context
+        context = self.acceptor.sealer
         try:
             label = encryption.request_protocol(request.headers.get("content-type", ""))
             body = encryption.unseal(context, request.body)
