@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hmac
 import struct
+from collections.abc import Callable
 from typing import Any
 
 _VERSION = b"\x01\x00\x00\x00"
@@ -67,6 +68,22 @@ class AcceptorSealer:
         except (AttributeError, TypeError):  # not pyspnego's NTLM context as we know it
             return
         self._fast = flags & _REQUIRED == _REQUIRED
+
+    @classmethod
+    def direct(
+        cls,
+        seal_out: Callable[[bytes], bytes],
+        seal_in: Callable[[bytes], bytes],
+        key_out: bytes,
+        key_in: bytes,
+    ) -> AcceptorSealer:
+        """A sealer on keys the lab derived itself (ntlm_acceptor.py): the RC4 streams'
+        update functions and the signing keys, server-to-client first."""
+        sealer = cls(None)
+        sealer._out, sealer._in = seal_out, seal_in
+        sealer._key_out, sealer._key_in = key_out, key_in
+        sealer._fast = True
+        return sealer
 
     @property
     def fast(self) -> bool:
