@@ -77,6 +77,19 @@ def request_protocol(content_type_value: str) -> str:
     Raises:
         EncryptionError: a label the lab does not speak (CredSSP, anything else).
     """
+    # Every request of a connection carries the same value: cache the short ones (a
+    # hostile client's long header must not be kept).
+    if len(content_type_value) <= 200:
+        return _cached_request_protocol(content_type_value)
+    return _request_protocol(content_type_value)
+
+
+@lru_cache(maxsize=32)
+def _cached_request_protocol(content_type_value: str) -> str:
+    return _request_protocol(content_type_value)
+
+
+def _request_protocol(content_type_value: str) -> str:
     match = _PROTOCOL_PARAM.search(content_type_value)
     if match is None:
         return PROTOCOL
