@@ -34,6 +34,7 @@ import binascii
 import datetime
 import hashlib
 import hmac
+import logging
 import os
 import socket
 import struct
@@ -51,6 +52,11 @@ from spnego.channel_bindings import GssChannelBindings
 
 from fleetlogoff.lab.ntlm_seal import AcceptorSealer
 
+# pyspnego's NTLM acceptor logs every token it takes and gives at DEBUG under its module's
+# logger; the direct path logs the same records, so a log reads as it did (and log hygiene
+# that scrubs them, fleetlogoff/transport/log_hygiene.py, sees them as before).
+_SPNEGO_LOG = logging.getLogger("spnego._ntlm")
+_LOG_FORMATS = {"input": "NTLM step input: %s", "output": "NTLM step output: %s"}
 _SIGNATURE = b"NTLMSSP\x00"
 _NEGOTIATE_TYPE = b"\x01\x00\x00\x00"
 _AUTHENTICATE_TYPE = b"\x03\x00\x00\x00"
@@ -168,11 +174,15 @@ class NtlmAcceptor:
         if self._proxy is not None:
             return self._proxy_step(token)
         if not self._negotiate:
-            return self._accept_negotiate(token)
-        if self._sealer is not None:
+            out: bytes | None = self._accept_negotiate(token)
+        elif self._sealer is not None:
             raise ValueError("NTLM handshake already complete")
-        self._accept_authenticate(token)
-        return None
+        else:
+            self._accept_authenticate(token)
+            out = None
+        if self._proxy is None:  # pyspnego logged its own if it took over
+            _log_token("output", out or b"")
+        return out
 
     def _proxy_step(self, token: bytes) -> bytes | None:
         with self._environment():
@@ -193,6 +203,7 @@ class NtlmAcceptor:
         ):
             self._proxy = self._new_proxy()
             return self._proxy_step(token) or b""
+        _log_token("input", token)
         flags = (_U32.unpack_from(token, 12)[0] | _CHALLENGE_ADDS) & ~_OEM
         if flags & _EXTENDED_SESSION_SECURITY:
             flags &= ~_LM_KEY
@@ -213,6 +224,7 @@ class NtlmAcceptor:
         if not query_user:  # pyspnego would take the file's first entry: leave it to it
             self._fall_back(token)
             return
+        _log_token("input", token)
         nt_hash = _credentials(self._user_file).get((query_domain.upper(), query_user.upper()))
         if nt_hash is None:
             raise ValueError("no matching credential in the host's NTLM user file")
@@ -250,6 +262,12 @@ class NtlmAcceptor:
         proxy._temp_challenge = Challenge.unpack(self._challenge)
         self._proxy = proxy
         self._proxy_step(token)
+
+
+def _log_token(direction: str, token: bytes) -> None:
+    """pyspnego's DEBUG record of a token (spnego/_ntlm.py `NTLMProxy.step`)."""
+    if _SPNEGO_LOG.isEnabledFor(logging.DEBUG):
+        _SPNEGO_LOG.debug(_LOG_FORMATS[direction], base64.b64encode(token).decode())
 
 
 def challenge_message(flags: int, server_challenge: bytes, timestamp: bytes) -> bytes:

@@ -6,6 +6,7 @@ client name and the same keys (the same sealed bytes)."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import random
 import struct
@@ -120,6 +121,38 @@ def test_challenge_is_pyspnegos_for_the_same_randomness_and_clock(
             ours = NtlmAcceptor(users, None, _environment(users))
             assert ours.step(token) == expected
             assert ours._proxy is None  # took the direct path
+
+
+def test_tokens_are_logged_as_pyspnego_logs_them(
+    users: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from spnego import _ntlm
+    from spnego._ntlm_raw import messages
+
+    monkeypatch.setattr(_ntlm.os, "urandom", lambda n: b"\x11" * n)
+    monkeypatch.setattr(ntlm_acceptor.os, "urandom", lambda n: b"\x11" * n)
+    when = messages.FileTime.now()
+    monkeypatch.setattr(messages.FileTime, "now", classmethod(lambda cls, tz=None: when))
+    monkeypatch.setattr(ntlm_acceptor, "_filetime_now", lambda: when.pack())
+    caplog.set_level(logging.DEBUG, logger="spnego")
+
+    def logged(step: Callable[[], object]) -> list[tuple[str, int, str]]:
+        caplog.clear()
+        step()
+        return [(r.name, r.levelno, r.getMessage()) for r in caplog.records]
+
+    client = _client("alice", "Passw0rd!")
+    negotiate = client.step()
+    with auth._user_file(users):
+        reference = spnego.server(protocol="ntlm", options=spnego.NegotiateOptions.wrapping_winrm)
+        theirs = logged(lambda: reference.step(negotiate))
+    ours = NtlmAcceptor(users, None, _environment(users))
+    assert logged(lambda: ours.step(negotiate)) == theirs  # NEGOTIATE in, CHALLENGE out
+    token = client.step(reference._temp_challenge.pack())  # the CHALLENGE both sent
+    with auth._user_file(users):
+        theirs = logged(lambda: reference.step(token))
+    assert logged(lambda: ours.step(token)) == theirs  # AUTHENTICATE in, nothing out
+    assert theirs[1] == ("spnego._ntlm", logging.DEBUG, "NTLM step output: ")
 
 
 def test_the_clock_reads_as_pyspnegos() -> None:
