@@ -35,7 +35,9 @@ import spnego
 from spnego.channel_bindings import GssChannelBindings
 
 from fleetlogoff.lab.contract import Account
+from fleetlogoff.lab.ntlm_acceptor import NtlmAcceptor
 from fleetlogoff.lab.ntlm_bindings import ntlm_channel_bound
+from fleetlogoff.lab.ntlm_seal import AcceptorSealer
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +131,8 @@ class NegotiateAcceptor:
         self._principals = frozenset(p.lower() for p in principals)
         self._bindings = channel_bindings
         self._context: Any = None
+        self._sealer: AcceptorSealer | None = None
+        self._sealed: Any = None  # the context _sealer was built on
         self._ntlm_bound = False
 
     @property
@@ -138,8 +142,20 @@ class NegotiateAcceptor:
 
     @property
     def context(self) -> Any:
-        """The pyspnego context (for wrap_winrm/unwrap_winrm) once complete."""
+        """The handshake's context (wrap_winrm/unwrap_winrm) once complete: the lab's
+        NtlmAcceptor for raw NTLM, pyspnego's Negotiate context otherwise."""
         return self._context
+
+    @property
+    def sealer(self) -> AcceptorSealer:
+        """Seals and unseals this connection's messages once complete (ntlm_seal.py); the
+        one object that does so from the first message on."""
+        if isinstance(self._context, NtlmAcceptor):
+            return self._context.sealer
+        if self._sealer is None or self._sealed is not self._context:
+            self._sealer = AcceptorSealer(self._context)
+            self._sealed = self._context
+        return self._sealer
 
     @property
     def user(self) -> str:
@@ -185,10 +201,13 @@ class NegotiateAcceptor:
         if bound is not None:
             self._ntlm_bound = bound
         try:
-            with _user_file(self._user_file):
-                if self._context is None:
-                    self._context = _new_context(token, self._bindings)
-                out = self._context.step(token)
+            if self._context is None:
+                self._context = self._new_context(token)
+            if isinstance(self._context, NtlmAcceptor):
+                out = self._context.step(token)  # takes the lock itself if it needs pyspnego
+            else:
+                with _user_file(self._user_file):
+                    out = self._context.step(token)
         except Exception as exc:  # SpnegoError, GSSError, KeyError, ValueError, and for a
             # Kerberos binding mismatch an AttributeError about flags (kerberos.md)
             log.debug("handshake rejected: %s", exc)
@@ -196,6 +215,28 @@ class NegotiateAcceptor:
         if self.complete and self.mechanism == "kerberos":
             self._check_target()
         return out if isinstance(out, bytes) else None
+
+    def _new_context(self, first_token: bytes) -> Any:
+        """The acceptor for a handshake, chosen by its first token.
+
+        A raw NTLMSSP token (what pypsrp, requests-ntlm and fleetlogoff send under
+        Negotiate) gets the lab's NTLM acceptor (ntlm_acceptor.py: pyspnego's NTLM
+        acceptor's decisions and bytes, which pyspnego's Negotiate acceptor would pass such
+        a token to unchanged: spnego/_negotiate.py, the raw-token branch of
+        `_step_spnego_input`). Anything else (SPNEGO, raw Kerberos) goes to pyspnego's
+        Negotiate acceptor: use_negotiate keeps the pure-Python SPNEGO path even where
+        gssapi is installed (pypsrp-notes §3.3); it takes raw or SPNEGO-wrapped Kerberos
+        when gssapi is there (kerberos.md).
+        """
+        if first_token.startswith(_NTLMSSP_SIGNATURE):
+            return NtlmAcceptor(
+                self._user_file, self._bindings, lambda: _user_file(self._user_file)
+            )
+        options = spnego.NegotiateOptions.wrapping_winrm | spnego.NegotiateOptions.use_negotiate
+        with _user_file(self._user_file):
+            return spnego.server(
+                protocol="negotiate", options=options, channel_bindings=self._bindings
+            )
 
     def _check_target(self) -> None:
         """The ticket must be for one of this host's principals (see the module docstring)."""
@@ -210,25 +251,6 @@ class NegotiateAcceptor:
 
 
 _NTLMSSP_SIGNATURE = b"NTLMSSP\x00"  # MS-NLMP 2.2.1: every raw NTLM message starts so
-
-
-def _new_context(first_token: bytes, bindings: GssChannelBindings | None) -> Any:
-    """The acceptor for a handshake, chosen by its first token.
-
-    A raw NTLMSSP token (what pypsrp and requests-ntlm send under Negotiate) gets pyspnego's
-    NTLM acceptor directly: that is what its Negotiate acceptor builds for such a token and
-    passes every token through to unchanged (spnego/_negotiate.py, the raw-token branch of
-    `_step_spnego_input`), so the wire is the same without the SPNEGO bookkeeping on every
-    handshake. Anything else (SPNEGO, raw Kerberos) goes to the Negotiate acceptor:
-    use_negotiate keeps the pure-Python SPNEGO path even where gssapi is installed
-    (pypsrp-notes §3.3); it takes raw or SPNEGO-wrapped Kerberos when gssapi is there
-    (kerberos.md).
-    """
-    options = spnego.NegotiateOptions.wrapping_winrm
-    if first_token.startswith(_NTLMSSP_SIGNATURE):
-        return spnego.server(protocol="ntlm", options=options, channel_bindings=bindings)
-    options |= spnego.NegotiateOptions.use_negotiate
-    return spnego.server(protocol="negotiate", options=options, channel_bindings=bindings)
 
 
 # GSS_C_CHANNEL_BOUND_FLAG (MIT gssapi_ext.h; python-gssapi RequirementFlag.channel_bound).

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import struct
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Protocol
 
 from fleetlogoff.lab.server_errors import LabError
@@ -25,9 +26,14 @@ PROTOCOLS = (PROTOCOL, KERBEROS_PROTOCOL)
 BOUNDARY = "Encrypted Boundary"
 CONTENT_TYPE = f'multipart/encrypted;protocol="{PROTOCOL}";boundary="{BOUNDARY}"'
 _PROTOCOL_PARAM = re.compile(r'protocol\s*=\s*"?([^";]+)"?', re.IGNORECASE)
-_TRAILER = re.compile(rb"--\s*" + re.escape(BOUNDARY.encode()) + rb"--\r\n\Z")
 _LENGTH = re.compile(rb"Length=(\d+)")
-_OCTET_HEADER = re.compile(rb"\s*Content-Type: application/octet-stream\r\n")
+# The part header and the closing boundary, found as the patterns
+# rb"\s*Content-Type: application/octet-stream\r\n" and rb"--\s*Encrypted Boundary--\r\n\Z"
+# would find them, without scanning the ciphertext with a regular expression.
+_OCTET_LINE = b"Content-Type: application/octet-stream\r\n"
+_CLOSE = BOUNDARY.encode() + b"--\r\n"
+_SPACE = frozenset(b" \t\n\r\f\v")  # what \s matches in a bytes pattern
+_PREFIX = struct.Struct("<I")
 
 
 class EncryptionError(LabError):
@@ -71,6 +77,19 @@ def request_protocol(content_type_value: str) -> str:
     Raises:
         EncryptionError: a label the lab does not speak (CredSSP, anything else).
     """
+    # Every request of a connection carries the same value: cache the short ones (a
+    # hostile client's long header must not be kept).
+    if len(content_type_value) <= 200:
+        return _cached_request_protocol(content_type_value)
+    return _request_protocol(content_type_value)
+
+
+@lru_cache(maxsize=32)
+def _cached_request_protocol(content_type_value: str) -> str:
+    return _request_protocol(content_type_value)
+
+
+def _request_protocol(content_type_value: str) -> str:
     match = _PROTOCOL_PARAM.search(content_type_value)
     if match is None:
         return PROTOCOL
@@ -88,23 +107,32 @@ def parse_sealed(body: bytes) -> SealedMessage:
         EncryptionError: the framing is not the MS-WSMV 2.2.9.1.1 shape.
     """
     # Cut at the octet-stream header and the closing boundary rather than splitting on every
-    # boundary: ciphertext is arbitrary bytes and could contain the boundary text.
-    octet = _OCTET_HEADER.search(body)
-    if octet is None:
+    # boundary: ciphertext is arbitrary bytes and could contain the boundary text
+    # (tests/lab/test_encryption_framing.py: the same cuts as the patterns above).
+    found = body.find(_OCTET_LINE)
+    if found < 0:
         raise EncryptionError("encrypted body has no application/octet-stream part")
-    length_match = _LENGTH.search(body, 0, octet.start())
+    length_match = _LENGTH.search(body, 0, _skip_space_back(body, found))
     if length_match is None:
         raise EncryptionError("encrypted body has no OriginalContent Length")
-    payload = body[octet.end() :]
-    trailer = _TRAILER.search(payload)
-    if trailer is not None:
-        payload = payload[: trailer.start()]
+    payload = body[found + len(_OCTET_LINE) :]
+    if payload.endswith(_CLOSE):
+        space = _skip_space_back(payload, len(payload) - len(_CLOSE))
+        if space >= 2 and payload[space - 2 : space] == b"--":
+            payload = payload[: space - 2]
     if len(payload) < 4:
         raise EncryptionError("encrypted part is shorter than its length prefix")
-    (sig_len,) = struct.unpack("<I", payload[:4])
+    (sig_len,) = _PREFIX.unpack_from(payload)
     signature = payload[4 : 4 + sig_len]
     ciphertext = payload[4 + sig_len :]
     return SealedMessage(signature, ciphertext, int(length_match.group(1)))
+
+
+def _skip_space_back(data: bytes, end: int) -> int:
+    """The start of the run of ASCII whitespace (a regular expression's \\s) ending at end."""
+    while end > 0 and data[end - 1] in _SPACE:
+        end -= 1
+    return end
 
 
 def unseal(context: WinrmWrapper, body: bytes) -> bytes:
@@ -130,15 +158,29 @@ def seal(context: WinrmWrapper, plain: bytes, protocol: str = PROTOCOL) -> bytes
     Kerberos AES (kerberos.md), which pypsrp and pywinrm both add back before comparing.
     """
     signature, data, padding = context.wrap_winrm(plain)
+    head, middle = _frame_parts(protocol)
     return b"".join(
         (
-            f"--{BOUNDARY}\r\n\tContent-Type: {protocol}\r\n".encode(),
-            f"\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length="
-            f"{len(plain) + padding}\r\n".encode(),
-            f"--{BOUNDARY}\r\n\tContent-Type: application/octet-stream\r\n".encode(),
-            struct.pack("<I", len(signature)),
+            head,
+            str(len(plain) + padding).encode(),
+            middle,
+            _PREFIX.pack(len(signature)),
             signature,
             data,
-            f"--{BOUNDARY}--\r\n".encode(),
+            _FRAME_END,
         )
     )
+
+
+_FRAME_END = f"--{BOUNDARY}--\r\n".encode()
+
+
+@lru_cache(maxsize=8)
+def _frame_parts(protocol: str) -> tuple[bytes, bytes]:
+    """The framing before and after the Length digits (the same bytes every time)."""
+    head = (
+        f"--{BOUNDARY}\r\n\tContent-Type: {protocol}\r\n"
+        "\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length="
+    )
+    middle = f"\r\n--{BOUNDARY}\r\n\tContent-Type: application/octet-stream\r\n"
+    return head.encode(), middle.encode()

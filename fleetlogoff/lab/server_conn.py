@@ -14,7 +14,7 @@ import logging
 import socket
 import struct
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from spnego.channel_bindings import GssChannelBindings
 
@@ -63,6 +63,10 @@ class Connection:
         self.writer = writer
         self.tls = tls
         self.acceptor: auth.NegotiateAcceptor | None = None
+        self._watchdog: asyncio.TimerHandle | None = None  # see _read
+        self._read_started = 0.0
+        self._reading = False
+        self._idle_fired = False
         peer = writer.get_extra_info("peername")
         self.client_ip = str(peer[0]) if peer else "127.0.0.1"
 
@@ -89,39 +93,82 @@ class Connection:
         if self.site.host.network.black_hole:
             await self._swallow()
             return
-        while True:
-            try:
-                # asyncio.timeout, not wait_for: wait_for wraps every read in a new task,
-                # an extra trip through a busy loop for each of 1,000 hosts' requests.
-                async with asyncio.timeout(self.idle_s):
-                    request = await read_request(self.reader)
-            except TimeoutError:
-                log.debug(
-                    "%s: connection idle for %.0f s, closed", self.site.host.name, self.idle_s
-                )
-                return
-            except HttpError as exc:
-                await self._write(Reply(exc.status, [("Content-Type", "text/plain")], b"", True))
-                return
-            if request is None:
-                return
-            network = self.site.host.network
-            if network.down:
-                self.reset()
-                return
-            if network.latency_s > 0:
-                await asyncio.sleep(network.latency_s)
-            if network.reset_rate > 0 and self.site.rng.random() < network.reset_rate:
-                self.reset()
-                return
-            if network.error_rate > 0 and self.site.rng.random() < network.error_rate:
-                reply = Reply(500, [("Content-Type", "text/plain")], b"Internal Server Error")
-            else:
-                reply = await self.respond(request)
-            reply.close = reply.close or not request.keep_alive
-            await self._write(reply)
-            if reply.close:
-                return
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        try:
+            while True:
+                try:
+                    request = await self._read(loop, task)
+                except _IdleTimeout:
+                    log.debug(
+                        "%s: connection idle for %.0f s, closed", self.site.host.name, self.idle_s
+                    )
+                    return
+                except HttpError as exc:
+                    reply = Reply(exc.status, [("Content-Type", "text/plain")], b"", True)
+                    await self._write(reply)
+                    return
+                if request is None or not await self._serve_one(request):
+                    return
+        finally:
+            if self._watchdog is not None:
+                self._watchdog.cancel()
+
+    async def _read(
+        self, loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any] | None
+    ) -> HttpRequest | None:
+        """The next request, within the idle budget (CONNECTION_IDLE_S) counted from now.
+
+        One timer per connection, not one per request (asyncio.timeout schedules and
+        cancels a timer on every read): the watchdog wakes when the oldest possible
+        deadline passes and either closes a connection still inside the same read, or
+        sleeps until the current read's deadline. The cancellation is the one
+        asyncio.timeout would deliver, at the same await.
+        """
+        self._read_started = loop.time()
+        self._reading = True
+        if self._watchdog is None and task is not None:
+            self._watchdog = loop.call_at(
+                self._read_started + self.idle_s, self._check_idle, loop, task
+            )
+        try:
+            return await read_request(self.reader)
+        except asyncio.CancelledError:
+            if self._idle_fired and task is not None and task.uncancel() == 0:
+                raise _IdleTimeout from None  # ours, not the lab stopping
+            raise
+        finally:
+            self._reading = False
+
+    def _check_idle(self, loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any]) -> None:
+        self._watchdog = None
+        if not self._reading:
+            return  # answering a request: the next read arms the watchdog again
+        deadline = self._read_started + self.idle_s
+        if loop.time() >= deadline:
+            self._idle_fired = True
+            task.cancel()
+        else:
+            self._watchdog = loop.call_at(deadline, self._check_idle, loop, task)
+
+    async def _serve_one(self, request: HttpRequest) -> bool:
+        """Answer one request; False when the connection ends with it."""
+        network = self.site.host.network
+        if network.down:
+            self.reset()
+            return False
+        if network.latency_s > 0:
+            await asyncio.sleep(network.latency_s)
+        if network.reset_rate > 0 and self.site.rng.random() < network.reset_rate:
+            self.reset()
+            return False
+        if network.error_rate > 0 and self.site.rng.random() < network.error_rate:
+            reply = Reply(500, [("Content-Type", "text/plain")], b"Internal Server Error")
+        else:
+            reply = await self.respond(request)
+        reply.close = reply.close or not request.keep_alive
+        await self._write(reply)
+        return not reply.close
 
     async def _swallow(self) -> None:
         while await self.reader.read(65536):
@@ -229,7 +276,7 @@ class Connection:
             return Reply(plain.status, [("Content-Type", SOAP_CONTENT_TYPE)], plain.body)
         if self.acceptor is None or not self.acceptor.complete:
             return self._offer()
-        context = self.acceptor.context
+        context = self.acceptor.sealer
         try:
             label = encryption.request_protocol(request.headers.get("content-type", ""))
             body = encryption.unseal(context, request.body)
@@ -266,6 +313,10 @@ class Connection:
 def _fault_reply(fault: faults.WsmanFault, relates_to: str, machine: str) -> Reply:
     # Every fault in the captures is HTTP 500 (winrm-wire.md §2.1).
     return Reply(500, body=faults.render_fault(fault.spec, relates_to, machine))
+
+
+class _IdleTimeout(Exception):  # noqa: N818 (control flow: the idle budget ran out)
+    pass
 
 
 class _Challenge(Exception):  # noqa: N818 (control flow: carries the 401 challenge reply)

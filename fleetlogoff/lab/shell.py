@@ -10,7 +10,7 @@ injected command is always visible in the host's state.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from fleetlogoff.lab import texts
@@ -103,13 +103,17 @@ def _run_pipeline(ctx: ShellContext, pipeline: tuple[SimpleCommand, ...], via: s
         piped = out.stdout
         if out.hang:
             break
-    return replace(out, stderr="".join(stderr), delay_s=delay)
+    if len(stderr) == 1:
+        return out  # one program: already the pipeline's output
+    return Output(out.stdout, "".join(stderr), out.exit_code, out.hang, delay)
 
 
 def _run_redirected(ctx: ShellContext, command: SimpleCommand, stdin: str, via: str) -> Output:
     if any(r.handle == 0 for r in command.redirections):
         stdin = ""  # input files are not simulated: the program reads an empty file
     out, record = _run_simple(ctx, command, stdin, via)
+    if not command.redirections:
+        return out
     stdout, stderr = out.stdout, out.stderr
     for redirection in command.redirections:
         if redirection.handle == 0:
@@ -126,7 +130,7 @@ def _run_redirected(ctx: ShellContext, command: SimpleCommand, stdin: str, via: 
             stdout = ""
         else:
             stderr = ""
-    return replace(out, stdout=stdout, stderr=stderr)
+    return Output(stdout, stderr, out.exit_code, out.hang, out.delay_s)
 
 
 def _record(ctx: ShellContext, command: SimpleCommand, via: str, ran: bool) -> dict[str, Any]:

@@ -46,6 +46,13 @@ WINDOWS_NAMES = {
 _MINUTE = timedelta(minutes=1)
 
 
+@lru_cache(maxsize=256)
+def _zone_info(name: str) -> ZoneInfo:
+    """ZoneInfo(name), held: zoneinfo keeps only the 8 zones used last, and a lab's hosts
+    use more, so every reg query of TimeZoneInformation re-read its zone's file."""
+    return ZoneInfo(name)
+
+
 @dataclass(frozen=True, slots=True)
 class LabZone:
     """A host's zone: an IANA name, or a fixed offset when `name` is None.
@@ -60,7 +67,7 @@ class LabZone:
 
     def _tz(self) -> ZoneInfo | timezone:
         if self.name is not None:
-            return ZoneInfo(self.name)
+            return _zone_info(self.name)
         return timezone(timedelta(minutes=self.offset_minutes)) if self.offset_minutes else UTC
 
     def local(self, epoch: float) -> datetime:

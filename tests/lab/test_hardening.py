@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import socket
 import ssl
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -109,6 +110,26 @@ def test_idle_and_slow_connections_are_closed(fleet: RunningFleet) -> None:
         slow.sendall(b"POST /wsman HTTP/1.1\r\n")  # a head that never ends (slowloris)
         assert idle.recv(1) == b"" and slow.recv(1) == b""
     assert not any(site.connections for site in fleet.server.sites)
+
+
+def test_the_idle_budget_counts_from_each_request_not_from_the_connection(
+    fleet: RunningFleet,
+) -> None:
+    endpoint = fleet.endpoint("RDS01")
+    request = f"POST /wsman HTTP/1.1\r\nHost: {endpoint.address}\r\nContent-Length: 0\r\n\r\n"
+    with socket.create_connection((endpoint.address, endpoint.http_port), timeout=60) as busy:
+        # Six requests 0.2 s apart: 1.2 s on one connection, never 0.5 s without a request.
+        for _ in range(6):
+            busy.sendall(request.encode())
+            answer = b""
+            while b"\r\n\r\n" not in answer:
+                answer += busy.recv(65536)
+            assert answer.startswith(b"HTTP/1.1 401 ")
+            time.sleep(0.2)
+        started = time.monotonic()
+        while busy.recv(65536):  # then idle: closed after its budget
+            pass
+        assert time.monotonic() - started < 30
 
 
 def test_commands_count_against_max_operations_until_the_shell_is_deleted() -> None:

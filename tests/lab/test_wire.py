@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import http.client
+import os
 import socket
 import ssl
 import time
+import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from typing import Any
@@ -89,6 +91,15 @@ def open_shell(service: ShellService, options: str = "") -> str:
 
 
 # --- WinRS rules straight against the shell service -------------------------------------
+
+
+def test_guids_print_as_upper_case_random_uuids() -> None:
+    for _ in range(2000):
+        raw = os.urandom(16)
+        assert w._format_guid(raw) == str(uuid.UUID(bytes=raw, version=4)).upper()
+    guid = w.new_guid()
+    assert uuid.UUID(guid).version == 4 and guid == guid.upper() and len(guid) == 36
+    assert w.new_message_id().startswith("uuid:") and w.new_message_id() != w.new_message_id()
 
 
 def test_relates_to_echoes_lower_case_message_id_verbatim() -> None:
