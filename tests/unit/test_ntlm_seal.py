@@ -1,6 +1,6 @@
 """The direct NTLM sealing against pyspnego's own, both ways, message after message:
-pyspnego's acceptor (what the lab and the test suite's Windows stand-in use) unseals what
-the direct path sealed, and the direct path unseals what pyspnego sealed."""
+pyspnego's own acceptor (the reference; the lab has a faster one) unseals what the direct
+path sealed, and the direct path unseals what pyspnego sealed."""
 
 from __future__ import annotations
 
@@ -12,16 +12,17 @@ from typing import Any
 import pytest
 import spnego
 
-from fleetlogoff.lab.auth import NegotiateAcceptor, write_user_file
+from fleetlogoff.lab.auth import write_user_file
 from fleetlogoff.lab.contract import Account
 from fleetlogoff.transport.ntlm_seal import NtlmSealer, SealError
+from tests.pyspnego_acceptor import PyspnegoAcceptor
 
 
 @pytest.fixture
 def contexts(tmp_path: Path) -> Iterator[tuple[Any, Any]]:
-    """A completed NTLM client (as ntlm_http makes it) and the lab's pyspnego acceptor."""
+    """A completed pyspnego NTLM client and pyspnego's own acceptor."""
     users = write_user_file(tmp_path, "RDS01", [Account("alice", "Passw0rd!")])
-    acceptor = NegotiateAcceptor(users)
+    acceptor = PyspnegoAcceptor(users)
     options = spnego.NegotiateOptions.wrapping_winrm
     client = spnego.client("alice", "Passw0rd!", hostname="h", protocol="ntlm", options=options)
     challenge = acceptor.step(client.step() or b"")
