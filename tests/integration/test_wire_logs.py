@@ -64,7 +64,7 @@ def test_debug_output_carries_no_credential(
     assert base64.b64encode(f"Administrator:{PASSWORD}".encode()).decode() not in shown
     assert "TlRMTVNTUA" not in shown  # an NTLMSSP message in base64
     assert not TOKEN.search(shown), TOKEN.search(shown)
-    if wire != "basic-https":
+    if wire not in ("basic-https", "lean"):  # lean's NTLM is the tool's own: it logs no token
         assert "step output: <redacted>" in shown  # pyspnego's token line, kept but empty
 
 
