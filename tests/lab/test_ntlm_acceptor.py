@@ -52,7 +52,7 @@ def _client(user: str, password: str, bindings: GssChannelBindings | None = None
 def _reference(users: Path, negotiate: bytes, challenge: bytes, bindings: Any) -> Any:
     """pyspnego's acceptor, as if it had answered `negotiate` with `challenge`."""
     with auth._user_file(users):
-        proxy = spnego.server(
+        proxy: Any = spnego.server(
             protocol="ntlm",
             options=spnego.NegotiateOptions.wrapping_winrm,
             channel_bindings=bindings,
@@ -98,11 +98,10 @@ def _same_outcome(
 def test_challenge_is_pyspnegos_for_the_same_randomness_and_clock(
     users: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from spnego import _ntlm
     from spnego._ntlm_raw import messages
 
-    monkeypatch.setattr(_ntlm.os, "urandom", lambda n: b"\x5a" * n)
-    monkeypatch.setattr(ntlm_acceptor.os, "urandom", lambda n: b"\x5a" * n)
+    # pyspnego and the lab acceptor both draw from os.urandom: one patch fixes both
+    monkeypatch.setattr(os, "urandom", lambda n: b"\x5a" * n)
     when = messages.FileTime.now()
     monkeypatch.setattr(messages.FileTime, "now", classmethod(lambda cls, tz=None: when))
     monkeypatch.setattr(ntlm_acceptor, "_filetime_now", lambda: when.pack())
@@ -126,11 +125,10 @@ def test_challenge_is_pyspnegos_for_the_same_randomness_and_clock(
 def test_tokens_are_logged_as_pyspnego_logs_them(
     users: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from spnego import _ntlm
     from spnego._ntlm_raw import messages
 
-    monkeypatch.setattr(_ntlm.os, "urandom", lambda n: b"\x11" * n)
-    monkeypatch.setattr(ntlm_acceptor.os, "urandom", lambda n: b"\x11" * n)
+    # pyspnego and the lab acceptor both draw from os.urandom: one patch fixes both
+    monkeypatch.setattr(os, "urandom", lambda n: b"\x11" * n)
     when = messages.FileTime.now()
     monkeypatch.setattr(messages.FileTime, "now", classmethod(lambda cls, tz=None: when))
     monkeypatch.setattr(ntlm_acceptor, "_filetime_now", lambda: when.pack())
@@ -144,7 +142,9 @@ def test_tokens_are_logged_as_pyspnego_logs_them(
     client = _client("alice", "Passw0rd!")
     negotiate = client.step()
     with auth._user_file(users):
-        reference = spnego.server(protocol="ntlm", options=spnego.NegotiateOptions.wrapping_winrm)
+        reference: Any = spnego.server(
+            protocol="ntlm", options=spnego.NegotiateOptions.wrapping_winrm
+        )
         theirs = logged(lambda: reference.step(negotiate))
     ours = NtlmAcceptor(users, None, _environment(users))
     assert logged(lambda: ours.step(negotiate)) == theirs  # NEGOTIATE in, CHALLENGE out
@@ -196,6 +196,7 @@ def test_real_clients_get_pyspnegos_verdict_name_and_keys(
     negotiate = client.step()
     ours = NtlmAcceptor(users, None, _environment(users))
     challenge = ours.step(negotiate)
+    assert challenge is not None
     assert challenge is not None and ours._proxy is None
     token = client.step(challenge)
     assert _same_outcome(users, negotiate, challenge, token) is accepted
@@ -217,6 +218,7 @@ def test_channel_bindings_as_pyspnego_checks_them(
     negotiate = client.step()
     ours = NtlmAcceptor(users, server_bindings, _environment(users))
     challenge = ours.step(negotiate)
+    assert challenge is not None
     token = client.step(challenge)
     assert _same_outcome(users, negotiate, challenge, token, server_bindings) is accepted
 
@@ -245,6 +247,7 @@ def test_mutated_authenticates_get_pyspnegos_verdict(users: Path, seed: int) -> 
     negotiate = client.step()
     ours = NtlmAcceptor(users, bindings, _environment(users))
     challenge = ours.step(negotiate)
+    assert challenge is not None
     token = client.step(challenge)
     assert _same_outcome(users, negotiate, challenge, token, bindings)
     for _ in range(150):
