@@ -9,7 +9,8 @@ goes out through `emit` as an Event (audit log, recap, live view).
 
 from __future__ import annotations
 
-from fleetlogoff.executor.policy import Executor
+from typing import TYPE_CHECKING
+
 from fleetlogoff.executor.settings import (
     DEFAULT_WARN,
     DEFAULT_WINDOW_MARGIN,
@@ -20,6 +21,20 @@ from fleetlogoff.executor.settings import (
     Sleep,
     Work,
 )
+
+if TYPE_CHECKING:
+    from fleetlogoff.executor.policy import Executor
+
+
+def __getattr__(name: str) -> object:
+    """Executor on first use: the phases, workers and steps behind it are about 20 ms of
+    imports that every command paid at start for the flag defaults in settings.py."""
+    if name == "Executor":
+        from fleetlogoff.executor.policy import Executor
+
+        return Executor
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "DEFAULT_WARN",
