@@ -6,8 +6,8 @@ since XP; wmic, the other classic way, is removed from recent Windows). `2>&1` k
 tool's messages in order in one stream, and the format is read in the same shell, so as the
 same account whose regional settings quser used. The format is only *used* when some logon
 time cannot be read with certainty; it is asked for up front because a second command
-costs the host a process and the fleet two round trips, where the key costs a few hundred
-bytes. Settings in the inventory (fleetlogoff_timezone, fleetlogoff_date_order) drop the
+costs the host a process and the fleet two round trips, where the key's answer is about
+a KiB. Settings in the inventory (fleetlogoff_timezone, fleetlogoff_date_order) drop the
 queries they make needless; a host whose answer lacks the format marker is asked again
 with the format query alone, when its dates need it.
 """

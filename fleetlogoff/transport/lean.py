@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import logging
 import math
-import re
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -26,6 +25,7 @@ from fleetlogoff.transport.log_hygiene import register_secret
 from fleetlogoff.transport.md4 import nt_hash
 from fleetlogoff.transport.ntlm_client import NtlmError
 from fleetlogoff.transport.ntlm_http import (
+    NTLM_HASH_FORM,
     FramingError,
     HttpAuthError,
     HttpStatusError,
@@ -216,11 +216,6 @@ def classify_lean_error(exc: Exception) -> tuple[str, str]:
     return classify_wire_error(exc)
 
 
-# "LM:NT" in hex is a password form pyspnego takes as hashes (spnego _credential.py), and
-# ntlm_http.py's own handshake; the LM half is never used by NTLMv2, so zeros are fine.
-_NTLM_HASH_FORM = re.compile(r"^[0-9a-fA-F]{32}:[0-9a-fA-F]{32}$")
-
-
 def ntlm_password(conn: Connection) -> str:
     """The password for an NTLM handshake, as pyspnego's "LM:NT" hash form (computed once
     per process per password). Registered with the log hygiene, both forms."""
@@ -228,7 +223,7 @@ def ntlm_password(conn: Connection) -> str:
     if not plain:
         return ""
     register_secret(plain)
-    if _NTLM_HASH_FORM.match(plain):
+    if NTLM_HASH_FORM.fullmatch(plain):
         return plain
     hashed = _ntlm_hashes(plain)
     register_secret(hashed)

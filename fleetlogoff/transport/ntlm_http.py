@@ -40,8 +40,9 @@ _PROTOCOL_HEADER = f"\tContent-Type: {PROTOCOL}\r\n".encode()
 _LENGTH = re.compile(rb"Length=(\d+)")
 _TOKEN = re.compile(r"(?:Negotiate|NTLM)\s+([A-Za-z0-9+/=]+)", re.IGNORECASE)
 _HEADERS = {"User-Agent": "fleetlogoff", "Accept-Encoding": "identity"}
-# pyspnego's "LM:NT" hash form of a password (spnego _credential.py); the LM half is unused.
-_HASH_FORM = re.compile(r"[0-9a-fA-F]{32}:([0-9a-fA-F]{32})")
+# pyspnego's "LM:NT" hash form of a password (spnego _credential.py), as lean.ntlm_password
+# passes it; the LM half is never used by NTLMv2 (zeros are fine). Match it whole.
+NTLM_HASH_FORM = re.compile(r"[0-9a-fA-F]{32}:([0-9a-fA-F]{32})")
 
 log = logging.getLogger(__name__)
 
@@ -313,7 +314,7 @@ class _PyspnegoHandshake:
 
 
 def _handshake_for(username: str, password: str, host: str) -> _Handshake:
-    nt_hash = _HASH_FORM.fullmatch(password)
+    nt_hash = NTLM_HASH_FORM.fullmatch(password)
     if nt_hash is not None:
         return _OwnHandshake(username, bytes.fromhex(nt_hash.group(1)), host)
     return _PyspnegoHandshake(username, password, host)
