@@ -1,0 +1,108 @@
+"""The terminal sink writes exactly what rich writes, whichever path a line takes."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rich.console import Console
+from rich.live import Live
+from rich.text import Text
+
+from fleetlogoff.ui.lines import ConsoleSink, Segment, writes_plainly
+
+STYLES = ["", "bold", "dim", "green", "bold red", "bold yellow", "yellow", "red", "bold green"]
+COLOR_SYSTEMS = ["standard", "256", "truecolor", None]
+
+# Mostly what plans hold (ASCII, accents, wide CJK, spaces, an ellipsis), sometimes
+# anything at all (control characters and the like, which go through rich).
+segment_texts = st.text(alphabet=st.sampled_from(list("ab Z1-…é王伟Д")), max_size=12) | st.text(
+    max_size=4
+)
+segments = st.lists(st.tuples(segment_texts, st.sampled_from(STYLES)) | segment_texts, max_size=6)
+
+
+def terminal(
+    width: int, color_system: str | None, no_color: bool = False
+) -> tuple[Console, io.StringIO]:
+    out = io.StringIO()
+    console = Console(
+        file=out,
+        force_terminal=True,
+        width=width,
+        color_system=color_system,  # type: ignore[arg-type]  # rich's Literal of names
+        no_color=no_color,
+        highlight=False,
+        emoji=False,
+        markup=False,
+    )
+    return console, out
+
+
+def through_rich(console: Console, line: list[Segment | str]) -> None:
+    """What ConsoleSink wrote before it had a direct path: every line through rich."""
+    text = Text.assemble(*line, no_wrap=True, overflow="ellipsis")
+    text.rstrip()
+    console.print(text, soft_wrap=False, crop=True)
+
+
+@settings(max_examples=300)
+@given(
+    lines=st.lists(segments, min_size=1, max_size=5),
+    width=st.integers(min_value=1, max_value=60),
+    color_system=st.sampled_from(COLOR_SYSTEMS),
+    no_color=st.booleans(),
+)
+def test_every_line_is_byte_for_byte_richs(
+    lines: list[list[Segment | str]], width: int, color_system: str | None, no_color: bool
+) -> None:
+    ours, ours_out = terminal(width, color_system, no_color)
+    richs, richs_out = terminal(width, color_system, no_color)
+    sink = ConsoleSink(ours)
+    for line in lines:
+        sink.line(*line)
+        through_rich(richs, line)
+    assert ours_out.getvalue() == richs_out.getvalue()
+
+
+def test_a_plain_terminal_takes_the_direct_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """If a rich upgrade renamed what writes_plainly looks at, every line would quietly
+    go through rich again (slow, not wrong): this says so."""
+    console, out = terminal(80, "truecolor")
+    assert writes_plainly(console)
+
+    def no_print(*args: object, **kwargs: object) -> None:
+        raise AssertionError("line went through rich's renderer")
+
+    sink = ConsoleSink(console)
+    sink.line("  ", ("HOST", "bold"), "  ", ("José", "bold red"))
+    monkeypatch.setattr(console, "print", no_print)
+    sink.line("  ", ("HOST", "bold"), "  ", ("José", "bold red"))
+    assert out.getvalue().count("\x1b[1mHOST\x1b[0m  \x1b[1;31mJosé\x1b[0m\n") == 2
+
+
+def test_a_line_too_wide_or_with_trailing_space_goes_through_rich() -> None:
+    console, out = terminal(10, "standard")
+    sink = ConsoleSink(console)
+    sink.line(("x" * 15, "bold"))
+    sink.line(("tail   ", "green"))
+    sink.line(("王伟王伟王伟", "bold"))  # 6 characters, 12 cells
+    assert out.getvalue() == (
+        "\x1b[1mxxxxxxxxxx\x1b[0m\n\x1b[1mxxxxx\x1b[0m\n\x1b[32mtail\x1b[0m\n"
+        "\x1b[1m王伟王伟王\x1b[0m\n\x1b[1m伟\x1b[0m\n"
+    )
+
+
+def test_a_live_display_keeps_rich_in_charge_of_the_screen() -> None:
+    console, _ = terminal(80, "standard")
+    with Live(Text("progress"), console=console, auto_refresh=False):
+        assert not writes_plainly(console)
+    assert writes_plainly(console)
+
+
+def test_a_recording_console_goes_through_rich() -> None:
+    console = Console(file=io.StringIO(), force_terminal=True, record=True, width=40)
+    ConsoleSink(console).line(("kept for export", "bold"))
+    assert "kept for export" in console.export_text()
