@@ -179,22 +179,21 @@ class ConsoleSink:
     def _direct_line(self, segments: Sequence[Segment | str]) -> str | None:
         """The line as rich would write it, or None when rich must write it."""
         parts: list[str] = []
-        size = 0
-        last = ""
+        plain: list[str] = []
         for segment in segments:
             text, style = (segment, "") if isinstance(segment, str) else segment
             if not text:
                 continue
-            if not text.isprintable():
-                return None
-            size += text_width(text)
-            last = text
+            plain.append(text)
             if style:
                 prefix, suffix = self._codes_for(style)
                 parts.append(f"{prefix}{text}{suffix}")
             else:
                 parts.append(text)
-        if last[-1:].isspace() or (self.width is not None and size > self.width):
+        whole = "".join(plain)  # measured once: a plan line has about fifteen segments
+        if not whole.isprintable() or whole[-1:].isspace():
+            return None
+        if self.width is not None and text_width(whole) > self.width:
             return None
         parts.append("\n")
         return "".join(parts)
