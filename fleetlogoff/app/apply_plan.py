@@ -61,18 +61,27 @@ def check_source_exists(source: str) -> None:
     raise UsageError(f"no such plan or inventory: {source}")
 
 
+# A plan file as read: its plan, or why it is not one (read_plan's one-line error).
+SavedPlan = Plan | PlanFileError
+
+
 def load_saved_plan(
-    options: PlanSource, env: Environment
+    options: PlanSource, env: Environment, saved: SavedPlan | None = None
 ) -> tuple[Plan, dict[str, Host], Selection]:
-    """Read a plan and refuse it when it is stale or no longer matches its inputs."""
+    """Read a plan (or take `saved`, the file read already) and refuse it when it is stale
+    or no longer matches its inputs."""
     if options.select.rules_file or options.select.ad_hoc or options.fleet.limit:
         raise UsageError(
             "a saved plan carries its own rules and --limit: give them to `plan`, not `apply`"
         )
-    try:
-        plan = read_plan(options.source)
-    except PlanFileError as exc:
-        raise RefusedError(f"invalid plan {exc}") from exc
+    if saved is None:
+        try:
+            saved = read_plan(options.source)
+        except PlanFileError as exc:
+            saved = exc
+    if isinstance(saved, PlanFileError):
+        raise RefusedError(f"invalid plan {saved}") from saved
+    plan = saved
     _check_age(plan, options.max_plan_age, env)
     # The run's own flags (forks, timeout, vault, ...) with the plan's inventory and limit.
     fleet = replace(

@@ -465,3 +465,28 @@ def test_check_shows_the_plan_and_acts_on_nothing(tmp_path: Path) -> None:
     assert detailed.status == ExitStatus.CHANGES
     assert state["messages"] == [] and state["logoffs"] == []
     assert not (tmp_path / "audit.jsonl").exists()
+
+
+def test_a_saved_plan_is_read_once_for_the_lock_and_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import fleetlogoff.app.apply as apply_module
+    import fleetlogoff.app.apply_plan as apply_plan_module
+
+    reads: list[str] = []
+    real = apply_module.read_plan
+
+    def counted(path: str) -> Any:
+        reads.append(path)
+        return real(path)
+
+    monkeypatch.setattr(apply_module, "read_plan", counted)
+    monkeypatch.setattr(apply_plan_module, "read_plan", counted)
+    host = _stale_host("rds-once")
+    with lab([host], tmp_path) as (_, inventory):
+        plan = tmp_path / "plan.json"
+        assert run_cli(["plan", str(inventory), *STALE, "-o", str(plan)]).status == ExitStatus.OK
+        result = _apply(plan, tmp_path)
+        assert result.status == ExitStatus.OK, result.stderr
+        assert _user_ids(host) == {(3, "busy.user")}
+    assert reads == [str(plan)]
