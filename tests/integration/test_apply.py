@@ -472,9 +472,9 @@ def test_a_saved_plan_is_read_once_for_the_lock_and_the_run(
 ) -> None:
     import fleetlogoff.app.apply as apply_module
     import fleetlogoff.app.apply_plan as apply_plan_module
+    from fleetlogoff.plan_file import read_plan as real
 
     reads: list[str] = []
-    real = apply_module.read_plan
 
     def counted(path: str) -> Any:
         reads.append(path)
