@@ -193,6 +193,9 @@ class ConsoleSink:
         whole = "".join(plain)  # measured once: a plan line has about fifteen segments
         if not whole.isprintable() or whole[-1:].isspace():
             return None
+        # The width the lines were fitted to, taken once: rich would ask the terminal again
+        # for every line (about 5 us each), and a resize in the instant a plan prints
+        # only wraps a line on screen.
         if self.width is not None and text_width(whole) > self.width:
             return None
         parts.append("\n")
