@@ -225,12 +225,14 @@ def style_codes(console: Console, style: str) -> tuple[str, str]:
 
 def writes_plainly(console: Console) -> bool:
     """Whether lines may bypass rich's renderer on this console: not recording, no
-    legacy Windows console calls, no live display or other render hook, and not inside
-    a `with console:` buffer (rich would write its buffer after ours)."""
+    legacy Windows console calls, no base style (rich would add it to every segment),
+    no live display or other render hook, and not inside a `with console:` buffer (rich
+    would write its buffer after ours)."""
     hooks = getattr(console, "_render_hooks", None)
     buffered = getattr(console, "_buffer_index", None)
     return (
         not console.record
+        and console.style is None
         and not console.legacy_windows
         and not console.is_jupyter
         and hooks == []

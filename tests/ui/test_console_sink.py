@@ -106,3 +106,14 @@ def test_a_recording_console_goes_through_rich() -> None:
     console = Console(file=io.StringIO(), force_terminal=True, record=True, width=40)
     ConsoleSink(console).line(("kept for export", "bold"))
     assert "kept for export" in console.export_text()
+
+
+def test_a_console_with_a_base_style_goes_through_rich() -> None:
+    ours, ours_out = terminal(40, "standard")
+    richs, richs_out = terminal(40, "standard")
+    ours.style = richs.style = "red"
+    line: list[Segment | str] = ["  ", ("HOST", "bold"), "  plain"]
+    ConsoleSink(ours).line(*line)
+    through_rich(richs, line)
+    assert not writes_plainly(ours)
+    assert ours_out.getvalue() == richs_out.getvalue()
