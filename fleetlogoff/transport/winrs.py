@@ -15,7 +15,7 @@ Spec: MS-WSMV 3.1.4.5 (Create), 3.1.4.11 (Command), 3.1.4.13-14 (Send, Receive),
 from __future__ import annotations
 
 import base64
-import uuid
+import os
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
@@ -84,7 +84,7 @@ class MessageBuilder:
         data_locale: str | None = None,
         session_id: str | None = None,
     ) -> None:
-        self.session_id = session_id or str(uuid.uuid4()).upper()
+        self.session_id = session_id or new_message_id()
         self._operation_timeout = operation_timeout
         self._locale = _attr(locale)
         self._data_locale = _attr(data_locale or locale)
@@ -150,20 +150,34 @@ class MessageBuilder:
         body_xml = f"<s:Body>{body}</s:Body>" if body else "<s:Body />"
         # ElementTree declares the namespaces a document uses, sorted by prefix; rsp only
         # appears in bodies.
-        used = ("rsp", "s", "wsa", "wsman", "wsmv") if "<rsp:" in body else _HEADER_ONLY
-        declarations = " ".join(f'xmlns:{p}="{_PREFIXES[p]}"' for p in used)
+        declarations = _WITH_RSP if "<rsp:" in body else _HEADER_ONLY
         return (
             f"<s:Envelope {declarations}><s:Header>{header}</s:Header>{body_xml}</s:Envelope>"
         ).encode()
 
 
-_HEADER_ONLY = ("s", "wsa", "wsman", "wsmv")
+def _declarations(*prefixes: str) -> str:
+    return " ".join(f'xmlns:{p}="{_PREFIXES[p]}"' for p in prefixes)
+
+
+_WITH_RSP = _declarations("rsp", "s", "wsa", "wsman", "wsmv")
+_HEADER_ONLY = _declarations("s", "wsa", "wsman", "wsmv")
 Selectors = tuple[tuple[str, str], ...]
 
 
 def new_message_id() -> str:
     """An upper-case UUID4, as pypsrp (and Windows) write them."""
-    return str(uuid.uuid4()).upper()
+    return format_uuid4(os.urandom(16))
+
+
+def format_uuid4(random_bytes: bytes) -> str:
+    """`str(uuid.UUID(bytes=random_bytes, version=4)).upper()`, without building the UUID
+    object (a third of the cost; five per host)."""
+    data = bytearray(random_bytes)
+    data[6] = (data[6] & 0x0F) | 0x40  # version 4
+    data[8] = (data[8] & 0x3F) | 0x80  # RFC 4122 variant
+    x = data.hex().upper()
+    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
 
 
 def _options(values: list[tuple[str, str]]) -> str:

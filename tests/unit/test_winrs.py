@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pypsrp.exceptions import WSManFaultError
 from pypsrp.shell import WinRS
 from pypsrp.wsman import NAMESPACES, OptionSet, WSMan, WSManAction
@@ -19,6 +21,8 @@ from fleetlogoff.transport.winrs import (
     MessageBuilder,
     WinRSError,
     WinRSFault,
+    format_uuid4,
+    new_message_id,
     read_answer,
     read_command_id,
     read_fault,
@@ -196,3 +200,14 @@ def test_a_fault_code_that_is_no_ascii_number_stays_text() -> None:
     body = _capture("S6").replace('Code="', 'Code="\u00b2', 1)
     fault = read_fault(body.encode("utf-8"))
     assert isinstance(fault, WinRSFault) and isinstance(fault.code, str)
+
+
+@given(st.binary(min_size=16, max_size=16))
+def test_message_ids_are_uuid4s_as_pythons_uuid_writes_them(random_bytes: bytes) -> None:
+    assert format_uuid4(random_bytes) == str(uuid.UUID(bytes=random_bytes, version=4)).upper()
+
+
+def test_fresh_message_ids_are_distinct_version_4_uuids() -> None:
+    ids = {new_message_id() for _ in range(1000)}
+    assert len(ids) == 1000
+    assert all(uuid.UUID(i).version == 4 and i == i.upper() for i in ids)
