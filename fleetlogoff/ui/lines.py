@@ -165,7 +165,7 @@ class ConsoleSink:
     def __init__(self, console: Console) -> None:
         self._console = console
         self.width: int | None = console.width
-        self._codes: dict[str, tuple[str, str]] = {}
+        self._codes: dict[str, tuple[str, str] | None] = {}
 
     def line(self, *segments: Segment | str) -> None:
         text = self._direct_line(segments) if writes_plainly(self._console) else None
@@ -186,8 +186,10 @@ class ConsoleSink:
                 continue
             plain.append(text)
             if style:
-                prefix, suffix = self._codes_for(style)
-                parts.append(f"{prefix}{text}{suffix}")
+                codes = self._codes_for(style)
+                if codes is None:
+                    return None
+                parts.append(f"{codes[0]}{text}{codes[1]}")
             else:
                 parts.append(text)
         whole = "".join(plain)  # measured once: a plan line has about fifteen segments
@@ -201,25 +203,25 @@ class ConsoleSink:
         parts.append("\n")
         return "".join(parts)
 
-    def _codes_for(self, style: str) -> tuple[str, str]:
-        codes = self._codes.get(style)
-        if codes is None:
-            codes = self._codes[style] = style_codes(self._console, style)
-        return codes
+    def _codes_for(self, style: str) -> tuple[str, str] | None:
+        if style not in self._codes:
+            self._codes[style] = style_codes(self._console, style)
+        return self._codes[style]
 
 
-_PROBE = "X"  # not a character of any escape sequence rich writes for a style
+_PROBE = "X"  # not a character of the SGR sequences rich writes for a style
 
 
-def style_codes(console: Console, style: str) -> tuple[str, str]:
+def style_codes(console: Console, style: str) -> tuple[str, str] | None:
     """What rich writes before and after a text in `style` on this console (nothing
-    without colours, SGR codes on a terminal), learnt by capturing a printed probe."""
+    without colours, SGR codes on a terminal), learnt by capturing a printed probe; None
+    when the probe does not come back exactly once (then rich writes those lines)."""
     with console.capture() as capture:
         console.print(Text(_PROBE, style=style), end="", soft_wrap=True)
     written = capture.get()
-    before, probe, after = written.partition(_PROBE)
-    if not probe:
-        raise ValueError(f"rich wrote no probe for style {style!r}: {written!r}")
+    if written.count(_PROBE) != 1:
+        return None
+    before, _, after = written.partition(_PROBE)
     return before, after
 
 
