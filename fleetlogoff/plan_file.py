@@ -125,21 +125,27 @@ def _session_documents(host: HostPlan) -> tuple[list[dict[str, Any]], list[dict[
     return sessions, targets
 
 
-def write_plan(plan: Plan, path: str, document: Mapping[str, Any] | None = None) -> None:
+def plan_text(document: Mapping[str, Any]) -> str:
+    """A plan document as its file holds it (and `--format json` prints it): canonical
+    (sorted keys), indented by two, letters as they are, one line end at the end."""
+    return indented_json(document, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+
+
+def write_plan(plan: Plan, path: str, text: str | None = None) -> None:
     """Write atomically through a checked path (output_file.py): a crash leaves the old file
     or the new one, never half of one; a directory, symlink or device is never replaced.
 
     Args:
         plan: the plan.
         path: where to write it.
-        document: plan_document(plan), when the caller has it already (it prints it too).
+        text: plan_text(plan_document(plan)), when the caller has it already (it prints
+            it too).
 
     Raises:
         OutputPathError: the path cannot take a plan (exit code 64).
         OutputWriteError: the disk refused it (nothing replaced).
     """
-    document = plan_document(plan) if document is None else document
-    text = indented_json(document, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+    text = plan_text(plan_document(plan)) if text is None else text
     write_atomically(path, text.encode("utf-8"))
 
 

@@ -93,6 +93,12 @@ def safe_json(document: Any, *, indent: int | None = 2) -> str:
     return _escape_json_text(text)
 
 
+def safe_json_text(text: str) -> str:
+    """safe_json's escapes applied to JSON text already encoded with ensure_ascii=False
+    (a plan's text, written to its file and printed: encoded once)."""
+    return _escape_json_text(text)
+
+
 # A plan's JSON is some MiB, nearly all printable ASCII: _NOT_PLAIN's scan, character by
 # character, cost more than encoding it. A block that is ASCII and holds no DEL (the one
 # ASCII character json leaves raw that _NOT_PLAIN matches: it escapes C0 controls, and

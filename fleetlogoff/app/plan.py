@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from fleetlogoff.app.export import write_plan_csv
 from fleetlogoff.app.fleet import (
@@ -21,12 +20,12 @@ from fleetlogoff.collect import HostReading
 from fleetlogoff.env import Environment
 from fleetlogoff.model import Host
 from fleetlogoff.output_file import prepare_output
-from fleetlogoff.plan_file import plan_document, write_plan
+from fleetlogoff.plan_file import plan_document, plan_text, write_plan
 from fleetlogoff.planner import HostPlan, Plan, Selection, plan_host, rules_digest
 from fleetlogoff.transport import Connector
 from fleetlogoff.ui import console_for
 from fleetlogoff.ui.plan_view import render_plan
-from fleetlogoff.visible import safe_json, visible
+from fleetlogoff.visible import safe_json_text, visible
 
 PlanFormat = Literal["table", "json", "csv"]
 
@@ -82,12 +81,13 @@ def run_plan(options: PlanOptions, env: Environment, connector: Connector) -> Ex
     if options.output:
         prepare_output(options.output)  # a bad -o path fails before the fleet is read
     plan, _, _ = plan_fleet(options, env, connector)
-    # One document for the file and for stdout (a 1,000-host plan takes a while to build).
-    document = plan_document(plan) if options.output or options.format == "json" else None
+    # One text for the file and for stdout: a 1,000-host plan takes about 0.1 s to encode.
+    wanted = options.output or options.format == "json"
+    text = plan_text(plan_document(plan)) if wanted else None
     if options.output:
-        write_plan(plan, options.output, document)
+        write_plan(plan, options.output, text)
     show_all = options.show_all or options.fleet.verbose > 0
-    print_plan(plan, options.format, env, show_all=show_all, bom=options.bom, document=document)
+    print_plan(plan, options.format, env, show_all=show_all, bom=options.bom, text=text)
     if options.output and options.format == "table":
         line = f"Plan saved to {options.output}"
         if plan.target_count:
@@ -103,12 +103,13 @@ def print_plan(
     *,
     show_all: bool,
     bom: bool = False,
-    document: Mapping[str, Any] | None = None,
+    text: str | None = None,
 ) -> None:
-    """The plan on stdout: for people (table), or as JSON or CSV for tools (`document`:
-    plan_document(plan), when the caller has it already)."""
+    """The plan on stdout: for people (table), or as JSON or CSV for tools. The JSON is
+    the plan file's text (`text`: plan_text(plan_document(plan)), when the caller has it
+    already), with safe_json's escapes for a screen."""
     if output_format == "json":
-        env.stdout.write(safe_json(plan_document(plan) if document is None else document) + "\n")
+        env.stdout.write(safe_json_text(plan_text(plan_document(plan)) if text is None else text))
     elif output_format == "csv":
         write_plan_csv(plan, env.stdout, excel=bom)
     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -203,3 +204,24 @@ def test_the_auth_failure_limit_takes_a_whole_number(tmp_path: Path) -> None:
     result = run_cli(["plan", str(tmp_path / "none.yml"), "--auth-failure-limit", "-1"])
     assert result.status == ExitStatus.USAGE
     assert "--auth-failure-limit: must be 0 or more, got -1" in result.stderr
+
+
+def test_json_on_stdout_is_the_plan_files_text_with_screen_escapes(tmp_path: Path) -> None:
+    """One canonical text (sorted keys) for the file and stdout; stdout only escapes what
+    would act on a terminal (a bidi override here), the file keeps the characters."""
+    sessions = [
+        *services_and_console(),
+        disconnected(2, "jürgen\u202etxt", idle_h=5),
+        disconnected(3, "王伟", idle_h=6),
+    ]
+    with lab([sim_host("rds-json", sessions=sessions)], tmp_path) as (_, inventory):
+        plan_path = tmp_path / "plan.json"
+        result = run_cli(["plan", str(inventory), *STALE, "-o", str(plan_path), "--format", "json"])
+    assert result.status == ExitStatus.OK, result.stderr
+    saved = plan_path.read_text(encoding="utf-8")
+    assert "\u202e" in saved and "\u202e" not in result.stdout and "王伟" in result.stdout
+    assert result.stdout == saved.replace("\u202e", "\\u202e")
+    assert result.json() == json.loads(saved)
+    document = result.json()
+    assert list(document) == sorted(document)
+    assert list(document["hosts"][0]) == sorted(document["hosts"][0])
