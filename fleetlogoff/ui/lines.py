@@ -9,7 +9,8 @@ width and the widest shrinkable columns are cut with an ellipsis instead of fold
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO, Literal, Protocol
 
@@ -136,6 +137,10 @@ class Sink(Protocol):
         """Write one line made of segments."""
         ...
 
+    def flush(self) -> None:
+        """Write out the lines held back (the views call it when they end)."""
+        ...
+
 
 class PlainSink:
     """Bare text: no styles, no wrapping, no trailing spaces."""
@@ -148,6 +153,9 @@ class PlainSink:
     def line(self, *segments: Segment | str) -> None:
         text = "".join([s if isinstance(s, str) else s[0] for s in segments])
         self._stream.write(text.rstrip() + "\n")
+
+    def flush(self) -> None:
+        """Nothing held back: the stream buffers (a file or a pipe, not a terminal)."""
 
 
 class ConsoleSink:
@@ -166,15 +174,32 @@ class ConsoleSink:
         self._console = console
         self.width: int | None = console.width
         self._codes: dict[str, tuple[str, str] | None] = {}
+        # Direct lines wait here and go out together: a terminal's stream is line
+        # buffered, so a write per line would be a system call per line (about 40 ms
+        # for the plan below on a pseudo-terminal).
+        self._held: list[str] = []
+        self._held_chars = 0
 
     def line(self, *segments: Segment | str) -> None:
         text = self._direct_line(segments) if writes_plainly(self._console) else None
         if text is not None:
-            self._console.file.write(text)
+            self._held.append(text)
+            self._held_chars += len(text)
+            if self._held_chars >= _HOLD_CHARS:
+                self.flush()
             return
+        self.flush()  # rich's line comes after the held ones
         assembled = Text.assemble(*segments, no_wrap=True, overflow="ellipsis")
         assembled.rstrip()
         self._console.print(assembled, soft_wrap=False, crop=True)
+
+    def flush(self) -> None:
+        if self._held:
+            text = "".join(self._held)
+            self._held.clear()
+            self._held_chars = 0
+            self._console.file.write(text)
+            self._console.file.flush()
 
     def _direct_line(self, segments: Sequence[Segment | str]) -> str | None:
         """The line as rich would write it, or None when rich must write it."""
@@ -209,6 +234,7 @@ class ConsoleSink:
         return self._codes[style]
 
 
+_HOLD_CHARS = 64 * 1024  # written out at least this often, whatever the view's length
 _PROBE = "X"  # not a character of the SGR sequences rich writes for a style
 
 
@@ -242,6 +268,17 @@ def writes_plainly(console: Console) -> bool:
     )
 
 
-def make_sink(console: Console) -> Sink:
+@contextmanager
+def sink_for(console: Console, sink: Sink | None = None) -> Iterator[Sink]:
+    """`sink`, else the console's (_make_sink); what it holds back is written out when the
+    block ends, whatever ends it."""
+    out = sink if sink is not None else _make_sink(console)
+    try:
+        yield out
+    finally:
+        out.flush()
+
+
+def _make_sink(console: Console) -> Sink:
     """Styled lines on a terminal, bare text (straight to its stream) everywhere else."""
     return ConsoleSink(console) if console.is_terminal else PlainSink(console.file)

@@ -15,7 +15,7 @@ from rich.console import Console
 from fleetlogoff.durations import format_duration
 from fleetlogoff.model import Session
 from fleetlogoff.planner import HostPlan, Plan, PlannedSession
-from fleetlogoff.ui.lines import Cell, Column, Sink, grid_lines, make_sink
+from fleetlogoff.ui.lines import Cell, Column, Sink, grid_lines, sink_for
 from fleetlogoff.ui.reasons import group_reasons
 from fleetlogoff.visible import visible
 
@@ -79,12 +79,12 @@ def render_plan(
         show_all: list every session that stays, with its reason, instead of counts.
         sink: overrides the console's sink (tests).
     """
-    out = sink if sink is not None else make_sink(console)
-    render_targets(out, plan, with_reasons=show_all)
-    render_unread(out, plan.failed_hosts)
-    render_staying(out, plan, show_all=show_all)
-    render_windows(out, plan)
-    render_summary(out, plan)
+    with sink_for(console, sink) as out:
+        render_targets(out, plan, with_reasons=show_all)
+        render_unread(out, plan.failed_hosts)
+        render_staying(out, plan, show_all=show_all)
+        render_windows(out, plan)
+        render_summary(out, plan)
 
 
 def _target_columns(with_doubts: bool, with_reasons: bool) -> list[Column]:

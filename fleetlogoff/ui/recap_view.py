@@ -6,7 +6,7 @@ from __future__ import annotations
 from rich.console import Console
 
 from fleetlogoff.ui.apply_tally import OUTCOME_KINDS, ApplyTally, HostFacts
-from fleetlogoff.ui.lines import Cell, Column, Sink, grid_lines, make_sink
+from fleetlogoff.ui.lines import Cell, Column, Sink, grid_lines, sink_for
 from fleetlogoff.visible import visible
 
 _ALWAYS = ("warned", "logged_off", "failed")
@@ -39,7 +39,11 @@ def render_recap(
     console: Console, tally: ApplyTally, *, verbose: int = 0, sink: Sink | None = None
 ) -> None:
     """Totals, then the hosts with a problem (all hosts at -v)."""
-    out = sink if sink is not None else make_sink(console)
+    with sink_for(console, sink) as out:
+        _render_recap(out, tally, verbose)
+
+
+def _render_recap(out: Sink, tally: ApplyTally, verbose: int) -> None:
     with tally.lock:
         kinds = recap_kinds(tally)
         listed = [(name, facts) for name, facts in tally.hosts.items() if verbose or facts.problem]

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from rich.console import Console
 
 from fleetlogoff.collect import HostReading
-from fleetlogoff.ui.lines import Cell, Column, Sink, grid_lines, make_sink
+from fleetlogoff.ui.lines import Cell, Column, Sink, grid_lines, sink_for
 from fleetlogoff.ui.plan_view import SESSION_COLUMNS, doubts_text, session_cells
 from fleetlogoff.visible import visible
 
@@ -15,7 +15,11 @@ from fleetlogoff.visible import visible
 def render_sessions(
     console: Console, readings: Sequence[HostReading], *, sink: Sink | None = None
 ) -> None:
-    out = sink if sink is not None else make_sink(console)
+    with sink_for(console, sink) as out:
+        _render_sessions(out, readings)
+
+
+def _render_sessions(out: Sink, readings: Sequence[HostReading]) -> None:
     with_doubts = any(s.doubts for r in readings for s in r.sessions)
     columns = SESSION_COLUMNS + ([Column("DOUBTS", shrink=5)] if with_doubts else [])
     rows: list[list[Cell]] = []

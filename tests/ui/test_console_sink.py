@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
-from fleetlogoff.ui.lines import ConsoleSink, Segment, style_codes, writes_plainly
+from fleetlogoff.ui.lines import ConsoleSink, Segment, sink_for, style_codes, writes_plainly
 
 STYLES = ["", "bold", "dim", "green", "bold red", "bold yellow", "yellow", "red", "bold green"]
 COLOR_SYSTEMS = ["standard", "256", "truecolor", None]
@@ -65,6 +65,7 @@ def test_every_line_is_byte_for_byte_richs(
     for line in lines:
         sink.line(*line)
         through_rich(richs, line)
+    sink.flush()
     assert ours_out.getvalue() == richs_out.getvalue()
 
 
@@ -81,6 +82,7 @@ def test_a_plain_terminal_takes_the_direct_path(monkeypatch: pytest.MonkeyPatch)
     sink.line("  ", ("HOST", "bold"), "  ", ("José", "bold red"))
     monkeypatch.setattr(console, "print", no_print)
     sink.line("  ", ("HOST", "bold"), "  ", ("José", "bold red"))
+    sink.flush()
     assert out.getvalue().count("\x1b[1mHOST\x1b[0m  \x1b[1;31mJosé\x1b[0m\n") == 2
 
 
@@ -135,3 +137,41 @@ def test_a_style_whose_probe_does_not_come_back_once_goes_through_rich() -> None
 def _without_link_ids(text: str) -> str:
     """rich numbers each hyperlink it writes: the same line twice differs in the id only."""
     return re.sub(r"id=[0-9]+;", "id=;", text)
+
+
+class CountingStream(io.StringIO):
+    """A terminal's stream that counts the writes of text reaching it (rich also writes
+    an empty string after capturing a style's probe)."""
+
+    writes = 0
+
+    def write(self, text: str) -> int:
+        self.writes += bool(text)
+        return super().write(text)
+
+
+def test_direct_lines_reach_the_terminal_in_one_write_after_the_held_ones() -> None:
+    out = CountingStream()
+    console = Console(file=out, force_terminal=True, width=40, color_system="standard")
+    with sink_for(console) as sink:
+        for number in range(500):
+            sink.line(("row", "bold"), f" {number}")
+        assert out.writes == 0
+        sink.line(("x" * 50, "bold"))  # too wide: rich's, after the 500 held lines
+        sink.line("last")
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 503 and lines[499] == "\x1b[1mrow\x1b[0m 499"
+    assert lines[500:] == [
+        "\x1b[1m" + "x" * 40 + "\x1b[0m",
+        "\x1b[1m" + "x" * 10 + "\x1b[0m",
+        "last",
+    ]
+    assert out.writes <= 4
+
+
+def test_held_lines_are_written_when_a_view_fails_midway() -> None:
+    console, out = terminal(40, "standard")
+    with pytest.raises(RuntimeError), sink_for(console) as sink:
+        sink.line("shown before the failure")
+        raise RuntimeError("a bug in a view")
+    assert out.getvalue() == "shown before the failure\n"
