@@ -159,15 +159,16 @@ class PlainSink:
 
 
 class ConsoleSink:
-    """Styled lines on a rich console, cut to the console's width.
+    """Styled lines on a rich console. The grids are fitted to its width; a line still
+    wider (a table too wide at its narrowest, a long summary) is rich's to fold.
 
     A line that fits is written straight to the console's file, each style's escape
     codes taken once from rich itself (a probe printed through it), so the bytes are
     rich's own: going through rich's renderer costs about 0.13 ms a line, a third of a
     second for a 2,600-line plan on a terminal, after the fleet was read (benchmarks/
-    README.md, wave 5). Anything else goes through rich: a line wider than the console
-    (rich cuts or folds it), trailing spaces (rich strips them), a character that is not
-    printable, a console that records or has a live display above which rich must print.
+    README.md, wave 5). Anything else goes through rich: a line wider than the console,
+    trailing spaces (rich strips them), a character that is not printable, a console
+    that records or has a live display above which rich must print.
     """
 
     def __init__(self, console: Console) -> None:
