@@ -10,7 +10,7 @@ sentence shows that sentence; otherwise it shows the masked one.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from fleetlogoff.model import Session
@@ -50,31 +50,31 @@ def reason_text(planned: PlannedSession) -> str:
 def reason_shape(planned: PlannedSession) -> str:
     """The reason with this row's own values masked, so alike reasons compare equal."""
     text = reason_text(planned)
-    session = planned.session
-    if not _quotes_row(text, session):
-        return text  # nothing to mask ("no rule matched"): most rows, checked cheaply
-    masks = [
-        (session.logon_text, "<logon>"),
-        (session.username, "<user>"),
-        (session.session_name, "<session>"),
-        (session.idle_text, "<idle>"),
-    ]
-    # Parts of the logon text too ("12/1/2026" of "12/1/2026 8:28 AM"): a date part
-    # quoted alone must mask the same way.
-    masks += [(part, "<logon>") for part in session.logon_text.split() if len(part) >= 3]
-    masks = [(value, mask) for value, mask in masks if len(value.strip()) >= 2]
+    masks = [(value, mask) for value, mask in _row_masks(planned.session) if value in text]
+    # Longest first; `in` again: an earlier, longer value may have replaced it. Most rows
+    # quote nothing ("no rule matched") and skip the sort.
     for value, mask in sorted(masks, key=lambda m: -len(m[0])):
-        if value in text:  # again: an earlier, longer value may have replaced it
+        if value in text:
             text = text.replace(value, mask)
     return text
 
 
-def _quotes_row(text: str, session: Session) -> bool:
-    """Whether `text` holds any value reason_shape masks: without building its masks."""
-    for value in (session.logon_text, session.username, session.session_name, session.idle_text):
-        if value in text and len(value.strip()) >= 2:
-            return True
-    return any(part in text for part in session.logon_text.split() if len(part) >= 3)
+def _row_masks(session: Session) -> Iterator[tuple[str, str]]:
+    """The row's own values a reason may quote, with what masks them."""
+    fields = (
+        (session.logon_text, "<logon>"),
+        (session.username, "<user>"),
+        (session.session_name, "<session>"),
+        (session.idle_text, "<idle>"),
+    )
+    for value, mask in fields:
+        if len(value.strip()) >= 2:
+            yield value, mask
+    # Parts of the logon text too ("12/1/2026" of "12/1/2026 8:28 AM"): a date part
+    # quoted alone must mask the same way.
+    for part in session.logon_text.split():
+        if len(part) >= 3:
+            yield part, "<logon>"
 
 
 def group_reasons(rows: Iterable[tuple[str, PlannedSession]]) -> list[ReasonGroup]:
