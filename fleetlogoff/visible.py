@@ -90,13 +90,7 @@ def safe_json(document: Any, *, indent: int | None = 2) -> str:
         text = indented_json(document, indent=indent, ensure_ascii=False)
     # json escapes C0 controls inside strings, so a raw \n is indentation; outside strings
     # the text is pure ASCII, so this only ever rewrites characters inside strings.
-    return _escape_json_text(text)
-
-
-def safe_json_text(text: str) -> str:
-    """safe_json's escapes applied to JSON text already encoded with ensure_ascii=False
-    (a plan's text, written to its file and printed: encoded once)."""
-    return _escape_json_text(text)
+    return safe_json_text(text)
 
 
 # A plan's JSON is some MiB, nearly all printable ASCII: _NOT_PLAIN's scan, character by
@@ -108,9 +102,10 @@ def safe_json_text(text: str) -> str:
 _SCAN_BLOCK = 1024
 
 
-def _escape_json_text(text: str) -> str:
-    """_NOT_PLAIN.sub(_escape_run, text) for JSON text, scanning only blocks that may
-    need it."""
+def safe_json_text(text: str) -> str:
+    """safe_json's escapes for JSON text already encoded with ensure_ascii=False (a plan's
+    text, written to its file and printed: encoded once): _NOT_PLAIN.sub(_escape_run,
+    text), scanning only the blocks that may need it."""
     if text.isascii() and "\x7f" not in text:
         return text
     parts = []
