@@ -176,8 +176,8 @@ class ConsoleSink:
         self.width: int | None = console.width
         self._codes: dict[str, tuple[str, str] | None] = {}
         # Direct lines wait here and go out together: a terminal's stream is line
-        # buffered, so a write per line would be a system call per line (about 40 ms
-        # for the plan below on a pseudo-terminal).
+        # buffered, so a write per line would be a system call per line (a 2,600-line
+        # plan on a pseudo-terminal: about 6 ms of system time, measured).
         self._held: list[str] = []
         self._held_chars = 0
 
