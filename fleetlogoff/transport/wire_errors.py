@@ -1,10 +1,14 @@
 """What a failed exchange means, in one line: (kind, reason) for the socket, TLS, HTTP and
 requests/urllib3 errors of every transport. pypsrp's own errors are read in winrm.py,
-which then hands the rest here."""
+which then hands the rest here.
+
+requests and http.client are looked up, never imported: only pypsrp's stack loads them,
+and an error of theirs cannot exist before it has. The default path (lean.py) thus starts
+without them (http.client and the email package: about 4 ms of every command's start).
+"""
 
 from __future__ import annotations
 
-import http.client
 import ssl
 import sys
 from typing import Any
@@ -22,7 +26,8 @@ def classify_wire_error(exc: Exception) -> tuple[str, str]:
     requests: Any = sys.modules.get("requests")  # only pypsrp's stack loads it
     if requests is not None and isinstance(exc, requests.exceptions.RequestException):
         root = _root_cause(exc)
-        if isinstance(root, OSError | http.client.HTTPException):
+        said_by_wire = isinstance(root, OSError) or _http_client_error(root) is not None
+        if isinstance(root, Exception) and said_by_wire:
             return _classify_plain(root)  # what the socket or http.client really said
         return _classify_requests(exc, requests)
     return _classify_plain(exc)
@@ -49,16 +54,9 @@ def _classify_plain(exc: Exception) -> tuple[str, str]:
         return "protocol", str(exc)
     if isinstance(exc, HttpProtocolError):
         return "protocol", f"bad HTTP answer: {one_line(str(exc))}"
-    if isinstance(exc, http.client.RemoteDisconnected):
-        return "reset", "the host closed the connection before answering"
-    if isinstance(exc, http.client.IncompleteRead):
-        return "reset", "the host closed the connection mid-answer"
-    if isinstance(exc, http.client.LineTooLong) or "more than 100 headers" in str(exc):
-        return "protocol", "bad HTTP answer: headers too large"
-    if isinstance(exc, http.client.BadStatusLine):
-        return "protocol", "bad HTTP answer: not an HTTP status line"
-    if isinstance(exc, http.client.HTTPException):
-        return "protocol", f"bad HTTP answer: {type(exc).__name__}"
+    http_client = _http_client_error(exc)
+    if http_client is not None:
+        return _classify_http_client(exc, http_client)
     if isinstance(exc, ssl.SSLError):
         return "tls", f"TLS failed: {one_line(str(exc))}"
     if isinstance(exc, ConnectionRefusedError):
@@ -71,6 +69,26 @@ def _classify_plain(exc: Exception) -> tuple[str, str]:
     if isinstance(exc, OSError):
         return "unreachable", one_line(str(exc))
     return "protocol", f"{type(exc).__name__}: {one_line(str(exc))}"
+
+
+def _http_client_error(exc: BaseException) -> Any:
+    """http.client, when `exc` is one of its errors; else None."""
+    http_client: Any = sys.modules.get("http.client")
+    if http_client is not None and isinstance(exc, http_client.HTTPException):
+        return http_client
+    return None
+
+
+def _classify_http_client(exc: BaseException, http_client: Any) -> tuple[str, str]:
+    if isinstance(exc, http_client.RemoteDisconnected):
+        return "reset", "the host closed the connection before answering"
+    if isinstance(exc, http_client.IncompleteRead):
+        return "reset", "the host closed the connection mid-answer"
+    if isinstance(exc, http_client.LineTooLong) or "more than 100 headers" in str(exc):
+        return "protocol", "bad HTTP answer: headers too large"
+    if isinstance(exc, http_client.BadStatusLine):
+        return "protocol", "bad HTTP answer: not an HTTP status line"
+    return "protocol", f"bad HTTP answer: {type(exc).__name__}"
 
 
 def _root_cause(exc: BaseException) -> BaseException:
