@@ -78,6 +78,8 @@ from __future__ import annotations
 import base64
 import functools
 import re
+import sys
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -194,10 +196,15 @@ class GuardMessage:
 
 
 def encode_text(text: str) -> str:
-    """Text as decimal UTF-16 code units joined by commas ("-" for the empty text)."""
-    data = text.encode("utf-16-le", "surrogatepass")
-    units = [int.from_bytes(data[i : i + 2], "little") for i in range(0, len(data), 2)]
-    return ",".join(str(unit) for unit in units) or "-"
+    """Text as decimal UTF-16 code units joined by commas ("-" for the empty text).
+
+    The units are read by array in C (native order, swapped on a big-endian machine): a
+    warning of 200 characters, sent once per target, took 70 us unit by unit in Python.
+    """
+    units = array("H", text.encode("utf-16-le", "surrogatepass"))
+    if sys.byteorder == "big":
+        units.byteswap()
+    return ",".join(map(str, units)) or "-"
 
 
 def decode_text(field: str) -> str:

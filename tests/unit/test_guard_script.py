@@ -58,6 +58,27 @@ def test_payload_is_plain_ascii_whatever_the_name(name: str) -> None:
     assert set(text) <= set("fleetlogoff-guard 0123456789,tarendg\r\n")
 
 
+def _code_units_by_hand(text: str) -> str:
+    """The encoding as the script's reader expects it, spelled out: each UTF-16LE code
+    unit (lone surrogates included) in decimal, joined by commas; "-" for nothing."""
+    data = text.encode("utf-16-le", "surrogatepass")
+    units = [data[i] | data[i + 1] << 8 for i in range(0, len(data), 2)]
+    return ",".join(str(unit) for unit in units) or "-"
+
+
+@given(st.text(alphabet=st.characters(blacklist_categories=())))
+def test_text_is_sent_as_its_utf16_code_units(text: str) -> None:
+    assert encode_text(text) == _code_units_by_hand(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [("", "-"), ("bob", "98,111,98"), ("é😀", "233,55357,56832"), ("\ud800", "55296")],
+)
+def test_code_units_of_known_texts(text: str, field: str) -> None:
+    assert encode_text(text) == field
+
+
 @given(st.text())
 def test_text_survives_the_code_unit_encoding(text: str) -> None:
     assert decode_text(encode_text(text)) == text.encode("utf-16-le", "surrogatepass").decode(
