@@ -177,7 +177,10 @@ def _enc(text: str) -> str:
     return ",".join(map(str, units)) or "-"
 
 
+@lru_cache(maxsize=4096)
 def _dec(field: str) -> str:
+    """A text field of the script's input (a warning repeats for every target of a run:
+    decoded once)."""
     if field == "-":
         return ""
     # A unit above 0xFFFF raises OverflowError, an empty one ValueError (as int.to_bytes
