@@ -31,8 +31,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from _common import log_line, start_lab  # the script directory is sys.path[0]
-
 from fleetlogoff import collect
 from fleetlogoff.collect import CollectOptions
 from fleetlogoff.inventory.files import load_inventory
@@ -72,18 +70,19 @@ _FLOOR_TRIPS = 6
 class LayerClock:
     """Exclusive CPU per label: a wrapped call's time minus its wrapped callees'."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.thread_time) -> None:
         self.spent: dict[str, float] = {}
+        self._clock = clock
         self._inner: list[float] = []
 
     def wrap(self, function: Callable[..., Any], label: str) -> Callable[..., Any]:
         def timed(*args: Any, **kwargs: Any) -> Any:
-            started = time.thread_time()
+            started = self._clock()
             self._inner.append(0.0)
             try:
                 return function(*args, **kwargs)
             finally:
-                elapsed = time.thread_time() - started
+                elapsed = self._clock() - started
                 inner = self._inner.pop()
                 self.spent[label] = self.spent.get(label, 0.0) + elapsed - inner
                 if self._inner:
@@ -92,17 +91,29 @@ class LayerClock:
         return timed
 
 
+def resolve(module_name: str, path: str) -> tuple[Any, str, Callable[..., Any]]:
+    """(owner, attribute name, function) of a LAYERS entry.
+
+    Raises:
+        AttributeError: the name is gone (the code moved: LAYERS is out of date).
+    """
+    owner: Any = importlib.import_module(module_name)
+    *parents, name = path.split(".")
+    for part in parents:
+        owner = getattr(owner, part)
+    function = getattr(owner, name)
+    if not callable(function):
+        raise AttributeError(f"{module_name}.{path} is not a function")
+    return owner, name, function
+
+
 @contextmanager
 def layers_timed(clock: LayerClock) -> Iterator[None]:
     """Wrap every LAYERS function for the duration; restore them after."""
     undo: list[tuple[Any, str, Any]] = []
     try:
         for module_name, path, label in LAYERS:
-            owner: Any = importlib.import_module(module_name)
-            *parents, name = path.split(".")
-            for part in parents:
-                owner = getattr(owner, part)
-            original = getattr(owner, name)  # AttributeError: LAYERS is out of date
+            owner, name, original = resolve(module_name, path)
             undo.append((owner, name, original))
             setattr(owner, name, clock.wrap(original, label))
         yield
@@ -146,6 +157,9 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if args.hosts < 1 or args.warmup < 0 or args.rounds < 1:
         parser.error("--hosts and --rounds must be >= 1, --warmup >= 0")
+    from _common import log_line, start_lab  # psutil: the bench extra, not the tests'
+
+    log_line("host_cpu: lab in its own process, hosts read in this one, one at a time")
     with tempfile.TemporaryDirectory(prefix="host-cpu-") as folder:
         work = Path(folder)
         scenario = work / "scenario.yml"
@@ -208,5 +222,4 @@ def report(
 
 
 if __name__ == "__main__":
-    log_line("host_cpu: lab in its own process, hosts read in this one, one at a time")
     sys.exit(main(sys.argv[1:]))
