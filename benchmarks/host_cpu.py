@@ -37,8 +37,9 @@ from fleetlogoff.inventory.files import load_inventory
 from fleetlogoff.model import Host
 from fleetlogoff.transport.connector import FleetConnector
 
-# (module, attribute path, label): the layers, outermost last. A name that is gone fails
-# at once (the code moved: update this list), never silently.
+# (module, attribute path, label): the layers, each wrapped where its callers look it up
+# (a function another module imported by name is wrapped in that module). A name that is
+# gone fails at once (the code moved: update this list), never silently.
 LAYERS: tuple[tuple[str, str, str], ...] = (
     ("fleetlogoff.transport.http11", "HttpConnection._connected", "TCP connect"),
     ("fleetlogoff.transport.http11", "HttpConnection.post", "HTTP request (format, send)"),
@@ -49,9 +50,9 @@ LAYERS: tuple[tuple[str, str, str], ...] = (
     ("fleetlogoff.transport.ntlm_client", "NtlmClient.authenticate", "NTLM authenticate"),
     ("fleetlogoff.transport.ntlm_client", "NtlmClient.sealer", "NTLM session keys"),
     ("fleetlogoff.transport.winrs", "MessageBuilder._envelope", "WinRS message build"),
-    ("fleetlogoff.transport.winrs", "new_message_id", "WinRS message id"),
+    ("fleetlogoff.transport.lean", "new_message_id", "WinRS message id"),
     ("fleetlogoff.transport.winrs", "_parse", "WinRS answer XML parse"),
-    ("fleetlogoff.transport.winrs", "read_received", "WinRS output (base64)"),
+    ("fleetlogoff.transport.lean", "read_received", "WinRS output (base64)"),
     ("fleetlogoff.transport.connector", "open_lean", "session open (rest)"),
     ("fleetlogoff.transport.lean", "LeanSession.run", "command run (rest)"),
     ("fleetlogoff.transport.lean", "LeanSession.close", "session close (rest)"),
