@@ -220,6 +220,13 @@ def report(
     print("layers (exclusive, ms CPU/host, all rounds):")
     for label, seconds in sorted(clock.spent.items(), key=lambda item: -item[1]):
         print(f"  {seconds / reads * 1000:7.3f}  {label}")
+    for label in never_called(clock):
+        print(f"  never called: {label} (wrapped where nobody looks it up: fix LAYERS)")
+
+
+def never_called(clock: LayerClock) -> list[str]:
+    """The LAYERS labels no call was charged to."""
+    return [label for _, _, label in LAYERS if label not in clock.spent]
 
 
 if __name__ == "__main__":

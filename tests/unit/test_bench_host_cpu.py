@@ -68,3 +68,10 @@ def test_wrapping_is_undone(host_cpu: ModuleType) -> None:
     with host_cpu.layers_timed(host_cpu.LayerClock()):
         assert host_cpu.resolve(module_name, path)[2] is not before
     assert host_cpu.resolve(module_name, path)[2] is before
+
+
+def test_a_layer_nobody_called_is_named(host_cpu: ModuleType) -> None:
+    clock = host_cpu.LayerClock(_Clock())
+    labels = [label for _, _, label in host_cpu.LAYERS]
+    clock.spent.update(dict.fromkeys(labels[1:], 0.001))
+    assert host_cpu.never_called(clock) == labels[:1]
