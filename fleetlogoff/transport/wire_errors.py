@@ -26,8 +26,9 @@ def classify_wire_error(exc: Exception) -> tuple[str, str]:
     requests: Any = sys.modules.get("requests")  # only pypsrp's stack loads it
     if requests is not None and isinstance(exc, requests.exceptions.RequestException):
         root = _root_cause(exc)
+        # requests' own errors are OSErrors too: only a cause inside one is the wire's word.
         said_by_wire = isinstance(root, OSError) or _http_client_error(root) is not None
-        if isinstance(root, Exception) and said_by_wire:
+        if root is not exc and isinstance(root, Exception) and said_by_wire:
             return _classify_plain(root)  # what the socket or http.client really said
         return _classify_requests(exc, requests)
     return _classify_plain(exc)

@@ -109,3 +109,15 @@ def test_the_default_path_starts_without_http_client() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
     )
     assert found.stdout.strip() == "[]"
+
+
+def test_a_requests_error_without_a_cause_is_read_by_its_own_kind() -> None:
+    """requests' exceptions are OSErrors: one raised without a cause is still its kind."""
+    assert classify_wire_error(requests.exceptions.ReadTimeout("read timed out")) == (
+        "timeout",
+        "no answer in time",
+    )
+    assert classify_wire_error(requests.exceptions.ConnectTimeout("connect timed out")) == (
+        "unreachable",
+        "connection timed out",
+    )
