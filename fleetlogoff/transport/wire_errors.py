@@ -4,7 +4,8 @@ which then hands the rest here.
 
 requests and http.client are looked up, never imported: only pypsrp's stack loads them,
 and an error of theirs cannot exist before it has. The default path (lean.py) thus starts
-without them (http.client and the email package: about 4 ms of every command's start).
+without them (http.client and the email package: about 3 ms of every command's start,
+measured as the imports' CPU, 0.122 -> 0.119 s).
 """
 
 from __future__ import annotations
