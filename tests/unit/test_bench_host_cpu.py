@@ -75,3 +75,17 @@ def test_a_layer_nobody_called_is_named(host_cpu: ModuleType) -> None:
     labels = [label for _, _, label in host_cpu.LAYERS]
     clock.spent.update(dict.fromkeys(labels[1:], 0.001))
     assert host_cpu.never_called(clock) == labels[:1]
+
+
+def test_every_layer_has_a_kind(host_cpu: ModuleType) -> None:
+    labels = {label for _, _, label in host_cpu.LAYERS}
+    assert set(host_cpu.KIND_OF_LAYER) == labels
+    assert set(host_cpu.KIND_OF_LAYER.values()) == {"http", "winrm", "reading", "glue"}
+
+
+def test_kind_totals_sum_per_host_read(host_cpu: ModuleType) -> None:
+    clock = host_cpu.LayerClock(_Clock())
+    clock.spent.update({"TCP connect": 0.2, "HTTP answer (receive, parse)": 0.4})
+    clock.spent.update({"unframe and unseal": 0.1, "read_host (rest)": 0.3})
+    totals = host_cpu.kind_totals(clock, reads=100)
+    assert totals == pytest.approx({"http": 6.0, "winrm": 1.0, "reading": 0.0, "glue": 3.0})
