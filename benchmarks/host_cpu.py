@@ -266,9 +266,7 @@ def report(
     for kind, title in _KIND_TITLES:
         print(f"  {totals[kind]:7.3f}  {totals[kind] / floor_ms:5.2f}x  {title}")
     needed = totals[HTTP] + totals[WINRM] + totals[READING]
-    print(
-        f"  {needed:7.3f}  {needed / floor_ms:5.2f}x  all but the glue: the least a read costs here"
-    )
+    print(f"  {needed:7.3f}  {needed / floor_ms:5.2f}x  all but the glue (the steps, as written)")
 
 
 def kind_totals(clock: LayerClock, reads: int) -> dict[str, float]:
