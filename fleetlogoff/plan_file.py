@@ -44,6 +44,12 @@ class PlanFileError(FleetLogoffError):
         super().__init__(f"{path}: {reason}")
 
 
+class InventoryNotPlanError(PlanFileError):
+    """The file is JSON in the shape of an Ansible inventory (groups, each a mapping or
+    empty), not a plan: `apply` takes an inventory as well as a plan, and the YAML
+    inventory plugin reads JSON files too."""
+
+
 def canonical_json(document: object) -> bytes:
     """The one byte form of a JSON document that digests are taken of: keys sorted, no
     insignificant blanks, ASCII only (so no Unicode normalisation question), no NaN."""
@@ -176,6 +182,13 @@ def read_plan(path: str) -> Plan:
     return plan_from_document(document, path)
 
 
+def _inventory_shaped(doc: Mapping[str, Any]) -> bool:
+    """Groups of an Ansible inventory: every top-level value a mapping or empty. A plan
+    has texts and lists there (created, tool, hosts), so even one without its
+    format_version is never taken for an inventory."""
+    return bool(doc) and all(value is None or isinstance(value, dict) for value in doc.values())
+
+
 def _no_constant(name: str) -> object:
     raise ValueError(f"{name} is not a number a plan holds")
 
@@ -183,6 +196,8 @@ def _no_constant(name: str) -> object:
 def plan_from_document(document: object, path: str) -> Plan:
     """Rebuild a Plan, refusing anything malformed."""
     doc = _mapping(document, "document", path)
+    if "format_version" not in doc and _inventory_shaped(doc):
+        raise InventoryNotPlanError(path, "not a plan: JSON in the shape of an inventory")
     version = doc.get("format_version")
     if not isinstance(version, int) or isinstance(version, bool) or version != FORMAT_VERSION:
         raise PlanFileError(

@@ -38,7 +38,13 @@ from fleetlogoff.json_text import indented_json
 from fleetlogoff.messages import check_message, render_message, spoken_duration
 from fleetlogoff.model import Host
 from fleetlogoff.output_file import OutputWriteError, prepare_output, write_atomically
-from fleetlogoff.plan_file import PlanFileError, canonical_json, plan_document, read_plan
+from fleetlogoff.plan_file import (
+    InventoryNotPlanError,
+    PlanFileError,
+    canonical_json,
+    plan_document,
+    read_plan,
+)
 from fleetlogoff.planner import Plan, Selection, host_window
 from fleetlogoff.recap import Recap, RunInfo
 from fleetlogoff.runlock import RunLockedError, hold_run_lock, inventory_keys, plan_key
@@ -133,6 +139,8 @@ def _read_saved(options: ApplyOptions) -> SavedPlan | None:
         return None
     try:
         return read_plan(options.source)
+    except InventoryNotPlanError:
+        return None  # a JSON inventory: planned from, as a YAML one is
     except PlanFileError as exc:
         return exc
 

@@ -45,7 +45,8 @@ class PlanSource:
 
 
 def is_plan_file(path: str) -> bool:
-    """A plan is JSON (starts with "{"); an inventory is YAML."""
+    """A plan is JSON (starts with "{"); an inventory is YAML, or JSON, which read_plan
+    tells apart by its shape (InventoryNotPlanError)."""
     try:
         return read_bounded(path, 64).lstrip().startswith(b"{")
     except OSError:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from fleetlogoff.app.apply import ApplyOptions, run_apply
 from fleetlogoff.app.fleet import FleetOptions, SelectOptions
@@ -85,6 +86,18 @@ def test_warned_then_logged_off_on_a_multi_locale_fleet(tmp_path: Path) -> None:
     assert events.count("warned") == 3 and events.count("logged_off") == 3
     assert events[0] == "run_started" and events[-1] == "run_ended"
     assert "RECAP" in result.stdout
+
+
+def test_a_json_inventory_is_applied_not_refused_as_a_plan(tmp_path: Path) -> None:
+    """The YAML inventory plugin reads JSON too; apply must plan from it, not take it for a
+    broken plan file because it starts with "{"."""
+    host = _stale_host("rds-json")
+    with lab([host], tmp_path) as (_, inventory):
+        as_json = tmp_path / "inventory.json"
+        as_json.write_text(json.dumps(yaml.safe_load(inventory.read_text(encoding="utf-8"))))
+        result = run_cli(["apply", str(as_json), *STALE, *FAST, "--warn", "0"])
+        assert result.status == ExitStatus.OK, result.stderr + result.stdout
+        assert _user_ids(host) == {(3, "busy.user")}
 
 
 def test_a_user_active_after_the_warning_is_spared(tmp_path: Path) -> None:

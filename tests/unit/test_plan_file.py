@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 
 from fleetlogoff.model import Session, SessionState
-from fleetlogoff.plan_file import PlanFileError, plan_document, read_plan, write_plan
+from fleetlogoff.plan_file import (
+    InventoryNotPlanError,
+    PlanFileError,
+    plan_document,
+    read_plan,
+    write_plan,
+)
 from fleetlogoff.planner import HostPlan, Plan, PlannedSession
 from fleetlogoff.windows import WindowStatus
 
@@ -106,6 +112,39 @@ def test_files_that_are_not_plans_are_refused(tmp_path: Path, data: bytes, needl
     path.write_bytes(data)
     with pytest.raises(PlanFileError, match=needle):
         read_plan(str(path))
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"all": {"hosts": {"rds01": {"ansible_host": "127.0.0.2"}}}},
+        {"rds": {"hosts": {"rds01": None}}, "ungrouped": None},
+        {"all": {"children": {"rds": {"hosts": {"rds01": {}}}}, "vars": {"ansible_port": 5985}}},
+    ],
+)
+def test_a_json_inventory_is_told_apart(tmp_path: Path, document: object) -> None:
+    path = tmp_path / "inventory.json"
+    path.write_text(json.dumps(document))
+    with pytest.raises(InventoryNotPlanError, match="in the shape of an inventory"):
+        read_plan(str(path))
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda d: d.pop("format_version"),  # a plan without its version is still a plan
+        lambda d: d.clear(),  # {} is neither: refused as a plan
+        lambda d: d.update(format_version={"all": {}}),
+    ],
+)
+def test_only_an_inventory_shape_is_taken_for_one(tmp_path: Path, mutate: object) -> None:
+    document = plan_document(PLAN)
+    mutate(document)  # type: ignore[operator]  # the parametrized lambdas take the dict
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(document))
+    with pytest.raises(PlanFileError, match="format_version") as caught:
+        read_plan(str(path))
+    assert not isinstance(caught.value, InventoryNotPlanError)
 
 
 def test_the_written_plan_is_canonical(tmp_path: Path) -> None:
