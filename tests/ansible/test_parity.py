@@ -37,7 +37,10 @@ def test_reads_as_ansible_core_recorded(case: Case) -> None:
     diff = differences(our_view(case), recorded_view(case))
     if case.deliberate:
         assert diff, f"{case.name} is said to differ on purpose ({case.deliberate}) but does not"
-        assert our_view(case).error, "a deliberate difference here is a refusal with a reason"
+        # a refusal with a reason, or a file ansible-core reads no host from (it warns and
+        # goes on with none) that fleetlogoff reads
+        ours = our_view(case)
+        assert ours.error or (ours.order and not recorded_view(case).order), case.name
     else:
         assert diff == []
 
