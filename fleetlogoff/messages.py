@@ -29,7 +29,12 @@ NOTICE_DISPLAY_S = 60
 
 
 def check_message(template: str) -> None:
-    """Refuse a message template with unknown or broken placeholders before anyone is warned."""
+    """Refuse a message template with unknown or broken placeholders, or one that says
+    nothing (a blank popup would be audited as a warning), before anyone is warned."""
+    if not template.strip():
+        raise UsageError(
+            "--message is blank: users would read nothing (leave it out for the default text)"
+        )
     try:
         fields = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
     except ValueError as exc:

@@ -92,9 +92,12 @@ def non_negative_int(text: str) -> int:
 
 def positive_seconds(text: str) -> float:
     try:
-        return float(parse_duration(text))
+        seconds = parse_duration(text)
     except FleetLogoffError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+    if seconds <= 0:  # a deadline of nothing would fail every host as "no answer in time"
+        raise argparse.ArgumentTypeError(f"{text.strip()!r} must be longer than 0s")
+    return float(seconds)
 
 
 def non_negative_seconds(text: str) -> float:

@@ -32,7 +32,13 @@ def test_the_default_message_is_valid() -> None:
 
 @pytest.mark.parametrize(
     ("template", "needle"),
-    [("bye {usr}", "{usr}"), ("bye {user", "--message"), ("{0}", "{0}")],
+    [
+        ("bye {usr}", "{usr}"),
+        ("bye {user", "--message"),
+        ("{0}", "{0}"),
+        ("", "blank"),
+        (" \t\n", "blank"),
+    ],
 )
 def test_bad_templates_are_refused(template: str, needle: str) -> None:
     with pytest.raises(UsageError, match=needle.replace("{", r"\{").replace("}", r"\}")):
