@@ -27,7 +27,7 @@ _YAML_TAG = "tag:yaml.org,2002:"
 # same marks about ten times faster (a 1,000-host inventory: 0.5 s in pure Python).
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MERGE_TAG = _YAML_TAG + "merge"
-_STR_TAG = _YAML_TAG + "str"
+STR_TAG = _YAML_TAG + "str"
 _MAP_TAG = _YAML_TAG + "map"
 _SEQ_TAG = _YAML_TAG + "seq"
 _RESOLVER = yaml.resolver.Resolver()
@@ -329,7 +329,7 @@ def _scalar(event: yaml.ScalarEvent, pos: Position) -> YamlScalar:
         # Ansible's !vault / !unsafe and any other local tag: keep the text, let the
         # caller decide (SafeConstructor would refuse the whole file).
         return _yaml_scalar(text, text, tag, pos)
-    if tag in (_STR_TAG, _MERGE_TAG):
+    if tag in (STR_TAG, _MERGE_TAG):
         return _yaml_scalar(text, text, tag, pos)
     construct = SafeConstructor.yaml_constructors.get(tag)
     if construct is None:
@@ -461,15 +461,14 @@ def from_plain(value: object, pos: Position) -> YamlNode:
         return YamlList(tuple(from_plain(item, pos) for item in value), pos)
     if isinstance(value, dict):
         entries = tuple(
-            (YamlScalar(str(k), str(k), _STR_TAG, pos), from_plain(v, pos))
-            for k, v in value.items()
+            (YamlScalar(str(k), str(k), STR_TAG, pos), from_plain(v, pos)) for k, v in value.items()
         )
         return YamlMap(entries, pos)
     if isinstance(value, bool | int | float) or value is None:
         tag = {bool: "bool", int: "int", float: "float"}.get(type(value), "null")
         return YamlScalar(value, str(value), _YAML_TAG + tag, pos)
     text = value if isinstance(value, str) else str(value)
-    return YamlScalar(text, text, _STR_TAG, pos)
+    return YamlScalar(text, text, STR_TAG, pos)
 
 
 def to_plain(node: YamlNode) -> object:

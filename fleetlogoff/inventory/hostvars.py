@@ -14,6 +14,7 @@ from fleetlogoff.errors import ConfigError
 from fleetlogoff.inventory.graph import Var, is_null
 from fleetlogoff.model import Connection, Secret
 from fleetlogoff.yamlsource import (
+    STR_TAG,
     UNSAFE_TAG,
     YamlList,
     YamlNode,
@@ -117,6 +118,74 @@ _DEFAULTS = Connection("", 0)
 _DEFAULT_CONFIGURATION = "microsoft.powershell"
 
 
+# Two template shapes are read without Jinja, because inventories write the very
+# credentials fleetlogoff needs with them and each has one meaning:
+# * `{{ name }}`, the value of another variable of the host: Ansible's documented way to
+#   keep vaulted variables visible (`ansible_password: "{{ vault_ansible_password }}"`
+#   in group_vars/all/vars.yml, `vault_ansible_password` in group_vars/all/vault.yml);
+# * `{{ lookup('env', 'NAME') }}`, the controller's environment variable NAME.
+# Anything else with `{{` or `{%` (filters, other lookups, text around it) stays refused.
+_REFERENCE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+_ENV_LOOKUP = re.compile(
+    r"\{\{\s*lookup\(\s*(['\"])(?:ansible\.builtin\.)?env\1\s*,"
+    r"\s*(['\"])([A-Za-z_][A-Za-z0-9_]*)\2\s*\)\s*\}\}"
+)
+# A chain of references longer than this is a mistake (or a loop); it stays unread.
+_MAX_HOPS = 10
+
+
+def _template_text(node: YamlNode) -> str | None:
+    """The text of a scalar Ansible would template (not !unsafe, not vaulted), or None."""
+    if not isinstance(node, YamlScalar) or node.tag == UNSAFE_TAG or node.is_vault:
+        return None
+    return node.value.strip() if isinstance(node.value, str) else None
+
+
+def _referenced(node: YamlNode) -> str | None:
+    """The variable a `{{ name }}` value names, or None for any other value."""
+    text = _template_text(node)
+    match = _REFERENCE.fullmatch(text) if text is not None else None
+    return match.group(1) if match else None
+
+
+def _env_looked_up(node: YamlNode) -> str | None:
+    """The environment variable a `{{ lookup('env', 'NAME') }}` value names, or None."""
+    text = _template_text(node)
+    match = _ENV_LOOKUP.fullmatch(text) if text is not None else None
+    return match.group(3) if match else None
+
+
+def follow_references(name: str, node: YamlNode, merged: Mapping[str, Var]) -> YamlNode:
+    """The node a chain of `{{ name }}` values ends at: `node` itself when it is no
+    reference, or when a name on the way is not set for the host or comes back."""
+    seen, current = {name}, node
+    for _ in range(_MAX_HOPS):
+        target = _referenced(current)
+        if target is None:
+            return current
+        if target in seen or target not in merged:
+            return node
+        seen.add(target)
+        current = merged[target].node
+    return node
+
+
+def referenced_names(names: frozenset[str], merged: Mapping[str, Var]) -> set[str]:
+    """The variables the `names` among `merged` refer to with `{{ name }}`, chains followed
+    (so that a `!vault` value at the end of one is decrypted as theirs are)."""
+    found: set[str] = set()
+    for name in names & merged.keys():
+        seen, current = {name}, merged[name].node
+        for _ in range(_MAX_HOPS):
+            target = _referenced(current)
+            if target is None or target in seen or target not in merged:
+                break
+            seen.add(target)
+            current = merged[target].node
+        found |= seen - {name}
+    return found
+
+
 @functools.cache  # constant tables: built once, not for every host
 def connection_var_names() -> frozenset[str]:
     """Every variable resolve_connection reads (so `!vault` values among them can be
@@ -142,17 +211,21 @@ def _names_last_first(plugin: str) -> dict[str, tuple[str, ...]]:
 class _Vars:
     """A host's merged variables, read through one connection plugin's names."""
 
-    def __init__(self, host: str, merged: Mapping[str, Var], plugin: str):
+    def __init__(
+        self, host: str, merged: Mapping[str, Var], plugin: str, env: Mapping[str, str]
+    ) -> None:
         self.host = host
         self.merged = merged
         self.names = _names_last_first(plugin)
+        self.env = env
 
     def find(self, what: str) -> tuple[str, YamlNode] | None:
-        """The last of the names for `what` that is set, with its node."""
+        """The last of the names for `what` that is set, with its node (the value a
+        `{{ name }}` or `{{ lookup('env', 'NAME') }}` stands for, where it can be read)."""
         for name in self.names.get(what, ()):
             var = self.merged.get(name)
             if var is not None:
-                return name, var.node
+                return name, resolve_template(name, var.node, self.merged, self.env)
         return None
 
     def text(self, what: str, choices: tuple[str, ...] = ()) -> str | None:
@@ -179,6 +252,21 @@ class _Vars:
         return number
 
 
+def resolve_template(
+    name: str, node: YamlNode, merged: Mapping[str, Var], env: Mapping[str, str]
+) -> YamlNode:
+    """`node`, or the value it stands for: the end of a `{{ name }}` chain, or the text of
+    the environment variable a `{{ lookup('env', 'NAME') }}` reads when it is set and not
+    empty (Ansible would send an empty password; here the template stays, and is refused
+    with the variable's name unless FLEETLOGOFF_* or --ask-pass supplies the value)."""
+    followed = follow_references(name, node, merged)
+    variable = _env_looked_up(followed)
+    value = env.get(variable) if variable is not None else None
+    if not value or not isinstance(followed, YamlScalar):
+        return followed
+    return YamlScalar(value, value, STR_TAG, followed.pos)
+
+
 def _reject_unrenderable(host: str, name: str, node: YamlNode, hint: str) -> None:
     """Vault values and Jinja templates cannot be used: say so, never show the value."""
     if isinstance(node, YamlScalar) and node.is_vault:
@@ -186,10 +274,16 @@ def _reject_unrenderable(host: str, name: str, node: YamlNode, hint: str) -> Non
             f"host {host!r}: {name} is vault-encrypted and no vault password was given "
             f"(--ask-vault-pass, --vault-password-file or --vault-id){hint}"
         )
-    if _unrenderable(node):
-        raise node.pos.error(
-            f"host {host!r}: {name} is a Jinja template; fleetlogoff does not render it{hint}"
-        )
+    if not _unrenderable(node):
+        return
+    variable, target = _env_looked_up(node), _referenced(node)
+    if variable is not None:
+        why = f"reads the environment variable {variable}, which is not set or empty"
+    elif target is not None:
+        why = f"is {{{{ {target} }}}}, and no value of {target} is set for this host"
+    else:
+        why = "is a Jinja template; fleetlogoff reads only {{ name }} and lookup('env', ...)"
+    raise node.pos.error(f"host {host!r}: {name} {why}{hint}")
 
 
 def resolve_connection(
@@ -200,8 +294,8 @@ def resolve_connection(
     Raises:
         ConfigError: a non-WinRM connection, or a needed value that is wrong.
     """
-    plugin = _plugin(host, merged)
-    view = _Vars(host, merged, plugin)
+    plugin = _plugin(host, merged, env)
+    view = _Vars(host, merged, plugin, env)
     _refuse_unsupported(view)
     scheme, port = _scheme_and_port(view)
     cert_pem = view.text("cert_pem")
@@ -276,15 +370,16 @@ def _refuse_unsupported(view: _Vars) -> None:
         )
 
 
-def _plugin(host: str, merged: Mapping[str, Var]) -> str:
+def _plugin(host: str, merged: Mapping[str, Var], env: Mapping[str, str]) -> str:
     var = merged.get("ansible_connection")
     if var is None:
         return "winrm"
-    _reject_unrenderable(host, "ansible_connection", var.node, hint="")
-    value = expect_text(var.node, "ansible_connection").strip()
+    node = resolve_template("ansible_connection", var.node, merged, env)
+    _reject_unrenderable(host, "ansible_connection", node, hint="")
+    value = expect_text(node, "ansible_connection").strip()
     plugin = _CONNECTIONS.get(value.lower())
     if plugin is None:
-        raise var.node.pos.error(
+        raise node.pos.error(
             f"host {host!r}: ansible_connection {value!r} is not supported: "
             "fleetlogoff only speaks WinRM (winrm or psrp)"
         )

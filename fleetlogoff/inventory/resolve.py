@@ -19,7 +19,11 @@ from typing import Literal
 
 from fleetlogoff.errors import ConfigError
 from fleetlogoff.inventory.graph import InventoryGraph, Var
-from fleetlogoff.inventory.hostvars import connection_var_names, resolve_connection
+from fleetlogoff.inventory.hostvars import (
+    connection_var_names,
+    referenced_names,
+    resolve_connection,
+)
 from fleetlogoff.inventory.patterns import select_names
 from fleetlogoff.inventory.settings import read_vars
 from fleetlogoff.inventory.vault import Keyring, open_value
@@ -199,7 +203,8 @@ def _build_host(
     password: str | None,
     keyring: Keyring,
 ) -> Host:
-    for var_name in connection_var_names() & merged.keys():
+    names = connection_var_names()
+    for var_name in (names & merged.keys()) | referenced_names(names, merged):
         var = merged[var_name]
         opened = open_value(var.node, keyring, f"host {name!r}: {var_name}")
         if opened is not var.node:

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.hmac import HMAC
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 
 from fleetlogoff.errors import FleetLogoffError
-from fleetlogoff.yamlsource import YamlNode, YamlScalar
+from fleetlogoff.yamlsource import STR_TAG, YamlNode, YamlScalar
 
 HEADER = "$ANSIBLE_VAULT"
 DEFAULT_LABEL = "default"
@@ -201,9 +201,6 @@ class Keyring:
     def _candidates(self, label: str | None) -> list[VaultSecret]:
         matching = [s for s in self.secrets if s.label == label]
         return matching + [s for s in self.secrets if s.label != label]
-
-
-STR_TAG = "tag:yaml.org,2002:str"
 
 
 def open_value(node: YamlNode, keyring: Keyring, what: str) -> YamlNode:

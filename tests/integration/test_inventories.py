@@ -99,6 +99,37 @@ def test_several_sources_an_ini_file_and_a_vaulted_group_vars(tmp_path: Path) ->
     assert LAB_ADMIN.password not in everything and VAULT_PASSWORD not in everything
 
 
+def test_the_visible_vault_layout_and_an_env_lookup_reach_the_hosts(tmp_path: Path) -> None:
+    """Ansible's "keep vaulted variables safely visible": the password is
+    `{{ vault_ansible_password }}`, set in an encrypted group_vars file; the user is read
+    from the controller's environment with lookup('env', ...). plan reads with both."""
+    hosts = [_host("rds-a1"), _host("rds-a2")]
+    with lab(hosts, tmp_path) as (_, generated):
+        site = tmp_path / "site"
+        (site / "group_vars" / "rds").mkdir(parents=True)
+        (site / "hosts").write_text(
+            _ini(_entries(generated), ["rds-a1", "rds-a2"], "{{ vault_ansible_password }}").replace(
+                f"ansible_user={LAB_ADMIN.username}", "ansible_user={{ lookup('env', 'WINUSER') }}"
+            ),
+            encoding="utf-8",
+        )
+        secret = f"vault_ansible_password: {LAB_ADMIN.password}\n".encode()
+        (site / "group_vars" / "rds" / "vault.yml").write_text(
+            encrypt(secret, VAULT_PASSWORD.encode(), "lab"), encoding="ascii"
+        )
+        (tmp_path / "vault-pass").write_text(VAULT_PASSWORD + "\n", encoding="utf-8")
+        vault = ["--vault-password-file", str(tmp_path / "vault-pass")]
+        environ = {"WINUSER": LAB_ADMIN.username}
+        planned = run_cli(["plan", str(site / "hosts"), *vault, *STALE], environ=environ)
+        no_user = run_cli(["plan", str(site / "hosts"), *vault, *STALE])
+    assert planned.status == ExitStatus.OK, planned.stderr
+    assert _planned(planned.json()) == {"rds-a1": "ok", "rds-a2": "ok"}
+    assert planned.json()["summary"]["targets"] == 2
+    assert no_user.status == ExitStatus.USAGE
+    assert "ansible_user reads the environment variable WINUSER, which is not set" in no_user.stderr
+    assert LAB_ADMIN.password not in planned.stdout + no_user.stderr
+
+
 def test_a_directory_inventory_with_a_limit_file(tmp_path: Path) -> None:
     hosts = [_host("rds-d1"), _host("rds-d2"), _host("rds-d3")]
     with lab(hosts, tmp_path) as (_, generated):

@@ -119,7 +119,9 @@ def test_ansible_psrp_example_without_password_says_jinja_is_not_rendered() -> N
     with pytest.raises(ConfigError) as info:
         load("ansible-docs-psrp.yml")
     assert (info.value.line, info.value.column) == (9, 23)
-    assert "Jinja" in info.value.reason and "FLEETLOGOFF_PASSWORD" in info.value.reason
+    reason = info.value.reason
+    assert "is {{ vault_win_password }}, and no value of vault_win_password is set" in reason
+    assert "FLEETLOGOFF_PASSWORD" in reason
 
 
 def test_fleet_precedence_settings_and_connections() -> None:
@@ -239,6 +241,50 @@ def test_credential_sources(
     assert (conn.password.reveal() if conn.password else None) == expected_password
 
 
+@pytest.mark.parametrize(
+    ("host_vars", "env", "expected"),
+    [
+        ("{ansible_password: '{{ pw }}', pw: 'p1'}", {}, "p1"),
+        ("{ansible_password: '{{ a }}', a: '{{ b }}', b: 'p2'}", {}, "p2"),
+        ("{ansible_password: \"{{ lookup('env', 'WINPASS') }}\"}", {"WINPASS": "p3"}, "p3"),
+        (
+            '{ansible_password: \'{{ lookup("ansible.builtin.env","WINPASS") }}\'}',
+            {"WINPASS": "p4"},
+            "p4",
+        ),
+        (
+            "{ansible_password: '{{ pw }}', pw: \"{{lookup('env','WINPASS')}}\"}",
+            {"WINPASS": "p5"},
+            "p5",
+        ),
+        # an unset or empty variable: FLEETLOGOFF_PASSWORD supplies the password instead
+        (
+            "{ansible_password: \"{{ lookup('env', 'WINPASS') }}\"}",
+            {"WINPASS": "", "FLEETLOGOFF_PASSWORD": "e"},
+            "e",
+        ),
+        # !unsafe is Ansible's "never template this": the text itself
+        ("{ansible_password: !unsafe '{{ pw }}', pw: x}", {}, "{{ pw }}"),
+    ],
+)
+def test_plain_references_and_env_lookups_are_read(
+    host_vars: str, env: dict[str, str], expected: str
+) -> None:
+    text = f"all:\n  hosts:\n    h1: {host_vars}\n"
+    connection = parse_inventory(text, "t.yml", env=env).hosts[0].connection
+    assert connection.password == Secret(expected)
+
+
+def test_references_read_the_hosts_own_value_and_convert_like_the_variable() -> None:
+    text = (
+        "all:\n  vars:\n    ansible_port: '{{ winrm_port }}'\n    winrm_port: 5985\n"
+        "  hosts:\n    h1:\n    h2: {winrm_port: '5986'}\n"
+    )
+    h1, h2 = parse_inventory(text, "t.yml").hosts
+    assert (h1.connection.port, h1.connection.scheme) == (5985, "http")
+    assert (h2.connection.port, h2.connection.scheme) == (5986, "https")
+
+
 def test_password_never_shows_in_repr_str_or_errors() -> None:
     text = (
         "all:\n  hosts:\n    h1:\n      ansible_password: hunter2-secret\n      ansible_port: x\n"
@@ -260,7 +306,21 @@ ERRORS = [
     ("all:\n  hosts: [h1, h2]\n", 2, 10, "must be a mapping of names"),
     ("all:\n  hosts:\n    h1: {ansible_connection: ssh}\n", 3, 30, "only speaks WinRM"),
     ("all:\n  hosts:\n    h1: {ansible_port: 70000}\n", 3, 24, "between 1 and 65535"),
-    ("all:\n  hosts:\n    h1: {ansible_host: '{{ ip }}'}\n", 3, 24, "Jinja"),
+    ("all:\n  hosts:\n    h1: {ansible_host: '{{ ip }}'}\n", 3, 24, "no value of ip is set"),
+    ("all:\n  hosts:\n    h1: {ansible_host: '{{ ip }}.corp'}\n", 3, 24, "Jinja template"),
+    ("all:\n  hosts:\n    h1: {ansible_host: '{{ ip | lower }}'}\n", 3, 24, "reads only"),
+    (
+        "all:\n  hosts:\n    h1: {ansible_host: '{{ a }}', a: '{{ b }}', b: '{{ a }}'}\n",
+        3,
+        24,
+        "is {{ a }}, and no value of a",
+    ),
+    (
+        "all:\n  hosts:\n    h1: {ansible_port: \"{{ lookup('env', 'WINRM_PORT') }}\"}\n",
+        3,
+        24,
+        "reads the environment variable WINRM_PORT, which is not set",
+    ),
     (
         "all:\n  hosts:\n    h1: {ansible_winrm_transport: ntml}\n",
         3,

@@ -318,6 +318,30 @@ def test_a_wrong_password_for_a_vault_value_names_file_line_and_column(tmp_path:
     assert "no vault password given opens it" in str(info.value)
 
 
+def test_ansibles_visible_vault_layout_is_read(tmp_path: Path) -> None:
+    """Ansible's tip "keep vaulted variables safely visible": vars.yml says
+    `ansible_password: "{{ vault_ansible_password }}"`, vault.yml (encrypted, or a
+    `!vault` value) holds it; the host's own value of the name counts."""
+    vaulted = encrypt(b"Lab-Admin-Passw0rd!", LAB).replace("\n", "\n  ")
+    write(
+        tmp_path,
+        {
+            "hosts.yml": "rds:\n  hosts:\n    rds01:\n    rds02:\n      vault_user: CORP\\other\n",
+            "group_vars/all/vars.yml": "ansible_user: '{{ vault_user }}'\n"
+            'ansible_password: "{{vault_ansible_password}}"\n',
+            "group_vars/all/vault.yml": f"vault_user: CORP\\svc\n"
+            f"vault_ansible_password: !vault |\n  {vaulted}\n",
+        },
+    )
+    rds01, rds02 = load_inventory([str(tmp_path / "hosts.yml")], keyring=lab_keyring()).select(None)
+    assert (rds01.connection.username, rds02.connection.username) == ("CORP\\svc", "CORP\\other")
+    assert rds01.connection.password == Secret("Lab-Admin-Passw0rd!")
+    with pytest.raises(ConfigError) as info:
+        load_inventory([str(tmp_path / "hosts.yml")]).select(None)
+    assert "vault_ansible_password" not in str(info.value)  # the error is at the vault value
+    assert "ansible_password is vault-encrypted and no vault password was given" in str(info.value)
+
+
 # ---- dynamic sources ------------------------------------------------------------------
 
 
