@@ -280,7 +280,7 @@ def _reject_unrenderable(host: str, name: str, node: YamlNode, hint: str) -> Non
     if variable is not None:
         why = f"reads the environment variable {variable}, which is not set or empty"
     elif target is not None:
-        why = f"is {{{{ {target} }}}}, and no value of {target} is set for this host"
+        why = f"is {{{{ {target} }}}}, and {target} is not set for this host (or loops back)"
     else:
         why = "is a Jinja template; fleetlogoff reads only {{ name }} and lookup('env', ...)"
     raise node.pos.error(f"host {host!r}: {name} {why}{hint}")

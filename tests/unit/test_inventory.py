@@ -120,7 +120,7 @@ def test_ansible_psrp_example_without_password_says_jinja_is_not_rendered() -> N
         load("ansible-docs-psrp.yml")
     assert (info.value.line, info.value.column) == (9, 23)
     reason = info.value.reason
-    assert "is {{ vault_win_password }}, and no value of vault_win_password is set" in reason
+    assert "is {{ vault_win_password }}, and vault_win_password is not set for this host" in reason
     assert "FLEETLOGOFF_PASSWORD" in reason
 
 
@@ -306,14 +306,19 @@ ERRORS = [
     ("all:\n  hosts: [h1, h2]\n", 2, 10, "must be a mapping of names"),
     ("all:\n  hosts:\n    h1: {ansible_connection: ssh}\n", 3, 30, "only speaks WinRM"),
     ("all:\n  hosts:\n    h1: {ansible_port: 70000}\n", 3, 24, "between 1 and 65535"),
-    ("all:\n  hosts:\n    h1: {ansible_host: '{{ ip }}'}\n", 3, 24, "no value of ip is set"),
+    (
+        "all:\n  hosts:\n    h1: {ansible_host: '{{ ip }}'}\n",
+        3,
+        24,
+        "and ip is not set for this host",
+    ),
     ("all:\n  hosts:\n    h1: {ansible_host: '{{ ip }}.corp'}\n", 3, 24, "Jinja template"),
     ("all:\n  hosts:\n    h1: {ansible_host: '{{ ip | lower }}'}\n", 3, 24, "reads only"),
     (
         "all:\n  hosts:\n    h1: {ansible_host: '{{ a }}', a: '{{ b }}', b: '{{ a }}'}\n",
         3,
         24,
-        "is {{ a }}, and no value of a",
+        "is {{ a }}, and a is not set for this host (or loops back)",
     ),
     (
         "all:\n  hosts:\n    h1: {ansible_port: \"{{ lookup('env', 'WINRM_PORT') }}\"}\n",
