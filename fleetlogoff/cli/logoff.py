@@ -118,11 +118,30 @@ def windows_switches(words: list[str]) -> list[str]:
             out += ["--server", value]
         elif key == "V" and not colon:
             out.append("-v")
+        elif key == "?" and not colon:
+            out.append("--help")  # logoff.exe /? prints its usage
         elif key == "VM":
             raise UsageError(VM_UNSUPPORTED)
         else:
             raise UsageError(f"unknown switch {word} (logoff.exe's are /SERVER:NAME and /V)")
+    _refuse_two_servers(out)
     return out
+
+
+def _refuse_two_servers(words: list[str]) -> None:
+    """Which host a logoff goes to is never guessed: a second --server or /SERVER: would
+    otherwise silently replace the first."""
+    servers: list[str] = []
+    for before, word in zip(["", *words], words, strict=False):
+        if before == "--server":
+            servers.append(word)
+        elif word.startswith("--server=") and before not in _VALUE_FLAGS:
+            servers.append(word.partition("=")[2])
+    if len(servers) > 1:
+        raise UsageError(
+            f"the server is given {len(servers)} times ({', '.join(servers)}): give it once "
+            "(a pattern such as 'rds-01,rds-02' names several)"
+        )
 
 
 def logoff_options(args: argparse.Namespace) -> LogoffOptions:

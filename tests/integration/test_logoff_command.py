@@ -224,9 +224,20 @@ def test_an_address_without_an_inventory(tmp_path: Path) -> None:
         (["3", "--server", "rds:&all"], "--server rds:&all: not an address"),
         (["3", "--server", "x", "--force", " "], "--force needs a reason"),
         (["3", "--server", "x", "--message", "{nope}"], "unknown placeholder {nope}"),
+        (["3", "/server:a", "/SERVER:b"], "the server is given 2 times (a, b): give it once"),
+        (["3", "--server=a", "/server:b"], "the server is given 2 times (a, b)"),
+        (["3", "--server", "a", "-i", "/x", "--server", "b"], "the server is given 2 times"),
     ],
 )
 def test_bad_command_lines_are_one_line_and_64(words: list[str], expected: str) -> None:
     result = run_cli(["logoff", *words])
     assert result.status == ExitStatus.USAGE
     assert expected in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_slash_question_mark_prints_the_usage_as_logoff_exe_does(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    result = run_cli(["logoff", "/?"])  # argparse prints help on sys.stdout
+    assert result.status == ExitStatus.OK and result.stderr == ""
+    assert "usage: fleetlogoff logoff" in capsys.readouterr().out
