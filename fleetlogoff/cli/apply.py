@@ -11,6 +11,7 @@ from fleetlogoff.app.apply_plan import DEFAULT_MAX_PLAN_AGE
 from fleetlogoff.app.status import ExitStatus
 from fleetlogoff.cli.flags import (
     Commands,
+    Once,
     add_fleet_flags,
     add_format_flag,
     add_select_flags,
@@ -49,10 +50,11 @@ def register(commands: Commands) -> None:
     apply.add_argument(
         "--warn",
         type=duration,
+        action=Once,
         default=DEFAULT_WARN,
         help="warn users this long before the logoff; --warn 0: no warning at all",
     )
-    apply.add_argument("--message", default=DEFAULT_MESSAGE, help="warning text")
+    apply.add_argument("--message", action=Once, default=DEFAULT_MESSAGE, help="warning text")
     apply.add_argument(
         "--remind",
         type=duration,

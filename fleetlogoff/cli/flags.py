@@ -57,6 +57,39 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
+class Once(argparse.Action):
+    """Store a flag's value, and refuse the flag given twice: for the flags that say
+    whether and how users are warned, and which host is acted on, the last of two values
+    silently winning (argparse's way) could drop a warning a script's earlier flag asked
+    for (`--warn 5m ... --warn 0`)."""
+
+    _SEEN = "_once_seen"  # the namespace attribute that records the flags given
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        seen: dict[str, object] = getattr(namespace, self._SEEN, {})
+        if self.dest in seen:
+            raise argparse.ArgumentError(
+                self,
+                f"given twice ({_shown(seen[self.dest])}, then {_shown(values)}): give it once",
+            )
+        seen[self.dest] = values
+        setattr(namespace, self._SEEN, seen)
+        setattr(namespace, self.dest, values)
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, timedelta):
+        return format_duration(int(value.total_seconds())) or "0s"
+    text = str(value)
+    return repr(text if len(text) <= 40 else text[:37] + "...")
+
+
 # argparse exports no public name for the object add_subparsers() returns; at run time it
 # is not subscriptable, so the alias is for the type checker only.
 Commands: TypeAlias = "argparse._SubParsersAction[Parser]"

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from fleetlogoff.app.status import ExitStatus
 from fleetlogoff.cli.flags import (
     Commands,
+    Once,
     Parser,
     add_inventory_flag,
     add_vault_flags,
@@ -51,7 +52,9 @@ _VALUE_FLAGS = frozenset(
 
 
 def _add_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--server", help="inventory host or pattern (with -i), or an address")
+    parser.add_argument(
+        "--server", action=Once, help="inventory host or pattern (with -i), or an address"
+    )
     add_inventory_flag(
         parser,
         "Ansible inventory to find --server in: file, directory, h1,h2, list, script "
@@ -62,9 +65,13 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
         "-v", "--verbose", action="store_true", help="show each logoff and the host's own words"
     )
     parser.add_argument("-y", "--yes", action="store_true", help="act without asking")
-    parser.add_argument("--warn", type=duration, help="warn the user this long before, e.g. 5m")
-    parser.add_argument("--message", help="warning text (placeholders as for apply)")
-    parser.add_argument("--force", metavar="REASON", help="log off a protected user (audited)")
+    parser.add_argument(
+        "--warn", type=duration, action=Once, help="warn the user this long before, e.g. 5m"
+    )
+    parser.add_argument("--message", action=Once, help="warning text (placeholders as for apply)")
+    parser.add_argument(
+        "--force", action=Once, metavar="REASON", help="log off a protected user (audited)"
+    )
     parser.add_argument("--audit-log", help="JSON-lines audit file (default: XDG state dir)")
     parser.add_argument("--report", help="write the outcome as JSON")
     parser.add_argument("-f", "--forks", type=positive_int, help="hosts at once (default 50)")
@@ -124,24 +131,7 @@ def windows_switches(words: list[str]) -> list[str]:
             raise UsageError(VM_UNSUPPORTED)
         else:
             raise UsageError(f"unknown switch {word} (logoff.exe's are /SERVER:NAME and /V)")
-    _refuse_two_servers(out)
     return out
-
-
-def _refuse_two_servers(words: list[str]) -> None:
-    """Which host a logoff goes to is never guessed: a second --server or /SERVER: would
-    otherwise silently replace the first."""
-    servers: list[str] = []
-    for before, word in zip(["", *words], words, strict=False):
-        if before == "--server":
-            servers.append(word)
-        elif word.startswith("--server=") and before not in _VALUE_FLAGS:
-            servers.append(word.partition("=")[2])
-    if len(servers) > 1:
-        raise UsageError(
-            f"the server is given {len(servers)} times ({', '.join(servers)}): give it once "
-            "(a pattern such as 'rds-01,rds-02' names several)"
-        )
 
 
 def logoff_options(args: argparse.Namespace) -> LogoffOptions:

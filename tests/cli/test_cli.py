@@ -35,6 +35,8 @@ def test_version_goes_to_stdout() -> None:
         (["plan", "inv.yml", "--forks", "0"], "must be at least 1"),
         (["plan", "inv.yml", "--timeout", "soon"], "--timeout"),
         (["plan", "inv.yml", "--timeout", "0s"], "must be longer than 0s"),
+        (["apply", "p.json", "--warn", "5m", "--warn", "0"], "--warn: given twice (5m, then 0s)"),
+        (["apply", "p.json", "--message", "a", "--message", "b"], "given twice ('a', then 'b')"),
         (["logoff", "3", "--server", "rds01", "--timeout", "0m"], "must be longer than 0s"),
         (["logoff", "3", "--server", "rds01", "--message", " "], "--message is blank"),
         (["apply", "p.json", "--warn", "5 parsecs"], "--warn"),

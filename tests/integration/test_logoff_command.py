@@ -224,9 +224,11 @@ def test_an_address_without_an_inventory(tmp_path: Path) -> None:
         (["3", "--server", "rds:&all"], "--server rds:&all: not an address"),
         (["3", "--server", "x", "--force", " "], "--force needs a reason"),
         (["3", "--server", "x", "--message", "{nope}"], "unknown placeholder {nope}"),
-        (["3", "/server:a", "/SERVER:b"], "the server is given 2 times (a, b): give it once"),
-        (["3", "--server=a", "/server:b"], "the server is given 2 times (a, b)"),
-        (["3", "--server", "a", "-i", "/x", "--server", "b"], "the server is given 2 times"),
+        (["3", "/server:a", "/SERVER:b"], "--server: given twice ('a', then 'b'): give it once"),
+        (["3", "--server=a", "/server:b"], "--server: given twice ('a', then 'b')"),
+        (["--server", "a", "3", "-i", "/x", "--server", "b"], "--server: given twice"),
+        (["3", "--server", "a", "--warn", "5m", "--warn", "0"], "--warn: given twice"),
+        (["3", "--server", "a", "--force", "x", "--force", "y"], "--force: given twice"),
     ],
 )
 def test_bad_command_lines_are_one_line_and_64(words: list[str], expected: str) -> None:
