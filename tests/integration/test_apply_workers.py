@@ -44,9 +44,9 @@ def _plan(inventory: Path, tmp_path: Path) -> Path:
     return plan
 
 
-def _apply_argv(plan: Path, tmp_path: Path) -> list[str]:
+def _apply_argv(plan: Path, tmp_path: Path, warn: str = "1s") -> list[str]:
     return [
-        "apply", str(plan), "--warn", "1s", "--yes", "--processes", "2", "-v",
+        "apply", str(plan), "--warn", warn, "--yes", "--processes", "2", "-v",
         "--audit-log", str(tmp_path / "audit.jsonl"), "--report", str(tmp_path / "report.json"),
     ]  # fmt: skip
 
@@ -125,7 +125,7 @@ def test_a_stop_signal_to_a_worker_stops_the_run_and_the_warned_are_told(
     hosts = _fleet()
     with lab(hosts, tmp_path) as (_, inventory):
         plan = _plan(inventory, tmp_path)
-        argv = [*_apply_argv(plan, tmp_path), "--warn", "5m"]
+        argv = _apply_argv(plan, tmp_path, warn="5m")
         result = run_cli(argv, connector=SignalOnFirstWarning())
         assert result.status == ExitStatus.INTERRUPTED, result.stderr[-2000:]
         warned: set[tuple[str, int]] = set()

@@ -23,20 +23,10 @@ STALE = ["--state", "disconnected", "--idle", ">= 2h"]
 REUSE_AT_ONCE = DynamicRule(Trigger.REUSE_FREED_ID, 0.0, user="newcomer")
 
 
-def _apply(inventory: Path, tmp_path: Path, *extra: str) -> Any:
+def _apply(inventory: Path, tmp_path: Path, warn: str = "0s") -> Any:
     audit = tmp_path / "audit.jsonl"
     return run_cli(
-        [
-            "apply",
-            str(inventory),
-            *STALE,
-            "--yes",
-            "--warn",
-            "0s",
-            "--audit-log",
-            str(audit),
-            *extra,
-        ]
+        ["apply", str(inventory), *STALE, "--yes", "--warn", warn, "--audit-log", str(audit)]
     )
 
 
@@ -188,7 +178,7 @@ def test_a_warning_never_reaches_a_newcomer_who_took_the_id(tmp_path: Path) -> N
     leaves = DynamicRule(Trigger.LOGS_OFF_BEFORE_COMMAND, 3.0, user="stale.user")
     host = _host("rds-msg-race", dynamics=[leaves, REUSE_AT_ONCE])
     with lab([host], tmp_path) as (_, inventory):
-        _apply(inventory, tmp_path, "--warn", "1s")
+        _apply(inventory, tmp_path, warn="1s")
         messages = host.state()["messages"]
     assert _logged_off_by_the_tool(host) == set()  # the guarded logoff holds
     assert [m for m in messages if m["user"] == "newcomer"] == []
