@@ -14,7 +14,6 @@ from fleetlogoff.errors import ConfigError
 from fleetlogoff.inventory.graph import Var, is_null
 from fleetlogoff.model import Connection, Secret
 from fleetlogoff.yamlsource import (
-    STR_TAG,
     UNSAFE_TAG,
     YamlList,
     YamlNode,
@@ -264,7 +263,8 @@ def resolve_template(
     value = env.get(variable) if variable is not None else None
     if not value or not isinstance(followed, YamlScalar):
         return followed
-    return YamlScalar(value, value, STR_TAG, followed.pos)
+    # Ansible marks what a lookup returns unsafe: never templated again, even with `{{` in it.
+    return YamlScalar(value, value, UNSAFE_TAG, followed.pos)
 
 
 def _reject_unrenderable(host: str, name: str, node: YamlNode, hint: str) -> None:

@@ -247,6 +247,8 @@ def test_credential_sources(
         ("{ansible_password: '{{ pw }}', pw: 'p1'}", {}, "p1"),
         ("{ansible_password: '{{ a }}', a: '{{ b }}', b: 'p2'}", {}, "p2"),
         ("{ansible_password: \"{{ lookup('env', 'WINPASS') }}\"}", {"WINPASS": "p3"}, "p3"),
+        # what a lookup returns is never templated again (Ansible marks it unsafe)
+        ("{ansible_password: \"{{ lookup('env', 'WINPASS') }}\"}", {"WINPASS": "p{{x}}"}, "p{{x}}"),
         (
             '{ansible_password: \'{{ lookup("ansible.builtin.env","WINPASS") }}\'}',
             {"WINPASS": "p4"},
