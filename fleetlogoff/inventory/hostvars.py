@@ -154,19 +154,26 @@ def _env_looked_up(node: YamlNode) -> str | None:
     return match.group(3) if match else None
 
 
-def follow_references(name: str, node: YamlNode, merged: Mapping[str, Var]) -> YamlNode:
-    """The node a chain of `{{ name }}` values ends at: `node` itself when it is no
-    reference, or when a name on the way is not set for the host or comes back."""
-    seen, current = {name}, node
+def _chain(name: str, node: YamlNode, merged: Mapping[str, Var]) -> tuple[list[str], bool]:
+    """The names a chain of `{{ name }}` values passes through from `node`, and whether it
+    ends at a value (not at an unset name, back at a name it passed, or past _MAX_HOPS)."""
+    passed, current = [name], node
     for _ in range(_MAX_HOPS):
         target = _referenced(current)
         if target is None:
-            return current
-        if target in seen or target not in merged:
-            return node
-        seen.add(target)
+            return passed[1:], True
+        if target in passed or target not in merged:
+            return passed[1:], False
+        passed.append(target)
         current = merged[target].node
-    return node
+    return passed[1:], False
+
+
+def follow_references(name: str, node: YamlNode, merged: Mapping[str, Var]) -> YamlNode:
+    """The node a chain of `{{ name }}` values ends at: `node` itself when it is no
+    reference, or when the chain leads to no value."""
+    passed, ends_at_value = _chain(name, node, merged)
+    return merged[passed[-1]].node if passed and ends_at_value else node
 
 
 def referenced_names(names: frozenset[str], merged: Mapping[str, Var]) -> set[str]:
@@ -174,14 +181,7 @@ def referenced_names(names: frozenset[str], merged: Mapping[str, Var]) -> set[st
     (so that a `!vault` value at the end of one is decrypted as theirs are)."""
     found: set[str] = set()
     for name in names & merged.keys():
-        seen, current = {name}, merged[name].node
-        for _ in range(_MAX_HOPS):
-            target = _referenced(current)
-            if target is None or target in seen or target not in merged:
-                break
-            seen.add(target)
-            current = merged[target].node
-        found |= seen - {name}
+        found.update(_chain(name, merged[name].node, merged)[0])
     return found
 
 
@@ -280,7 +280,7 @@ def _reject_unrenderable(host: str, name: str, node: YamlNode, hint: str) -> Non
     if variable is not None:
         why = f"reads the environment variable {variable}, which is not set or empty"
     elif target is not None:
-        why = f"is {{{{ {target} }}}}, and {target} is not set for this host (or loops back)"
+        why = f"is {{{{ {target} }}}}, which leads to no value for this host (unset, or a loop)"
     else:
         why = "is a Jinja template; fleetlogoff reads only {{ name }} and lookup('env', ...)"
     raise node.pos.error(f"host {host!r}: {name} {why}{hint}")

@@ -120,7 +120,7 @@ def test_ansible_psrp_example_without_password_says_jinja_is_not_rendered() -> N
         load("ansible-docs-psrp.yml")
     assert (info.value.line, info.value.column) == (9, 23)
     reason = info.value.reason
-    assert "is {{ vault_win_password }}, and vault_win_password is not set for this host" in reason
+    assert "is {{ vault_win_password }}, which leads to no value for this host" in reason
     assert "FLEETLOGOFF_PASSWORD" in reason
 
 
@@ -312,15 +312,21 @@ ERRORS = [
         "all:\n  hosts:\n    h1: {ansible_host: '{{ ip }}'}\n",
         3,
         24,
-        "and ip is not set for this host",
+        "is {{ ip }}, which leads to no value",
     ),
     ("all:\n  hosts:\n    h1: {ansible_host: '{{ ip }}.corp'}\n", 3, 24, "Jinja template"),
     ("all:\n  hosts:\n    h1: {ansible_host: '{{ ip | lower }}'}\n", 3, 24, "reads only"),
     (
+        "all:\n  hosts:\n    h1: {ansible_host: '{{ a }}', a: '{{ b }}'}\n",
+        3,
+        24,
+        "is {{ a }}, which leads to no value for this host",
+    ),
+    (
         "all:\n  hosts:\n    h1: {ansible_host: '{{ a }}', a: '{{ b }}', b: '{{ a }}'}\n",
         3,
         24,
-        "is {{ a }}, and a is not set for this host (or loops back)",
+        "is {{ a }}, which leads to no value for this host (unset, or a loop)",
     ),
     (
         "all:\n  hosts:\n    h1: {ansible_port: \"{{ lookup('env', 'WINRM_PORT') }}\"}\n",
