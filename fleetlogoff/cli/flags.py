@@ -37,7 +37,7 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
             return text
         if isinstance(default, timedelta):
             # argparse formats the help with %: a literal % in a default must be doubled.
-            return f"{text} (default: {format_duration(int(default.total_seconds())) or '0s'})"
+            return f"{text} (default: {_duration_text(default)})"
         return f"{text} (default: %(default)s)"
 
 
@@ -83,9 +83,14 @@ class Once(argparse.Action):
         setattr(namespace, self.dest, values)
 
 
+def _duration_text(value: timedelta) -> str:
+    """A duration as the flags take it: 5m, 1h30m, 0s."""
+    return format_duration(int(value.total_seconds())) or "0s"
+
+
 def _shown(value: object) -> str:
     if isinstance(value, timedelta):
-        return format_duration(int(value.total_seconds())) or "0s"
+        return _duration_text(value)
     text = str(value)
     return repr(text if len(text) <= 40 else text[:37] + "...")
 
